@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* machinespawn-prepare NAME: run as ExecStartPre= of systemd-nspawn@NAME.service. Installs the machine's
+ * systemd.nspawn(5) settings from its .mspawn where systemd-nspawn reads them when it starts. */
+#include <time.h>
+
+#include "build-config.h"
+#include "fileio.h"
+#include "generator.h"
+#include "log.h"
+#include "mspawn-load.h"
+#include "strv.h"
+
+static const char *nspawn_dir(void) {
+        const char *e = getenv("MACHINESPAWN_NSPAWN_DIR");
+        return isempty(e) ? "/run/systemd/nspawn" : e;
+}
+
+static int nspawn_writer(const void *userdata, FILE *f) {
+        return nspawn_settings_write(userdata, f);
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **search_path = NULL;
+        _cleanup_free_ char *content = NULL, *path = NULL, *etc_path = NULL;
+        int r;
+
+        log_set_prefix("machinespawn-prepare");
+        if (argc == 2 && streq(argv[1], "--version")) {
+                printf("machinespawn %s\n", PROJECT_VERSION);
+                return 0;
+        }
+        if (argc != 2 || argv[1][0] == '-') {
+                fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
+                return -EINVAL;
+        }
+
+        r = mspawn_search_path(&search_path);
+        if (r < 0)
+                return log_oom();
+        r = mspawn_load(search_path, argv[1], time(NULL), &c, &d);
+        diagnostics_log(&d);
+        if (r < 0)
+                return log_error_errno(r, "Machine '%s' has no usable .mspawn, refusing to start it.", argv[1]);
+        if (!c)
+                return log_error_errno(ENOENT, "Machine '%s' is masked.", argv[1]);
+
+        r = write_to_string(nspawn_writer, c, &content);
+        if (r < 0)
+                return log_oom();
+
+        if (asprintf(&path, "%s/%s.nspawn", nspawn_dir(), c->name) < 0 ||
+            asprintf(&etc_path, "/etc/systemd/nspawn/%s.nspawn", c->name) < 0)
+                return log_oom();
+
+        r = mkdir_p(nspawn_dir(), 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", nspawn_dir());
+        r = write_file_atomic(path, content, strlen(content), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s: %m", path);
+
+        if (access(etc_path, F_OK) >= 0)
+                log_warning("%s exists and takes precedence over the settings from %s.", etc_path,
+                            c->source_path);
+        log_debug("Wrote %s.", path);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <limits.h>
+#include <strings.h>
+
+#include "distro-info.h"
+#include "strv.h"
+
+void distro_release_done(DistroRelease *r) {
+        free(r->distribution);
+        free(r->codename);
+        free(r->version);
+        *r = (DistroRelease) {};
+}
+
+const char *distro_info_dir(void) {
+        const char *e = getenv("MACHINESPAWN_DISTRO_INFO_DIR");
+        return isempty(e) ? "/usr/share/distro-info" : e;
+}
+
+typedef struct Row {
+        char *version, *series;
+        char created[11], release[11];
+} Row;
+
+static void rows_free(Row *rows, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(rows[i].version);
+                free(rows[i].series);
+        }
+        free(rows);
+}
+
+/* Splits one CSV line of distro-info-data (no quoting is used there) into its fields. */
+static int parse_row(const char *line, Row *ret) {
+        _cleanup_strv_free_ char **f = NULL;
+        const char *p = line;
+        Row row = {};
+        int r;
+
+        f = calloc(1, sizeof(char *));
+        if (!f)
+                return -ENOMEM;
+        for (;;) {
+                size_t n = strcspn(p, ",\n");
+                char *v = strndup(p, n);
+                if (!v)
+                        return -ENOMEM;
+                r = strv_push(&f, v);
+                if (r < 0)
+                        return r;
+                p += n;
+                if (*p != ',')
+                        break;
+                p++;
+        }
+        if (strv_length(f) < 4 || isempty(f[2]))
+                return -EBADMSG;
+
+        row.version = strdup(f[0]);
+        row.series = strdup(f[2]);
+        if (!row.version || !row.series) {
+                free(row.version);
+                free(row.series);
+                return -ENOMEM;
+        }
+        snprintf(row.created, sizeof row.created, "%s", f[3]);
+        snprintf(row.release, sizeof row.release, "%s", strv_length(f) > 4 ? f[4] : "");
+        *ret = row;
+        return 0;
+}
+
+static int load_rows(const char *dir, const char *distribution, Row **ret, size_t *ret_n) {
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t sz = 0, n = 0;
+        Row *rows = NULL;
+        bool header = true;
+
+        if (asprintf(&path, "%s/%s.csv", dir, distribution) < 0)
+                return -ENOMEM;
+        f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? -ENOENT : negative_errno();
+
+        while (getline(&line, &sz, f) >= 0) {
+                Row row, *nr;
+
+                if (header) { /* "version,codename,series,..." */
+                        header = false;
+                        continue;
+                }
+                if (parse_row(line, &row) < 0)
+                        continue;
+                nr = realloc(rows, sizeof(Row) * (n + 1));
+                if (!nr) {
+                        free(row.version);
+                        free(row.series);
+                        rows_free(rows, n);
+                        return -ENOMEM;
+                }
+                rows = nr;
+                rows[n++] = row;
+        }
+
+        *ret = rows;
+        *ret_n = n;
+        return 0;
+}
+
+static void parse_version(const char *v, unsigned *major, unsigned *minor) {
+        char *end;
+        unsigned long a, b = 0;
+
+        *major = *minor = UINT_MAX;
+        if (isempty(v) || !isdigit((unsigned char) v[0]))
+                return;
+        a = strtoul(v, &end, 10);
+        if (*end == '.')
+                b = strtoul(end + 1, NULL, 10);
+        *major = (unsigned) a;
+        *minor = (unsigned) b;
+}
+
+/* "22.04 LTS" is "22.04"; Debian's point releases ("12.5") name their major release. */
+static bool version_matches(const Row *row, const char *release) {
+        size_t n = strcspn(row->version, " ");
+        unsigned ma, mi, ra, ri;
+
+        if (n == 0)
+                return false;
+        if (strlen(release) == n && strncmp(row->version, release, n) == 0)
+                return true;
+        if (strchr(row->version, '.') || !isdigit((unsigned char) release[0]))
+                return false;
+        parse_version(row->version, &ma, &mi);
+        parse_version(release, &ra, &ri);
+        return ma != UINT_MAX && ma == ra && strspn(release, "0123456789.") == strlen(release);
+}
+
+static bool is_released(const Row *row, const char *today) {
+        return row->release[0] && strcmp(row->release, today) <= 0;
+}
+
+/* Debian's suite aliases, computed from release dates as of today. */
+static const Row *resolve_alias(const Row *rows, size_t n, const char *alias, const char *today) {
+        const Row *released[3] = {};
+        const Row *testing = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                if (streq(rows[i].series, "sid") || streq(rows[i].series, "experimental"))
+                        continue;
+                if (is_released(rows + i, today)) {
+                        /* rows are in release order: shift the window of the three newest */
+                        released[2] = released[1];
+                        released[1] = released[0];
+                        released[0] = rows + i;
+                } else if (!testing && strcmp(rows[i].created, today) <= 0)
+                        testing = rows + i;
+        }
+
+        if (streq(alias, "stable"))
+                return released[0];
+        if (streq(alias, "oldstable"))
+                return released[1];
+        if (streq(alias, "oldoldstable"))
+                return released[2];
+        if (streq(alias, "testing"))
+                return testing;
+        return NULL;
+}
+
+int distro_release_resolve(const char *dir, const char *distribution, const char *release, time_t now,
+                           DistroRelease *ret, char **ret_known) {
+        Row *rows = NULL;
+        const Row *hit = NULL;
+        size_t n = 0;
+        char today[11];
+        struct tm tm;
+        int r;
+
+        if (isempty(distribution) || isempty(release))
+                return -EINVAL;
+
+        r = load_rows(dir, distribution, &rows, &n);
+        if (r < 0)
+                return r;
+
+        gmtime_r(&now, &tm);
+        strftime(today, sizeof today, "%Y-%m-%d", &tm);
+
+        for (size_t i = 0; i < n && !hit; i++)
+                if (strcasecmp(rows[i].series, release) == 0)
+                        hit = rows + i;
+        for (size_t i = 0; i < n && !hit; i++)
+                if (version_matches(rows + i, release))
+                        hit = rows + i;
+        if (!hit && streq(distribution, "debian")) {
+                if (streq(release, "unstable")) {
+                        for (size_t i = 0; i < n && !hit; i++)
+                                if (streq(rows[i].series, "sid"))
+                                        hit = rows + i;
+                } else
+                        hit = resolve_alias(rows, n, release, today);
+        }
+
+        if (!hit) {
+                if (ret_known) {
+                        _cleanup_strv_free_ char **l = NULL;
+                        for (size_t i = 0; i < n; i++)
+                                if (strv_extend(&l, rows[i].series) < 0) {
+                                        rows_free(rows, n);
+                                        return -ENOMEM;
+                                }
+                        *ret_known = strv_join(l, " ");
+                }
+                rows_free(rows, n);
+                return -ESRCH;
+        }
+
+        DistroRelease d = {
+                .distribution = strdup(distribution),
+                .codename = strdup(hit->series),
+                .version = isempty(hit->version) ? NULL : strndup(hit->version, strcspn(hit->version, " ")),
+                .released = is_released(hit, today),
+        };
+        parse_version(d.version, &d.major, &d.minor);
+        rows_free(rows, n);
+        if (!d.distribution || !d.codename || (!d.version && d.major != UINT_MAX)) {
+                distro_release_done(&d);
+                return -ENOMEM;
+        }
+        *ret = d;
+        return 0;
+}
+
+int distro_release_compare_version(const DistroRelease *a, unsigned major, unsigned minor) {
+        if (a->major != major)
+                return a->major < major ? -1 : 1;
+        if (a->minor != minor)
+                return a->minor < minor ? -1 : 1;
+        return 0;
+}

@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distro-info.h"
+#include "log.h"
+#include "machine-config.h"
+#include "nspawn-keys.h"
+#include "strv.h"
+#include "valid.h"
+
+static void setting_list_done(SettingList *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->items[i].key);
+                free(l->items[i].value);
+                free(l->items[i].file);
+        }
+        free(l->items);
+        *l = (SettingList) {};
+}
+
+static void located_done(Located *l) {
+        free(l->value);
+        free(l->file);
+        *l = (Located) {};
+}
+
+MachineConfig *machine_config_free(MachineConfig *c) {
+        if (!c)
+                return NULL;
+        free(c->name);
+        free(c->source_path);
+        strv_free(c->dropin_paths);
+        located_done(&c->distribution);
+        located_done(&c->release);
+        located_done(&c->image);
+        located_done(&c->mirror);
+        free(c->architecture);
+        free(c->variant);
+        strv_free(c->components);
+        strv_free(c->packages);
+        free(c->verify_sha256);
+        free(c->hostname);
+        free(c->user.name);
+        strv_free(c->user.groups);
+        setting_list_done(&c->exec);
+        setting_list_done(&c->files);
+        setting_list_done(&c->network);
+        setting_list_done(&c->unit);
+        setting_list_done(&c->service);
+        strv_free(c->wanted_by);
+        strv_free(c->required_by);
+        free(c);
+        return NULL;
+}
+
+const char *verify_mode_to_string(VerifyMode m) {
+        static const char *const t[] = {
+                [VERIFY_CHECKSUM] = "checksum",
+                [VERIFY_SHA256] = "sha256",
+                [VERIFY_NO] = "no",
+        };
+        return m < ELEMENTSOF(t) ? t[m] : NULL;
+}
+
+const char *home_mode_to_string(HomeMode m) {
+        static const char *const t[] = {
+                [HOME_DEFAULT] = "default",
+                [HOME_BIND] = "bind",
+                [HOME_NONE] = "none",
+        };
+        return m < ELEMENTSOF(t) ? t[m] : NULL;
+}
+
+static int free_and_strdup(char **p, const char *s) {
+        char *c = NULL;
+        if (s) {
+                c = strdup(s);
+                if (!c)
+                        return -ENOMEM;
+        }
+        free(*p);
+        *p = c;
+        return 0;
+}
+
+/* ---- per-key parsers: (assignment, field, diagnostics); an empty value resets to the default ---- */
+
+typedef int (*ConfigParser)(const UnitAssignment *a, void *field, Diagnostics *d);
+
+static int set_located(const UnitAssignment *a, Located *l) {
+        if (isempty(a->value)) {
+                located_done(l);
+                return 0;
+        }
+        if (free_and_strdup(&l->value, a->value) < 0 || free_and_strdup(&l->file, a->file) < 0)
+                return -ENOMEM;
+        l->line = a->line;
+        return 0;
+}
+
+static int parse_distribution(const UnitAssignment *a, void *field, Diagnostics *d) {
+        if (!isempty(a->value) && !distribution_name_is_valid(a->value))
+                return diag_error(d, a->file, a->line, EINVAL,
+                                  "Distribution=%s is not a distribution name (debian, ubuntu, or a debootstrap "
+                                  "script name).", a->value);
+        return set_located(a, field);
+}
+
+static int parse_release(const UnitAssignment *a, void *field, Diagnostics *d) {
+        if (!isempty(a->value) && !release_name_is_valid(a->value))
+                return diag_error(d, a->file, a->line, EINVAL, "Release=%s is not a release name or version.",
+                                  a->value);
+        return set_located(a, field);
+}
+
+static int parse_image(const UnitAssignment *a, void *field, Diagnostics *d) {
+        if (!isempty(a->value) && !url_is_valid(a->value, true))
+                return diag_error(d, a->file, a->line, EINVAL,
+                                  "%s=%s is not an http://, https:// or file:/// URL.", a->key, a->value);
+        return set_located(a, field);
+}
+
+static int parse_architecture(const UnitAssignment *a, void *field, Diagnostics *d) {
+        if (!isempty(a->value) && !architecture_is_known(a->value))
+                return diag_error(d, a->file, a->line, EINVAL,
+                                  "Architecture=%s is not a Debian architecture (known: %s).", a->value,
+                                  architecture_list());
+        return free_and_strdup(field, isempty(a->value) ? NULL : a->value);
+}
+
+static int parse_variant(const UnitAssignment *a, void *field, Diagnostics *d) {
+        if (!isempty(a->value) && !streq(a->value, "minbase") && !streq(a->value, "buildd") &&
+            !streq(a->value, "default"))
+                return diag_error(d, a->file, a->line, EINVAL,
+                                  "Variant=%s is not one of minbase, buildd, default.", a->value);
+        return free_and_strdup(field, isempty(a->value) ? NULL : a->value);
+}
+
+static int parse_hostname(const UnitAssignment *a, void *field, Diagnostics *d) {
+        if (!isempty(a->value) && !hostname_is_valid(a->value))
+                return diag_error(d, a->file, a->line, EINVAL, "Hostname=%s is not a valid host name.",
+                                  a->value);
+        return free_and_strdup(field, isempty(a->value) ? NULL : a->value);
+}
+
+static int parse_verify(const UnitAssignment *a, void *field, Diagnostics *d) {
+        MachineConfig *c = field;
+        const char *hex;
+
+        if (isempty(a->value) || streq(a->value, "checksum")) {
+                c->verify = VERIFY_CHECKSUM;
+                return free_and_strdup(&c->verify_sha256, NULL);
+        }
+        if (streq(a->value, "no")) {
+                c->verify = VERIFY_NO;
+                return free_and_strdup(&c->verify_sha256, NULL);
+        }
+        hex = startswith(a->value, "sha256:");
+        if (!hex || !sha256_hex_is_valid(hex))
+                return diag_error(d, a->file, a->line, EINVAL,
+                                  "Verify=%s is not one of checksum, no, sha256:<64 hex digits>.", a->value);
+        c->verify = VERIFY_SHA256;
+        return free_and_strdup(&c->verify_sha256, hex);
+}
+
+static int parse_list(const UnitAssignment *a, char ***l, bool (*valid)(const char *), const char *what,
+                      Diagnostics *d) {
+        _cleanup_strv_free_ char **words = NULL;
+        int r;
+
+        if (isempty(a->value)) {
+                *l = strv_free(*l);
+                return 0;
+        }
+        r = strv_split_words(&words, a->value);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(w, words)
+                if (!valid(*w))
+                        return diag_error(d, a->file, a->line, EINVAL, "%s=: '%s' is not a valid %s.", a->key,
+                                          *w, what);
+        STRV_FOREACH(w, words)
+                if (!strv_contains(*l, *w)) {
+                        r = strv_extend(l, *w);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+static int parse_components(const UnitAssignment *a, void *field, Diagnostics *d) {
+        return parse_list(a, field, component_name_is_valid, "archive component", d);
+}
+
+static int parse_packages(const UnitAssignment *a, void *field, Diagnostics *d) {
+        return parse_list(a, field, package_name_is_valid, "Debian package name", d);
+}
+
+static int parse_groups(const UnitAssignment *a, void *field, Diagnostics *d) {
+        return parse_list(a, field, user_name_is_valid, "group name", d);
+}
+
+static int parse_units(const UnitAssignment *a, void *field, Diagnostics *d) {
+        return parse_list(a, field, unit_name_is_valid, "unit name", d);
+}
+
+static int parse_user_name(const UnitAssignment *a, void *field, Diagnostics *d) {
+        if (!isempty(a->value) && !user_name_is_valid(a->value))
+                return diag_error(d, a->file, a->line, EINVAL, "Name=%s is not a valid user name.", a->value);
+        if (!isempty(a->value) && streq(a->value, "root"))
+                return diag_error(d, a->file, a->line, EINVAL,
+                                  "Name=root: the machine has its own root already; name a regular user.");
+        return free_and_strdup(field, isempty(a->value) ? NULL : a->value);
+}
+
+static int parse_home(const UnitAssignment *a, void *field, Diagnostics *d) {
+        HomeMode *m = field;
+
+        if (isempty(a->value))
+                *m = HOME_DEFAULT;
+        else if (streq(a->value, "bind"))
+                *m = HOME_BIND;
+        else if (streq(a->value, "none"))
+                *m = HOME_NONE;
+        else
+                return diag_error(d, a->file, a->line, EINVAL, "Home=%s is not one of bind, none.", a->value);
+        return 0;
+}
+
+static int parse_tristate(const UnitAssignment *a, void *field, Diagnostics *d) {
+        int *b = field, r;
+
+        if (isempty(a->value)) {
+                *b = -1;
+                return 0;
+        }
+        r = parse_boolean(a->value);
+        if (r < 0)
+                return diag_error(d, a->file, a->line, EINVAL, "%s=%s is not a boolean (yes or no).", a->key,
+                                  a->value);
+        *b = r;
+        return 0;
+}
+
+/* ---- pass-through sections ---- */
+
+static int setting_list_append(SettingList *l, const UnitAssignment *a) {
+        Setting s = {
+                .key = strdup(a->key),
+                .value = strdup(a->value),
+                .file = strdup(a->file),
+                .line = a->line,
+        };
+        Setting *n;
+
+        if (!s.key || !s.value || !s.file)
+                goto fail;
+        n = realloc(l->items, sizeof(Setting) * (l->n + 1));
+        if (!n)
+                goto fail;
+        l->items = n;
+        l->items[l->n++] = s;
+        return 0;
+fail:
+        free(s.key);
+        free(s.value);
+        free(s.file);
+        return -ENOMEM;
+}
+
+/* In a .nspawn an empty assignment is not a reset everywhere, so do the reset here: drop what came before. */
+static void setting_list_drop_key(SettingList *l, const char *key) {
+        size_t j = 0;
+        for (size_t i = 0; i < l->n; i++) {
+                if (streq(l->items[i].key, key)) {
+                        free(l->items[i].key);
+                        free(l->items[i].value);
+                        free(l->items[i].file);
+                        continue;
+                }
+                l->items[j++] = l->items[i];
+        }
+        l->n = j;
+}
+
+static int parse_nspawn_setting(const UnitAssignment *a, void *field, Diagnostics *d) {
+        SettingList *l = field;
+
+        if (!nspawn_key_is_known(a->section, a->key))
+                diag_warning(d, a->file, a->line,
+                             "Unknown key '%s' in section [%s] for systemd-nspawn, passing it on as it is.", a->key,
+                             a->section);
+        if (isempty(a->value)) {
+                setting_list_drop_key(l, a->key);
+                return 0;
+        }
+        return setting_list_append(l, a);
+}
+
+static int parse_unit_setting(const UnitAssignment *a, void *field, _unused_ Diagnostics *d) {
+        /* Kept as written, empty ones too: in a drop-in they reset what the upstream template set. */
+        return setting_list_append(field, a);
+}
+
+typedef struct ConfigTableItem {
+        const char *section;
+        const char *key; /* NULL: any key of this section */
+        ConfigParser parse;
+        size_t offset;
+} ConfigTableItem;
+
+static const ConfigTableItem config_table[] = {
+        { "Machine", "Distribution", parse_distribution, offsetof(MachineConfig, distribution) },
+        { "Machine", "Release", parse_release, offsetof(MachineConfig, release) },
+        { "Machine", "Architecture", parse_architecture, offsetof(MachineConfig, architecture) },
+        { "Machine", "Variant", parse_variant, offsetof(MachineConfig, variant) },
+        { "Machine", "Components", parse_components, offsetof(MachineConfig, components) },
+        { "Machine", "Packages", parse_packages, offsetof(MachineConfig, packages) },
+        { "Machine", "Mirror", parse_image, offsetof(MachineConfig, mirror) },
+        { "Machine", "Image", parse_image, offsetof(MachineConfig, image) },
+        { "Machine", "Verify", parse_verify, 0 },
+        { "Machine", "Hostname", parse_hostname, offsetof(MachineConfig, hostname) },
+        { "User", "Name", parse_user_name, offsetof(MachineConfig, user.name) },
+        { "User", "Groups", parse_groups, offsetof(MachineConfig, user.groups) },
+        { "User", "Home", parse_home, offsetof(MachineConfig, user.home) },
+        { "User", "Sudo", parse_tristate, offsetof(MachineConfig, user.sudo) },
+        { "User", "Display", parse_tristate, offsetof(MachineConfig, user.display) },
+        { "User", "Audio", parse_tristate, offsetof(MachineConfig, user.audio) },
+        { "Install", "WantedBy", parse_units, offsetof(MachineConfig, wanted_by) },
+        { "Install", "RequiredBy", parse_units, offsetof(MachineConfig, required_by) },
+        { "Exec", NULL, parse_nspawn_setting, offsetof(MachineConfig, exec) },
+        { "Files", NULL, parse_nspawn_setting, offsetof(MachineConfig, files) },
+        { "Network", NULL, parse_nspawn_setting, offsetof(MachineConfig, network) },
+        { "Unit", NULL, parse_unit_setting, offsetof(MachineConfig, unit) },
+        { "Service", NULL, parse_unit_setting, offsetof(MachineConfig, service) },
+};
+
+static const ConfigTableItem *config_table_lookup(const char *section, const char *key, bool *ret_section_known) {
+        *ret_section_known = false;
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++) {
+                if (!streq(config_table[i].section, section))
+                        continue;
+                *ret_section_known = true;
+                if (!config_table[i].key || streq(config_table[i].key, key))
+                        return config_table + i;
+        }
+        return NULL;
+}
+
+/* ---- checks that need the whole file ---- */
+
+static int check_release(MachineConfig *c, time_t now, Diagnostics *d) {
+        _cleanup_free_ char *known = NULL;
+        DistroRelease rel = {};
+        const char *dist = c->distribution.value;
+        int r;
+
+        if (!streq(dist, "debian") && !streq(dist, "ubuntu"))
+                return 0; /* another debootstrap script: debootstrap itself knows its suites */
+
+        r = distro_release_resolve(distro_info_dir(), dist, c->release.value, now, &rel, &known);
+        if (r == -ENOENT) {
+                diag_warning(d, c->release.file, c->release.line,
+                             "Cannot check Release=%s: no %s/%s.csv (is distro-info-data installed?).",
+                             c->release.value, distro_info_dir(), dist);
+                return 0;
+        }
+        if (r == -ESRCH)
+                return diag_error(d, c->release.file, c->release.line, EINVAL,
+                                  "Release=%s is not a release of %s (known: %s).", c->release.value, dist,
+                                  strempty(known));
+        if (r < 0)
+                return diag_error(d, c->release.file, c->release.line, r, "Cannot check Release=%s: %s",
+                                  c->release.value, strerror(-r));
+        distro_release_done(&rel);
+        return 0;
+}
+
+static int check_whole(MachineConfig *c, const char *main_file, time_t now, Diagnostics *d) {
+        int ret = 0;
+
+        if (!c->distribution.value && !c->image.value)
+                return diag_error(d, main_file, 0, EINVAL,
+                                  "[Machine] needs exactly one of Distribution= and Image=; neither is set.");
+        if (c->distribution.value && c->image.value)
+                return diag_error(d, c->image.file, c->image.line, EINVAL,
+                                  "[Machine] needs exactly one of Distribution= and Image=; both are set "
+                                  "(Distribution= at %s:%u).", c->distribution.file, c->distribution.line);
+
+        if (c->distribution.value) {
+                const char *dist = c->distribution.value;
+
+                if (!streq(dist, "debian") && !streq(dist, "ubuntu") && !c->mirror.value)
+                        ret = diag_error(d, c->distribution.file, c->distribution.line, EINVAL,
+                                         "Distribution=%s needs Mirror= (only debian and ubuntu have a default "
+                                         "mirror).", dist);
+                if (!c->release.value)
+                        ret = diag_error(d, c->distribution.file, c->distribution.line, EINVAL,
+                                         "Distribution=%s needs Release= (a codename or version).", dist);
+                else if (check_release(c, now, d) < 0)
+                        ret = -EINVAL;
+                if (c->verify != VERIFY_CHECKSUM)
+                        diag_warning(d, main_file, 0, "Verify= only applies to Image=, ignoring.");
+        } else {
+                if (c->release.value)
+                        diag_warning(d, c->release.file, c->release.line,
+                                     "Release= has no effect with Image=, ignoring.");
+                if (c->mirror.value)
+                        diag_warning(d, c->mirror.file, c->mirror.line,
+                                     "Mirror= has no effect with Image=, ignoring.");
+                if (c->variant || c->components || c->packages || c->architecture)
+                        diag_warning(d, main_file, 0,
+                                     "Architecture=, Variant=, Components= and Packages= have no effect with "
+                                     "Image=, ignoring.");
+        }
+
+        if (!c->user.name && (c->user.groups || c->user.home != HOME_DEFAULT || c->user.sudo >= 0 ||
+                              c->user.display >= 0 || c->user.audio >= 0))
+                ret = diag_error(d, main_file, 0, EINVAL, "[User] settings need Name= (the host user).");
+
+        return ret;
+}
+
+int machine_config_from_unit(const char *name, const char *main_file, const UnitFile *u, time_t now,
+                             MachineConfig **ret, Diagnostics *d) {
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        int r, ret_r = 0;
+
+        if (!machine_name_is_valid(name))
+                return diag_error(d, main_file, 0, EINVAL, "'%s' is not a valid machine name.", name);
+
+        c = calloc(1, sizeof(MachineConfig));
+        if (!c)
+                return -ENOMEM;
+        c->name = strdup(name);
+        if (!c->name)
+                return -ENOMEM;
+        c->user.sudo = c->user.display = c->user.audio = -1;
+
+        for (size_t i = 0; i < u->n; i++) {
+                const UnitAssignment *a = u->items + i;
+                const ConfigTableItem *t;
+                bool section_known;
+
+                if (startswith(a->section, "X-") || startswith(a->key, "X-"))
+                        continue; /* vendor extensions, as in unit files */
+
+                t = config_table_lookup(a->section, a->key, &section_known);
+                if (!t) {
+                        if (section_known)
+                                diag_warning(d, a->file, a->line, "Unknown key '%s' in section [%s], ignoring.",
+                                             a->key, a->section);
+                        else
+                                diag_warning(d, a->file, a->line, "Unknown section [%s], ignoring %s=.",
+                                             a->section, a->key);
+                        continue;
+                }
+
+                r = t->parse(a, (uint8_t *) c + t->offset, d);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        ret_r = -EBADMSG;
+        }
+
+        if (ret_r < 0) /* cross checks on a half-understood file would only add noise */
+                return ret_r;
+
+        r = check_whole(c, main_file, now, d);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return -EBADMSG;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "diag.h"
+#include "unit-file.h"
+
+typedef enum VerifyMode {
+        VERIFY_CHECKSUM, /* SHA256SUMS beside the image (default) */
+        VERIFY_SHA256,   /* an inline sha256:HEX */
+        VERIFY_NO,
+} VerifyMode;
+
+typedef enum HomeMode {
+        HOME_DEFAULT, /* bind when [User] Name= is set */
+        HOME_BIND,
+        HOME_NONE,
+} HomeMode;
+
+/* One key=value of a section that is handed on as it is ([Exec], [Files], [Network], [Unit], [Service]). */
+typedef struct Setting {
+        char *key;
+        char *value;
+        char *file;
+        unsigned line;
+} Setting;
+
+typedef struct SettingList {
+        Setting *items;
+        size_t n;
+} SettingList;
+
+/* A value with the place it was set, so later checks can still say FILE:LINE. */
+typedef struct Located {
+        char *value;
+        char *file;
+        unsigned line;
+} Located;
+
+typedef struct UserConfig {
+        char *name;
+        char **groups;
+        HomeMode home;
+        int sudo, display, audio; /* -1: not set */
+} UserConfig;
+
+typedef struct MachineConfig {
+        char *name;
+        char *source_path;   /* the main .mspawn */
+        char **dropin_paths; /* in the order applied */
+
+        /* [Machine] */
+        Located distribution, release, image, mirror;
+        char *architecture;
+        char *variant;
+        char **components;
+        char **packages;
+        VerifyMode verify;
+        char *verify_sha256;
+        char *hostname;
+
+        UserConfig user;
+
+        SettingList exec, files, network; /* systemd.nspawn(5) settings */
+        SettingList unit, service;        /* merged into systemd-nspawn@NAME.service */
+
+        char **wanted_by, **required_by; /* [Install] */
+} MachineConfig;
+
+MachineConfig *machine_config_free(MachineConfig *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(MachineConfig *, machine_config_free);
+
+/* The pure half: interprets parsed assignments (in order) for machine NAME. Unknown keys are warnings;
+ * bad values and contradictions are errors, all reported to d. Fails with -EBADMSG when anything was an
+ * error, after reporting every one. main_file names the file in messages about the whole machine; now
+ * resolves Release= aliases. */
+int machine_config_from_unit(const char *name, const char *main_file, const UnitFile *u, time_t now,
+                             MachineConfig **ret, Diagnostics *d);
+
+const char *verify_mode_to_string(VerifyMode m);
+const char *home_mode_to_string(HomeMode m);

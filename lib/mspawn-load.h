@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <time.h>
+
+#include "diag.h"
+#include "machine-config.h"
+
+/* /etc/machinespawn, /run/machinespawn, /usr/local/lib/machinespawn, /usr/lib/machinespawn, earlier wins;
+ * $MACHINESPAWN_CONFIG_PATH (colon-separated) replaces the list. */
+int mspawn_search_path(char ***ret);
+
+/* Every NAME for which some directory has NAME.mspawn, sorted, each once; valid or not. */
+int mspawn_enumerate(char **search_path, char ***ret_names);
+
+/* Finds NAME.mspawn (first directory wins) and the drop-ins NAME.mspawn.d/ *.conf of all directories (the
+ * same file name in an earlier directory replaces a later one), in the order they apply.
+ * Returns 0 when found, 1 when masked (empty file or symlink to /dev/null; ret_main still set), -ENOENT. */
+int mspawn_find(char **search_path, const char *name, char **ret_main, char ***ret_dropins);
+
+/* find + parse + interpret. Returns 0 with *ret NULL when masked. Errors were reported to d. */
+int mspawn_load(char **search_path, const char *name, time_t now, MachineConfig **ret, Diagnostics *d);
+
+/* Parsing only (for "machinespawn cat"): the merged assignments of the main file and drop-ins. */
+int mspawn_parse(const char *main_path, char **dropins, UnitFile *u, Diagnostics *d);

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <strings.h>
+
+#include "macro.h"
+#include "valid.h"
+
+static bool all_chars_in(const char *s, const char *extra) {
+        for (; *s; s++)
+                if (!isascii((unsigned char) *s) || !(isalnum((unsigned char) *s) || strchr(extra, *s)))
+                        return false;
+        return true;
+}
+
+/* Machine names as systemd accepts them, tightened to what the spec allows: 1-64 characters of letters,
+ * digits, "-", "_", ".", not starting with "." or "-", no "..", and (like systemd) no trailing ".". */
+bool machine_name_is_valid(const char *s) {
+        size_t l;
+
+        if (isempty(s))
+                return false;
+        l = strlen(s);
+        if (l > 64)
+                return false;
+        if (!all_chars_in(s, "-_."))
+                return false;
+        if (s[0] == '.' || s[0] == '-' || s[l - 1] == '.')
+                return false;
+        if (strstr(s, ".."))
+                return false;
+        return true;
+}
+
+/* RFC 1123 host names: dot-separated labels of letters, digits and "-", no label starting or ending in "-". */
+bool hostname_is_valid(const char *s) {
+        size_t label = 0;
+        char prev = '.';
+
+        if (isempty(s) || strlen(s) > 64)
+                return false;
+        for (const char *p = s; *p; p++) {
+                if (*p == '.') {
+                        if (prev == '.' || prev == '-')
+                                return false;
+                        label = 0;
+                } else if (isascii((unsigned char) *p) && (isalnum((unsigned char) *p) || *p == '-')) {
+                        if (*p == '-' && prev == '.')
+                                return false;
+                        if (++label > 63)
+                                return false;
+                } else
+                        return false;
+                prev = *p;
+        }
+        return prev != '.' && prev != '-';
+}
+
+/* "foo.target", "foo@bar.service": a name and one of systemd's unit type suffixes, no path characters. */
+bool unit_name_is_valid(const char *s) {
+        static const char *const suffixes[] = {
+                ".service", ".socket", ".device", ".mount", ".automount", ".swap",
+                ".target",  ".path",   ".timer",  ".slice", ".scope",
+        };
+        const char *dot;
+
+        if (isempty(s) || strlen(s) > 255)
+                return false;
+        if (!all_chars_in(s, ":-_.\\@"))
+                return false;
+        dot = strrchr(s, '.');
+        if (!dot || dot == s)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (streq(dot, suffixes[i]))
+                        return s[0] != '@';
+        return false;
+}
+
+/* Debian policy 5.6.1: lower case letters, digits, "+", "-", "."; at least two characters, starting
+ * alphanumeric. An ":arch" qualifier is allowed for foreign packages. */
+bool package_name_is_valid(const char *s) {
+        _cleanup_free_ char *name = NULL;
+        const char *colon;
+
+        if (isempty(s))
+                return false;
+        colon = strchr(s, ':');
+        name = colon ? strndup(s, colon - s) : strdup(s);
+        if (!name)
+                return false;
+        if (colon && !architecture_is_known(colon + 1) && !streq(colon + 1, "any") &&
+            !streq(colon + 1, "native"))
+                return false;
+        if (strlen(name) < 2 || !isalnum((unsigned char) name[0]))
+                return false;
+        for (const char *p = name; *p; p++)
+                if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) || strchr("+-.", *p)))
+                        return false;
+        return true;
+}
+
+bool component_name_is_valid(const char *s) {
+        return !isempty(s) && strlen(s) <= 64 && all_chars_in(s, "-_./") && s[0] != '/' && s[0] != '.';
+}
+
+/* What useradd accepts on Debian by default: starts with a letter or "_", then letters, digits, "_", "-",
+ * "."; at most 32 characters; no all-numeric names. */
+bool user_name_is_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 32)
+                return false;
+        if (!(isalpha((unsigned char) s[0]) || s[0] == '_'))
+                return false;
+        return all_chars_in(s, "_-.");
+}
+
+/* A debootstrap script name: lower case word, digits, "-", "_", ".". */
+bool distribution_name_is_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 64 || !isalnum((unsigned char) s[0]))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) || strchr("-_.", *p)))
+                        return false;
+        return true;
+}
+
+bool release_name_is_valid(const char *s) {
+        return distribution_name_is_valid(s);
+}
+
+bool sha256_hex_is_valid(const char *s) {
+        if (!s || strlen(s) != 64)
+                return false;
+        for (; *s; s++)
+                if (!isxdigit((unsigned char) *s))
+                        return false;
+        return true;
+}
+
+/* Debian architecture names (dpkg-architecture -L, Linux ones, released and ports). */
+static const char *const architectures[] = {
+        "amd64", "arm64",   "armel",   "armhf",    "i386",   "mips64el", "mipsel", "ppc64el", "s390x",
+        "riscv64", "loong64", "alpha", "hppa",     "ia64",   "m68k",     "powerpc", "ppc64",  "sh4",
+        "sparc64", "x32",     "arc",   "mips",     "mips64", "or1k",     "s390",    "sparc",
+};
+
+bool architecture_is_known(const char *s) {
+        for (size_t i = 0; s && i < ELEMENTSOF(architectures); i++)
+                if (streq(s, architectures[i]))
+                        return true;
+        return false;
+}
+
+const char *architecture_list(void) {
+        static char buf[512];
+        if (!buf[0])
+                for (size_t i = 0; i < ELEMENTSOF(architectures); i++) {
+                        if (i > 0)
+                                strcat(buf, " ");
+                        strcat(buf, architectures[i]);
+                }
+        return buf;
+}
+
+bool url_is_valid(const char *s, bool allow_file) {
+        const char *rest;
+
+        if (isempty(s))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!isgraph((unsigned char) *p))
+                        return false;
+        if ((rest = startswith(s, "http://")) || (rest = startswith(s, "https://")))
+                return *rest && *rest != '/';
+        if (allow_file && (rest = startswith(s, "file://")))
+                return rest[0] == '/' && rest[1];
+        return false;
+}
+
+int parse_boolean(const char *s) {
+        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(s, yes[i]) == 0)
+                        return 1;
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(s, no[i]) == 0)
+                        return 0;
+        return -EINVAL;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+/* Pure syntax checks for the names and values a .mspawn carries. */
+bool machine_name_is_valid(const char *s);
+bool hostname_is_valid(const char *s);
+bool unit_name_is_valid(const char *s);
+bool package_name_is_valid(const char *s);
+bool component_name_is_valid(const char *s);
+bool user_name_is_valid(const char *s);
+bool distribution_name_is_valid(const char *s);
+bool release_name_is_valid(const char *s);
+bool sha256_hex_is_valid(const char *s);
+bool architecture_is_known(const char *s);
+const char *architecture_list(void);
+
+/* "http", "https" or "file" URLs with something after the scheme. */
+bool url_is_valid(const char *s, bool allow_file);
+
+/* 1/yes/true/on, 0/no/false/off; -EINVAL otherwise. */
+int parse_boolean(const char *s);
