@@ -188,3 +188,54 @@ int parse_boolean(const char *s) {
                         return 0;
         return -EINVAL;
 }
+
+int parse_timespan_sec(const char *s, uint64_t *ret) {
+        static const struct {
+                const char *suffix;
+                uint64_t factor;
+        } units[] = {
+                { "", 1 },         { "s", 1 },      { "sec", 1 },       { "m", 60 },    { "min", 60 },
+                { "h", 3600 },     { "hour", 3600 }, { "d", 86400 },    { "day", 86400 }, { "days", 86400 },
+                { "w", 604800 },   { "week", 604800 }, { "weeks", 604800 },
+        };
+        uint64_t total = 0;
+        const char *p = s;
+
+        if (isempty(s))
+                return -EINVAL;
+        if (streq(s, "infinity")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        /* a sum of parts, "1d 12h" */
+        while (*p) {
+                char *end;
+                unsigned long long v;
+                size_t n;
+                bool found = false;
+
+                p += strspn(p, " ");
+                if (!*p)
+                        break;
+                if (!isdigit((unsigned char) *p))
+                        return -EINVAL;
+                errno = 0;
+                v = strtoull(p, &end, 10);
+                if (errno != 0)
+                        return -EINVAL;
+                n = strcspn(end, " 0123456789");
+                for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                        if (strlen(units[i].suffix) == n && strncmp(end, units[i].suffix, n) == 0) {
+                                if (v > (UINT64_MAX - total) / units[i].factor)
+                                        return -ERANGE;
+                                total += v * units[i].factor;
+                                found = true;
+                                break;
+                        }
+                if (!found)
+                        return -EINVAL;
+                p = end + n;
+        }
+        *ret = total;
+        return 0;
+}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Pure syntax checks for the names and values a .mspawn carries. */
 bool machine_name_is_valid(const char *s);
@@ -21,3 +22,6 @@ bool url_is_valid(const char *s, bool allow_file);
 
 /* 1/yes/true/on, 0/no/false/off; -EINVAL otherwise. */
 int parse_boolean(const char *s);
+
+/* "7d", "12h", "30min", "90s", "3600" (seconds), "1w", or "infinity" (UINT64_MAX). */
+int parse_timespan_sec(const char *s, uint64_t *ret);

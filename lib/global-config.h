@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "distro-info.h"
+
+typedef enum Bootstrapper {
+        BOOTSTRAPPER_AUTO,
+        BOOTSTRAPPER_DEBOOTSTRAP,
+        BOOTSTRAPPER_MMDEBSTRAP,
+        _BOOTSTRAPPER_MAX,
+} Bootstrapper;
+
+/* Per-distribution defaults: a section named after the distribution ([debian], [ubuntu]). */
+typedef struct DistroDefaults {
+        char *name;
+        char *mirror, *ports_mirror, *security_mirror;
+        char **components; /* may carry ">=VERSION" qualifiers, see distro_defaults_components() */
+        char *keyring, *keyring_package;
+} DistroDefaults;
+
+typedef struct GlobalConfig {
+        Bootstrapper bootstrapper;
+        char *proxy; /* "auto", "none" or a URL */
+        bool keep_proxy;
+        char *cache_dir;
+        uint64_t max_age_sec;
+        DistroDefaults *distros;
+        size_t n_distros;
+} GlobalConfig;
+
+GlobalConfig *global_config_free(GlobalConfig *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(GlobalConfig *, global_config_free);
+
+/* The vendor file, then etc_dir/machinespawn.conf, then etc_dir/machinespawn.conf.d/ *.conf in lexical order;
+ * only those that exist. NULL arguments mean the installed defaults (or $MACHINESPAWN_VENDOR_CONF and
+ * $MACHINESPAWN_SYSCONFDIR). */
+int global_config_files(const char *vendor_file, const char *etc_dir, char ***ret);
+
+/* Reads the files with iniparser, later files overriding earlier ones key by key. Bad values are errors
+ * naming FILE:LINE and key; unknown keys warnings. */
+int global_config_load(char **files, GlobalConfig **ret, Diagnostics *d);
+
+const DistroDefaults *global_config_distro(const GlobalConfig *c, const char *name);
+
+/* The components that apply to release r: "non-free-firmware>=12" only from 12 on. */
+int distro_defaults_components(const DistroDefaults *dd, const DistroRelease *r, char ***ret);
+
+const char *bootstrapper_to_string(Bootstrapper b);

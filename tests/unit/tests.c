@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ftw.h>
+#include <stdio.h>
+
+#include "fileio.h"
+#include "tests.h"
+
+char *tests_mkdtemp(void) {
+        char *p;
+        assert_true(asprintf(&p, "%s/mspawn-test-XXXXXX", getenv("TMPDIR") ?: "/tmp") > 0);
+        assert_non_null(mkdtemp(p));
+        return p;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+void tests_rm_rf(const char *path) {
+        if (path)
+                (void) nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void tests_write(const char *dir, const char *rel, const char *content) {
+        _cleanup_free_ char *p = NULL;
+
+        assert_true(asprintf(&p, "%s/%s", dir, rel) > 0);
+        assert_int_equal(mkdir_parents(p, 0755), 0);
+        if (!content)
+                assert_int_equal(symlink("/dev/null", p), 0);
+        else
+                assert_int_equal(write_file_atomic(p, content, strlen(content), 0644), 0);
+}
