@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# End-to-end test harness: boots a real Debian tree with real systemd under systemd-nspawn, with this build
+# installed into it, runs a scenario script inside as a oneshot unit and reports its result.
+# See DEVELOPERS.md. Sourced by tests/e2e/test-*.sh.
+
+set -u
+
+E2E_CACHE=${MACHINESPAWN_E2E_CACHE:-/var/cache/machinespawn-e2e}
+E2E_RELEASE=${MACHINESPAWN_E2E_RELEASE:-bookworm}
+E2E_MIRROR=${MACHINESPAWN_E2E_MIRROR:-http://deb.debian.org/debian}
+# What the test host needs: systemd as PID 1, nested nspawn, the libraries our binaries link, bootstrap tools.
+E2E_PACKAGES="systemd systemd-sysv dbus systemd-container iproute2 ca-certificates debootstrap \
+distro-info-data debian-archive-keyring libcurl4 libarchive13 libiniparser1 libsystemd0 zstd xz-utils"
+
+e2e_skip() {
+        echo "SKIP: $*"
+        exit 77
+}
+
+e2e_log() {
+        echo "e2e: $*" >&2
+}
+
+e2e_require() {
+        [ "$(id -u)" = 0 ] || e2e_skip "needs root (systemd-nspawn)"
+        command -v systemd-nspawn >/dev/null || e2e_skip "needs systemd-nspawn (apt-get install systemd-container)"
+        [ -n "${MACHINESPAWN_BUILD_ROOT:-}" ] || e2e_skip "MACHINESPAWN_BUILD_ROOT not set (run through meson test)"
+}
+
+# Prints the path of a cached, bootable test host tree, building it on first use (needs the Debian mirror).
+e2e_host_tree() {
+        local stamp tree tmp tool
+        stamp=$(echo "$E2E_RELEASE $E2E_PACKAGES" | sha256sum | cut -c1-12)
+        tree="$E2E_CACHE/host-$E2E_RELEASE-$stamp"
+        if [ -d "$tree" ]; then
+                echo "$tree"
+                return 0
+        fi
+        mkdir -p "$E2E_CACHE"
+        # partial builds of earlier runs
+        rm -rf "$E2E_CACHE"/.tmp-host-* 2>/dev/null
+        tmp=$(mktemp -d "$E2E_CACHE/.tmp-host-XXXXXX")
+        e2e_log "building test host tree $tree (once)"
+        if command -v mmdebstrap >/dev/null; then
+                tool=(mmdebstrap --quiet --variant=minbase --include="${E2E_PACKAGES// /,}" "$E2E_RELEASE" "$tmp" "$E2E_MIRROR")
+        else
+                rmdir "$tmp"
+                tool=(debootstrap --variant=minbase --include="${E2E_PACKAGES// /,}" "$E2E_RELEASE" "$tmp" "$E2E_MIRROR")
+        fi
+        if ! "${tool[@]}" >"$E2E_CACHE/host-build.log" 2>&1; then
+                tail -n 20 "$E2E_CACHE/host-build.log" >&2
+                rm -rf "$tmp"
+                e2e_skip "cannot build the test host tree (no network to $E2E_MIRROR?)"
+        fi
+        # A fixed machine-id would make journald of parallel hosts collide; let each boot make its own.
+        : >"$tmp/etc/machine-id"
+        echo "e2e-host" >"$tmp/etc/hostname"
+        mv -T "$tmp" "$tree"
+        echo "$tree"
+}
+
+# e2e_prepare_host WORKDIR: a private copy of the host tree with this build installed, ready to boot.
+e2e_prepare_host() {
+        local work=$1 tree
+        tree=$(e2e_host_tree) || exit $?
+        cp -a --reflink=auto "$tree" "$work/root" || exit 1
+        DESTDIR="$work/root" meson install -C "$MACHINESPAWN_BUILD_ROOT" --quiet --no-rebuild >/dev/null ||
+                { echo "meson install into the test host failed" >&2; exit 1; }
+        mkdir -p "$work/root/e2e"
+        cp "$(dirname "${BASH_SOURCE[0]}")/inside.sh" "$work/root/e2e/inside.sh"
+        cat >"$work/root/etc/systemd/system/e2e-scenario.service" <<'UNIT'
+[Unit]
+Description=machinespawn end-to-end scenario
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/bash -c 'bash /e2e/scenario.sh >/e2e/log 2>&1; echo $? >/e2e/result'
+ExecStopPost=/bin/systemctl poweroff --no-block
+UNIT
+        mkdir -p "$work/root/etc/systemd/system/multi-user.target.wants"
+        ln -sf ../e2e-scenario.service "$work/root/etc/systemd/system/multi-user.target.wants/e2e-scenario.service"
+}
+
+# e2e_boot WORKDIR SCENARIO [NSPAWN-ARGS...]: boots the host, runs SCENARIO inside, prints its log,
+# returns its exit status.
+e2e_boot() {
+        local work=$1 scenario=$2 rc
+        shift 2
+        cp "$scenario" "$work/root/e2e/scenario.sh"
+        rm -f "$work/root/e2e/result" "$work/root/e2e/log"
+        timeout --kill-after=10 "${MACHINESPAWN_E2E_TIMEOUT:-1200}" \
+                systemd-nspawn --quiet --boot --directory="$work/root" --register=no --keep-unit \
+                --capability=all --machine="e2e-$$" "$@" >"$work/console.log" 2>&1 </dev/null
+        rc=$?
+        if [ -f "$work/root/e2e/log" ]; then
+                cat "$work/root/e2e/log"
+        fi
+        if [ ! -f "$work/root/e2e/result" ]; then
+                echo "the scenario did not finish (systemd-nspawn exited $rc); console:" >&2
+                tail -n 40 "$work/console.log" >&2
+                return 1
+        fi
+        return "$(cat "$work/root/e2e/result")"
+}
+
+# Sets $work to a fresh directory that is removed when the test exits.
+e2e_workdir() {
+        work=$(mktemp -d "${TMPDIR:-/var/tmp}/mspawn-e2e-XXXXXX") || exit 1
+        # shellcheck disable=SC2064
+        trap "rm -rf '$work'" EXIT
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "tests.h"
+
+#include "global-config.h"
+#include "strv.h"
+
+static char *path_in(const char *root, const char *rel) {
+        char *p;
+        assert_true(asprintf(&p, "%s/%s", root, rel) > 0);
+        return p;
+}
+
+/* The shipped defaults load cleanly and say what the issue asks for. */
+static void test_shipped_defaults(void **state) {
+        _cleanup_(global_config_freep) GlobalConfig *c = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **files = NULL, **comps = NULL;
+        _cleanup_free_ char *root = tests_mkdtemp(), *vendor = NULL;
+        const DistroDefaults *deb, *ubu;
+        DistroRelease bullseye = { .major = 11 }, bookworm = { .major = 12 }, sid = { .major = UINT32_MAX };
+
+        assert_true(asprintf(&vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT")) > 0);
+        assert_int_equal(global_config_files(vendor, root, &files), 0);
+        assert_int_equal(strv_length(files), 1);
+        assert_int_equal(global_config_load(files, &c, &d), 0);
+        assert_int_equal(d.n, 0);
+        assert_int_equal(c->bootstrapper, BOOTSTRAPPER_AUTO);
+        assert_string_equal(c->proxy, "auto");
+        assert_false(c->keep_proxy);
+        assert_string_equal(c->cache_dir, "/var/cache/machinespawn");
+        assert_int_equal(c->max_age_sec, 7 * 86400);
+
+        deb = global_config_distro(c, "debian");
+        assert_non_null(deb);
+        assert_string_equal(deb->mirror, "http://deb.debian.org/debian");
+        assert_string_equal(deb->keyring_package, "debian-archive-keyring");
+        assert_int_equal(distro_defaults_components(deb, &bullseye, &comps), 0);
+        assert_string_equal(strv_join(comps, " "), "main contrib non-free");
+        comps = strv_free(comps);
+        assert_int_equal(distro_defaults_components(deb, &bookworm, &comps), 0);
+        assert_int_equal(strv_length(comps), 4);
+        assert_string_equal(comps[3], "non-free-firmware");
+        comps = strv_free(comps);
+        assert_int_equal(distro_defaults_components(deb, &sid, &comps), 0);
+        assert_int_equal(strv_length(comps), 4);
+
+        ubu = global_config_distro(c, "ubuntu");
+        assert_non_null(ubu);
+        assert_int_equal(strv_length(ubu->components), 4);
+        assert_string_equal(ubu->components[1], "restricted");
+        assert_null(global_config_distro(c, "fedora"));
+        tests_rm_rf(root);
+}
+
+static void test_overrides_in_order(void **state) {
+        _cleanup_(global_config_freep) GlobalConfig *c = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **files = NULL;
+        _cleanup_free_ char *root = tests_mkdtemp(), *vendor = path_in(root, "vendor.conf"), *etc = path_in(root, "etc");
+
+        tests_write(root, "vendor.conf", "[Bootstrap]\nProxy=auto\n[Cache]\nMaxAge=7d\n[debian]\nMirror=http://a/debian\n");
+        tests_write(root, "etc/machinespawn.conf", "[Cache]\nMaxAge=1d\n");
+        tests_write(root, "etc/machinespawn.conf.d/20-b.conf", "[Bootstrap]\nProxy=http://proxy.example:3142\n");
+        tests_write(root, "etc/machinespawn.conf.d/10-a.conf", "[Bootstrap]\nProxy=none\nBootstrapper=mmdebstrap\n");
+        tests_write(root, "etc/machinespawn.conf.d/30-c.txt", "[Bootstrap]\nProxy=ignored\n");
+
+        assert_int_equal(global_config_files(vendor, etc, &files), 0);
+        assert_int_equal(strv_length(files), 4);
+        assert_non_null(endswith(files[2], "10-a.conf"));
+        assert_int_equal(global_config_load(files, &c, &d), 0);
+        assert_int_equal(c->max_age_sec, 86400);
+        assert_string_equal(c->proxy, "http://proxy.example:3142");
+        assert_int_equal(c->bootstrapper, BOOTSTRAPPER_MMDEBSTRAP);
+        assert_string_equal(global_config_distro(c, "debian")->mirror, "http://a/debian");
+        tests_rm_rf(root);
+}
+
+static void test_bad_values_name_file_line_key(void **state) {
+        _cleanup_(global_config_freep) GlobalConfig *c = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **files = NULL;
+        _cleanup_free_ char *root = tests_mkdtemp(), *f = path_in(root, "bad.conf");
+
+        tests_write(root, "bad.conf", "[Bootstrap]\n# comment\nBootstrapper=cdebootstrap\n\n[Cache]\nMaxAge=soon\n"
+                                      "Colour=red\n[debian]\nComponents=main non-free>=x\n");
+        assert_int_equal(strv_extend(&files, f), 0);
+        assert_int_equal(global_config_load(files, &c, &d), -EBADMSG);
+        assert_null(c);
+        assert_int_equal(diagnostics_count(&d, LOG_ERR), 3);
+        for (size_t i = 0; i < d.n; i++) {
+                assert_string_equal(d.items[i].file, f);
+                if (strstr(d.items[i].message, "bootstrapper=cdebootstrap"))
+                        assert_int_equal(d.items[i].line, 3);
+                else if (strstr(d.items[i].message, "maxage=soon"))
+                        assert_int_equal(d.items[i].line, 6);
+                else if (strstr(d.items[i].message, "Unknown key 'colour'"))
+                        assert_int_equal(d.items[i].line, 7);
+                else if (strstr(d.items[i].message, "non-free>=x"))
+                        assert_int_equal(d.items[i].line, 9);
+                else
+                        fail_msg("unexpected message %s", d.items[i].message);
+        }
+        tests_rm_rf(root);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_shipped_defaults),
+                cmocka_unit_test(test_overrides_in_order),
+                cmocka_unit_test(test_bad_values_name_file_line_key),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
