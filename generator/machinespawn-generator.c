@@ -61,6 +61,7 @@ static int parse_argv(int argc, char *argv[]) {
 static int run(int argc, char *argv[]) {
         _cleanup_strv_free_ char **search_path = NULL, **names = NULL;
         _cleanup_(output_plan_done) OutputPlan plan = {};
+        _cleanup_(mspawn_index_done) MspawnIndex idx = {};
         _cleanup_free_ char *failed_path = NULL;
         GeneratorPaths paths = {
                 .helperdir = HELPER_DIR,
@@ -83,7 +84,10 @@ static int run(int argc, char *argv[]) {
         r = mspawn_search_path(&search_path);
         if (r < 0)
                 return log_oom();
-        r = mspawn_enumerate(search_path, &names);
+        r = mspawn_index_build(search_path, &idx);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the configuration directories: %m");
+        r = mspawn_enumerate(&idx, &names);
         if (r < 0)
                 return log_error_errno(r, "Failed to enumerate .mspawn files: %m");
 
@@ -91,7 +95,7 @@ static int run(int argc, char *argv[]) {
                 _cleanup_(machine_config_freep) MachineConfig *c = NULL;
                 _cleanup_(diagnostics_done) Diagnostics d = {};
 
-                r = mspawn_load(search_path, *name, now, &c, &d);
+                r = mspawn_load(&idx, *name, now, &c, &d);
                 diagnostics_log(&d);
                 if (r == -ENOMEM)
                         return log_oom();

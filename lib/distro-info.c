@@ -13,6 +13,20 @@ void distro_release_done(DistroRelease *r) {
         *r = (DistroRelease) {};
 }
 
+static int distro_release_copy(const DistroRelease *from, DistroRelease *ret) {
+        DistroRelease d = *from;
+
+        d.distribution = strdup(from->distribution);
+        d.codename = strdup(from->codename);
+        d.version = from->version ? strdup(from->version) : NULL;
+        if (!d.distribution || !d.codename || (from->version && !d.version)) {
+                distro_release_done(&d);
+                return -ENOMEM;
+        }
+        *ret = d;
+        return 0;
+}
+
 const char *distro_info_dir(void) {
         const char *e = getenv("MACHINESPAWN_DISTRO_INFO_DIR");
         return isempty(e) ? "/usr/share/distro-info" : e;
@@ -70,7 +84,7 @@ static int parse_row(const char *line, Row *ret) {
         return 0;
 }
 
-static int load_rows(const char *dir, const char *distribution, Row **ret, size_t *ret_n) {
+static int load_rows_uncached(const char *dir, const char *distribution, Row **ret, size_t *ret_n) {
         _cleanup_free_ char *path = NULL, *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         size_t sz = 0, n = 0;
@@ -103,6 +117,56 @@ static int load_rows(const char *dir, const char *distribution, Row **ret, size_
                 rows[n++] = row;
         }
 
+        *ret = rows;
+        *ret_n = n;
+        return 0;
+}
+
+/* The generator resolves a release for every machine: read each CSV once per process. The cache owns the
+ * rows; callers borrow them. */
+static struct {
+        char *dir, *distribution;
+        Row *rows;
+        size_t n;
+} row_cache[4];
+
+static int load_rows(const char *dir, const char *distribution, const Row **ret, size_t *ret_n) {
+        size_t slot = ELEMENTSOF(row_cache);
+        Row *rows;
+        size_t n;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(row_cache); i++) {
+                if (row_cache[i].dir && streq(row_cache[i].dir, dir) && streq(row_cache[i].distribution, distribution)) {
+                        *ret = row_cache[i].rows;
+                        *ret_n = row_cache[i].n;
+                        return 0;
+                }
+                if (!row_cache[i].dir && slot == ELEMENTSOF(row_cache))
+                        slot = i;
+        }
+
+        r = load_rows_uncached(dir, distribution, &rows, &n);
+        if (r < 0)
+                return r;
+        if (slot == ELEMENTSOF(row_cache)) { /* full: evict the oldest */
+                free(row_cache[0].dir);
+                free(row_cache[0].distribution);
+                rows_free(row_cache[0].rows, row_cache[0].n);
+                memmove(row_cache, row_cache + 1, sizeof(row_cache[0]) * (ELEMENTSOF(row_cache) - 1));
+                slot = ELEMENTSOF(row_cache) - 1;
+        }
+        row_cache[slot].dir = strdup(dir);
+        row_cache[slot].distribution = strdup(distribution);
+        if (!row_cache[slot].dir || !row_cache[slot].distribution) {
+                free(row_cache[slot].dir);
+                free(row_cache[slot].distribution);
+                row_cache[slot].dir = row_cache[slot].distribution = NULL;
+                rows_free(rows, n);
+                return -ENOMEM;
+        }
+        row_cache[slot].rows = rows;
+        row_cache[slot].n = n;
         *ret = rows;
         *ret_n = n;
         return 0;
@@ -172,10 +236,9 @@ static const Row *resolve_alias(const Row *rows, size_t n, const char *alias, co
 
 int distro_release_resolve(const char *dir, const char *distribution, const char *release, time_t now,
                            DistroRelease *ret, char **ret_known) {
-        Row *rows = NULL;
-        const Row *hit = NULL;
+        const Row *rows = NULL, *hit = NULL;
         size_t n = 0;
-        char today[11];
+        char today[32];
         struct tm tm;
         int r;
 
@@ -186,8 +249,18 @@ int distro_release_resolve(const char *dir, const char *distribution, const char
         if (r < 0)
                 return r;
 
+        /* A thousand machines of one release ask the same question: answer the last one from memory. */
+        static struct {
+                const Row *rows;
+                char *release;
+                time_t day;
+                DistroRelease result;
+        } memo;
+        if (memo.rows == rows && memo.day == now / 86400 && streq_ptr(memo.release, release))
+                return distro_release_copy(&memo.result, ret);
+
         gmtime_r(&now, &tm);
-        strftime(today, sizeof today, "%Y-%m-%d", &tm);
+        snprintf(today, sizeof today, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 
         for (size_t i = 0; i < n && !hit; i++)
                 if (strcasecmp(rows[i].series, release) == 0)
@@ -208,13 +281,10 @@ int distro_release_resolve(const char *dir, const char *distribution, const char
                 if (ret_known) {
                         _cleanup_strv_free_ char **l = NULL;
                         for (size_t i = 0; i < n; i++)
-                                if (strv_extend(&l, rows[i].series) < 0) {
-                                        rows_free(rows, n);
+                                if (strv_extend(&l, rows[i].series) < 0)
                                         return -ENOMEM;
-                                }
                         *ret_known = strv_join(l, " ");
                 }
-                rows_free(rows, n);
                 return -ESRCH;
         }
 
@@ -225,11 +295,20 @@ int distro_release_resolve(const char *dir, const char *distribution, const char
                 .released = is_released(hit, today),
         };
         parse_version(d.version, &d.major, &d.minor);
-        rows_free(rows, n);
-        if (!d.distribution || !d.codename || (!d.version && d.major != UINT_MAX)) {
+        if (!d.distribution || !d.codename || (!d.version && !isempty(hit->version))) {
                 distro_release_done(&d);
                 return -ENOMEM;
         }
+
+        distro_release_done(&memo.result);
+        free(memo.release);
+        memo.rows = NULL;
+        memo.release = strdup(release);
+        if (memo.release && distro_release_copy(&d, &memo.result) >= 0) {
+                memo.rows = rows;
+                memo.day = now / 86400;
+        }
+
         *ret = d;
         return 0;
 }

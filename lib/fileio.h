@@ -9,13 +9,25 @@
 /* mkdir -p, every component with mode. */
 int mkdir_parents(const char *path, mode_t mode);
 int mkdir_p(const char *path, mode_t mode);
+/* The same relative to a directory fd: short paths are cheaper to resolve, a thousand times over. */
+int mkdir_parents_at(int dir_fd, const char *path, mode_t mode);
+int mkdir_p_at(int dir_fd, const char *path, mode_t mode);
 
 /* Writes the file next to its final name and renames it into place, so a reader (or a concurrent writer)
- * never sees a torn file. */
-int write_file_atomic(const char *path, const char *content, size_t size, mode_t mode);
+ * never sees a torn file. WRITE_DURABLE also fsyncs first, for files that must survive a power cut (not
+ * needed for what lives in /run). */
+typedef enum WriteFlags {
+        WRITE_DURABLE = 1 << 0,
+} WriteFlags;
+int write_file_atomic(const char *path, const char *content, size_t size, mode_t mode, WriteFlags flags);
 int symlink_atomic(const char *target, const char *path);
+int write_file_atomic_at(int dir_fd, const char *path, const char *content, size_t size, mode_t mode,
+                         WriteFlags flags);
+int symlink_atomic_at(const char *target, int dir_fd, const char *path);
 
+/* The whole file, NUL-terminated (the NUL not counted in *ret_size). */
 int read_full_file(const char *path, char **ret, size_t *ret_size);
+int read_full_file_at(int dir_fd, const char *path, char **ret, size_t *ret_size);
 
 /* Runs the writer into a string: the pure writers take a FILE*, this gives their output to callers. */
 int write_to_string(int (*writer)(const void *userdata, FILE *f), const void *userdata, char **ret);

@@ -13,7 +13,6 @@ static void setting_list_done(SettingList *l) {
         for (size_t i = 0; i < l->n; i++) {
                 free(l->items[i].key);
                 free(l->items[i].value);
-                free(l->items[i].file);
         }
         free(l->items);
         *l = (SettingList) {};
@@ -21,7 +20,6 @@ static void setting_list_done(SettingList *l) {
 
 static void located_done(Located *l) {
         free(l->value);
-        free(l->file);
         *l = (Located) {};
 }
 
@@ -31,6 +29,7 @@ MachineConfig *machine_config_free(MachineConfig *c) {
         free(c->name);
         free(c->source_path);
         strv_free(c->dropin_paths);
+        strv_free(c->sources);
         located_done(&c->distribution);
         located_done(&c->release);
         located_done(&c->image);
@@ -93,8 +92,9 @@ static int set_located(const UnitAssignment *a, Located *l) {
                 located_done(l);
                 return 0;
         }
-        if (free_and_strdup(&l->value, a->value) < 0 || free_and_strdup(&l->file, a->file) < 0)
+        if (free_and_strdup(&l->value, a->value) < 0)
                 return -ENOMEM;
+        l->file = a->file;
         l->line = a->line;
         return 0;
 }
@@ -249,12 +249,12 @@ static int setting_list_append(SettingList *l, const UnitAssignment *a) {
         Setting s = {
                 .key = strdup(a->key),
                 .value = strdup(a->value),
-                .file = strdup(a->file),
+                .file = a->file,
                 .line = a->line,
         };
         Setting *n;
 
-        if (!s.key || !s.value || !s.file)
+        if (!s.key || !s.value)
                 goto fail;
         n = realloc(l->items, sizeof(Setting) * (l->n + 1));
         if (!n)
@@ -265,7 +265,6 @@ static int setting_list_append(SettingList *l, const UnitAssignment *a) {
 fail:
         free(s.key);
         free(s.value);
-        free(s.file);
         return -ENOMEM;
 }
 
@@ -276,7 +275,6 @@ static void setting_list_drop_key(SettingList *l, const char *key) {
                 if (streq(l->items[i].key, key)) {
                         free(l->items[i].key);
                         free(l->items[i].value);
-                        free(l->items[i].file);
                         continue;
                 }
                 l->items[j++] = l->items[i];
@@ -437,11 +435,20 @@ int machine_config_from_unit(const char *name, const char *main_file, const Unit
         if (!c->name)
                 return -ENOMEM;
         c->user.sudo = c->user.display = c->user.audio = -1;
+        c->sources = strv_copy(u->files);
+        if (!c->sources)
+                return -ENOMEM;
 
         for (size_t i = 0; i < u->n; i++) {
-                const UnitAssignment *a = u->items + i;
+                UnitAssignment a_copy = u->items[i];
+                const UnitAssignment *a = &a_copy;
                 const ConfigTableItem *t;
                 bool section_known;
+
+                /* what the config keeps must point at its own copy of the file name */
+                for (size_t k = 0; k < u->n_files; k++)
+                        if (u->items[i].file == u->files[k])
+                                a_copy.file = c->sources[k];
 
                 if (startswith(a->section, "X-") || startswith(a->key, "X-"))
                         continue; /* vendor extensions, as in unit files */

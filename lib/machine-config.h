@@ -23,7 +23,7 @@ typedef enum HomeMode {
 typedef struct Setting {
         char *key;
         char *value;
-        char *file;
+        const char *file; /* borrowed from MachineConfig.sources */
         unsigned line;
 } Setting;
 
@@ -35,7 +35,7 @@ typedef struct SettingList {
 /* A value with the place it was set, so later checks can still say FILE:LINE. */
 typedef struct Located {
         char *value;
-        char *file;
+        const char *file; /* borrowed from MachineConfig.sources */
         unsigned line;
 } Located;
 
@@ -50,6 +50,7 @@ typedef struct MachineConfig {
         char *name;
         char *source_path;   /* the main .mspawn */
         char **dropin_paths; /* in the order applied */
+        char **sources;      /* every file an assignment came from; Setting.file and Located.file point here */
 
         /* [Machine] */
         Located distribution, release, image, mirror;

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "mspawn-load.h"
 #include "strv.h"
 #include "valid.h"
@@ -30,84 +31,142 @@ int mspawn_search_path(char ***ret) {
         return 0;
 }
 
-static char *path_join(const char *a, const char *b) {
-        char *p;
-        if (asprintf(&p, "%s/%s", a, b) < 0)
-                return NULL;
-        return p;
+void mspawn_index_done(MspawnIndex *idx) {
+        for (size_t i = 0; i < idx->n_dirs; i++)
+                strv_free(idx->entries[i]);
+        free(idx->entries);
+        free(idx->n_entries);
+        for (size_t i = 0; idx->dir_fds && i < idx->n_dirs; i++)
+                closep(&idx->dir_fds[i]);
+        free(idx->dir_fds);
+        strv_free(idx->dirs);
+        *idx = (MspawnIndex) {};
 }
 
-int mspawn_enumerate(char **search_path, char ***ret_names) {
-        _cleanup_strv_free_ char **names = NULL;
+/* One readdir() per directory, so that later lookups cost no system calls: with a thousand machines,
+ * probing each directory for each machine's file and drop-in directory is most of the generator's time. */
+int mspawn_index_build(char **search_path, MspawnIndex *ret) {
+        _cleanup_(mspawn_index_done) MspawnIndex idx = {};
         int r;
 
-        names = calloc(1, sizeof(char *));
-        if (!names)
+        idx.dirs = strv_copy(search_path);
+        idx.n_dirs = strv_length(search_path);
+        idx.entries = calloc(idx.n_dirs + 1, sizeof(char **));
+        idx.n_entries = calloc(idx.n_dirs + 1, sizeof(size_t));
+        idx.dir_fds = malloc(sizeof(int) * (idx.n_dirs + 1));
+        if (!idx.dirs || !idx.entries || !idx.n_entries || !idx.dir_fds)
                 return -ENOMEM;
+        for (size_t i = 0; i < idx.n_dirs; i++)
+                idx.dir_fds[i] = -EBADF;
 
-        STRV_FOREACH(dir, search_path) {
-                DIR *d = opendir(*dir);
+        for (size_t i = 0; i < idx.n_dirs; i++) {
+                DIR *d = NULL;
                 struct dirent *de;
 
+                /* kept open: files are read relative to it, which saves resolving the path each time */
+                idx.dir_fds[i] = open(idx.dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (idx.dir_fds[i] >= 0) {
+                        int fd = dup(idx.dir_fds[i]);
+                        d = fd >= 0 ? fdopendir(fd) : NULL;
+                        if (fd >= 0 && !d)
+                                close(fd);
+                }
+
+                idx.entries[i] = calloc(1, sizeof(char *));
+                if (!idx.entries[i]) {
+                        if (d)
+                                closedir(d);
+                        return -ENOMEM;
+                }
                 if (!d)
                         continue; /* a missing directory is an empty one */
+                size_t *n = idx.n_entries + i;
                 while ((de = readdir(d))) {
-                        const char *suffix = endswith(de->d_name, ".mspawn");
-                        char *name;
-
-                        if (!suffix || de->d_type == DT_DIR)
+                        if (!endswith(de->d_name, ".mspawn") && !endswith(de->d_name, ".mspawn.d"))
                                 continue;
-                        name = strndup(de->d_name, suffix - de->d_name);
-                        if (!name) {
-                                closedir(d);
-                                return -ENOMEM;
-                        }
-                        if (strv_contains(names, name)) {
-                                free(name);
-                                continue;
-                        }
-                        r = strv_push(&names, name);
+                        char *e = strdup(de->d_name);
+                        r = e ? strv_push_n(&idx.entries[i], n, e) : -ENOMEM;
                         if (r < 0) {
                                 closedir(d);
                                 return r;
                         }
                 }
                 closedir(d);
+                strv_sort(idx.entries[i]);
         }
 
+        *ret = idx;
+        idx = (MspawnIndex) {};
+        return 0;
+}
+
+static int str_cmp_ptr(const void *a, const void *b) {
+        return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+static bool index_has(const MspawnIndex *idx, size_t dir, const char *entry) {
+        size_t n = idx->n_entries[dir];
+        return n > 0 && bsearch(&entry, idx->entries[dir], n, sizeof(char *), str_cmp_ptr);
+}
+
+int mspawn_enumerate(const MspawnIndex *idx, char ***ret_names) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        size_t n = 0;
+
+        names = calloc(1, sizeof(char *));
+        if (!names)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < idx->n_dirs; i++)
+                STRV_FOREACH(e, idx->entries[i]) {
+                        const char *suffix = endswith(*e, ".mspawn");
+                        if (!suffix)
+                                continue;
+                        char *name = strndup(*e, suffix - *e);
+                        if (!name)
+                                return -ENOMEM;
+                        r = strv_push_n(&names, &n, name);
+                        if (r < 0)
+                                return r;
+                }
+
         strv_sort(names);
+        strv_uniq_sorted(names);
         *ret_names = TAKE_PTR(names);
         return 0;
 }
 
-/* Masked: an empty file, or a symlink to /dev/null. */
+/* Masked: an empty file, or a symlink to /dev/null (which reads as empty too). */
 static int path_is_masked(const char *path) {
         struct stat st;
 
         if (stat(path, &st) < 0)
                 return -errno;
-        if (S_ISCHR(st.st_mode)) {
-                struct stat null;
-                return stat("/dev/null", &null) >= 0 && null.st_rdev == st.st_rdev;
-        }
-        return S_ISREG(st.st_mode) && st.st_size == 0;
+        return S_ISCHR(st.st_mode) || (S_ISREG(st.st_mode) && st.st_size == 0);
 }
 
-static int collect_dropins(char **search_path, const char *name, char ***ret) {
+static int collect_dropins(const MspawnIndex *idx, const char *name, char ***ret) {
         _cleanup_strv_free_ char **bases = NULL, **paths = NULL;
+        _cleanup_free_ char *dname = NULL;
         int r;
 
         bases = calloc(1, sizeof(char *));
         paths = calloc(1, sizeof(char *));
-        if (!bases || !paths)
+        dname = strjoin(name, ".mspawn.d");
+        if (!bases || !paths || !dname)
                 return -ENOMEM;
 
-        STRV_FOREACH(dir, search_path) {
+        for (size_t i = 0; i < idx->n_dirs; i++) {
                 _cleanup_free_ char *dropin_dir = NULL;
                 struct dirent *de;
                 DIR *d;
 
-                if (asprintf(&dropin_dir, "%s/%s.mspawn.d", *dir, name) < 0)
+                if (!index_has(idx, i, dname))
+                        continue;
+                dropin_dir = strjoin(idx->dirs[i], "/", dname);
+                if (!dropin_dir)
                         return -ENOMEM;
                 d = opendir(dropin_dir);
                 if (!d)
@@ -128,9 +187,13 @@ static int collect_dropins(char **search_path, const char *name, char ***ret) {
 
         strv_sort(bases);
         STRV_FOREACH(b, bases)
-                STRV_FOREACH(dir, search_path) {
+                for (size_t i = 0; i < idx->n_dirs; i++) {
                         _cleanup_free_ char *p = NULL;
-                        if (asprintf(&p, "%s/%s.mspawn.d/%s", *dir, name, *b) < 0)
+
+                        if (!index_has(idx, i, dname))
+                                continue;
+                        p = strjoin(idx->dirs[i], "/", dname, "/", *b);
+                        if (!p)
                                 return -ENOMEM;
                         if (access(p, F_OK) < 0)
                                 continue;
@@ -147,31 +210,36 @@ static int collect_dropins(char **search_path, const char *name, char ***ret) {
         return 0;
 }
 
-int mspawn_find(char **search_path, const char *name, char **ret_main, char ***ret_dropins) {
-        _cleanup_free_ char *main_path = NULL, *file = NULL;
+/* Returns the index of the directory that has NAME.mspawn. */
+static int find_main(const MspawnIndex *idx, const char *name, char **ret) {
+        _cleanup_free_ char *file = NULL;
+
+        file = strjoin(name, ".mspawn");
+        if (!file)
+                return -ENOMEM;
+        for (size_t i = 0; i < idx->n_dirs; i++)
+                if (index_has(idx, i, file)) {
+                        *ret = strjoin(idx->dirs[i], "/", file);
+                        if (!*ret)
+                                return -ENOMEM;
+                        return (int) i;
+                }
+        return -ENOENT;
+}
+
+int mspawn_find(const MspawnIndex *idx, const char *name, char **ret_main, char ***ret_dropins) {
+        _cleanup_free_ char *main_path = NULL;
         _cleanup_strv_free_ char **dropins = NULL;
         int r, masked;
 
-        if (asprintf(&file, "%s.mspawn", name) < 0)
-                return -ENOMEM;
-
-        STRV_FOREACH(dir, search_path) {
-                _cleanup_free_ char *p = path_join(*dir, file);
-                if (!p)
-                        return -ENOMEM;
-                if (access(p, F_OK) >= 0 || errno != ENOENT) {
-                        main_path = TAKE_PTR(p);
-                        break;
-                }
-        }
-        if (!main_path)
-                return -ENOENT;
-
+        r = find_main(idx, name, &main_path);
+        if (r < 0)
+                return r;
         masked = path_is_masked(main_path);
         if (masked < 0)
                 return masked;
         if (!masked) {
-                r = collect_dropins(search_path, name, &dropins);
+                r = collect_dropins(idx, name, &dropins);
                 if (r < 0)
                         return r;
         }
@@ -200,19 +268,25 @@ int mspawn_parse(const char *main_path, char **dropins, UnitFile *u, Diagnostics
         return ret;
 }
 
-int mspawn_load(char **search_path, const char *name, time_t now, MachineConfig **ret, Diagnostics *d) {
+int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineConfig **ret, Diagnostics *d) {
         _cleanup_(unit_file_done) UnitFile u = {};
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
-        _cleanup_free_ char *main_path = NULL;
+        _cleanup_free_ char *main_path = NULL, *text = NULL;
         _cleanup_strv_free_ char **dropins = NULL;
+        size_t size;
         int r;
 
-        r = mspawn_find(search_path, name, &main_path, &dropins);
+        r = find_main(idx, name, &main_path);
         if (r == -ENOENT)
                 return diag_error(d, NULL, 0, r, "No %s.mspawn in any of the configuration directories.", name);
         if (r < 0)
-                return diag_error(d, NULL, 0, r, "Failed to look up %s.mspawn: %s", name, strerror(-r));
-        if (r > 0) {
+                return r;
+
+        /* Read once: what reads as empty (an empty file, a link to /dev/null) masks the machine. */
+        r = read_full_file_at(idx->dir_fds[r], strrchr(main_path, '/') + 1, &text, &size);
+        if (r < 0)
+                return diag_error(d, main_path, 0, r, "Failed to read: %s", strerror(-r));
+        if (size == 0) {
                 *ret = NULL;
                 return 0;
         }
@@ -222,9 +296,23 @@ int mspawn_load(char **search_path, const char *name, time_t now, MachineConfig 
                                   "'%s' is not a valid machine name (1-64 letters, digits, '-', '_', '.'; not "
                                   "starting with '.' or '-', no '..').", name);
 
-        r = mspawn_parse(main_path, dropins, &u, d);
+        r = collect_dropins(idx, name, &dropins);
         if (r < 0)
                 return r;
+
+        r = unit_file_parse_buffer(&u, main_path, text, size, d);
+        if (r == -ENOMEM)
+                return r;
+        STRV_FOREACH(p, dropins) {
+                int k = unit_file_parse_path(&u, *p, d);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = k;
+        }
+        if (r < 0)
+                return r;
+
         r = machine_config_from_unit(name, main_path, &u, now, &c, d);
         if (r < 0)
                 return r;
@@ -233,4 +321,18 @@ int mspawn_load(char **search_path, const char *name, time_t now, MachineConfig 
         c->dropin_paths = TAKE_PTR(dropins);
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int mspawn_load_by_name(const char *name, time_t now, MachineConfig **ret, Diagnostics *d) {
+        _cleanup_(mspawn_index_done) MspawnIndex idx = {};
+        _cleanup_strv_free_ char **search_path = NULL;
+        int r;
+
+        r = mspawn_search_path(&search_path);
+        if (r < 0)
+                return r;
+        r = mspawn_index_build(search_path, &idx);
+        if (r < 0)
+                return r;
+        return mspawn_load(&idx, name, now, ret, d);
 }

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+
 #include "strv.h"
 
 char **strv_free(char **l) {
@@ -22,17 +24,21 @@ bool strv_contains(char * const *l, const char *s) {
         return false;
 }
 
-int strv_push(char ***l, char *value) {
-        size_t n = strv_length(*l);
-        char **c = realloc(*l, sizeof(char *) * (n + 2));
+int strv_push_n(char ***l, size_t *n, char *value) {
+        char **c = realloc(*l, sizeof(char *) * (*n + 2));
         if (!c) {
                 free(value);
                 return -ENOMEM;
         }
-        c[n] = value;
-        c[n + 1] = NULL;
+        c[*n] = value;
+        c[++*n] = NULL;
         *l = c;
         return 0;
+}
+
+int strv_push(char ***l, char *value) {
+        size_t n = strv_length(*l);
+        return strv_push_n(l, &n, value);
 }
 
 int strv_extend(char ***l, const char *value) {
@@ -110,6 +116,20 @@ void strv_sort(char **l) {
                 qsort(l, n, sizeof(char *), str_compare);
 }
 
+void strv_uniq_sorted(char **l) {
+        size_t j = 0;
+
+        for (size_t i = 0; l && l[i]; i++) {
+                if (j > 0 && streq(l[j - 1], l[i])) {
+                        free(l[i]);
+                        continue;
+                }
+                l[j++] = l[i];
+        }
+        if (l)
+                l[j] = NULL;
+}
+
 char **strv_copy(char * const *l) {
         _cleanup_strv_free_ char **c = calloc(1, sizeof(char *));
         if (!c)
@@ -117,4 +137,25 @@ char **strv_copy(char * const *l) {
         if (strv_extend_strv(&c, l) < 0)
                 return NULL;
         return TAKE_PTR(c);
+}
+
+char *strjoin_real(const char *first, ...) {
+        va_list ap;
+        size_t n = 0;
+        char *r, *p;
+
+        va_start(ap, first);
+        for (const char *x = first; x; x = va_arg(ap, const char *))
+                n += strlen(x);
+        va_end(ap);
+
+        r = p = malloc(n + 1);
+        if (!r)
+                return NULL;
+        va_start(ap, first);
+        for (const char *x = first; x; x = va_arg(ap, const char *))
+                p = stpcpy(p, x);
+        va_end(ap);
+        *p = 0;
+        return r;
 }

@@ -14,12 +14,19 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 size_t strv_length(char * const *l);
 bool strv_contains(char * const *l, const char *s);
 int strv_push(char ***l, char *value);        /* takes ownership, also on failure */
+/* The same for loops that keep the length in *n, so that appending many is not quadratic. */
+int strv_push_n(char ***l, size_t *n, char *value);
 int strv_extend(char ***l, const char *value); /* copies */
 int strv_extend_strv(char ***a, char * const *b);
 int strv_split_words(char ***ret, const char *s); /* on blanks */
 int strv_split(char ***ret, const char *s, const char *separators);
 char *strv_join(char * const *l, const char *separator);
+/* Concatenates the strings up to a NULL: cheaper than asprintf() where it runs per machine. */
+char *strjoin_real(const char *first, ...);
+#define strjoin(...) strjoin_real(__VA_ARGS__, NULL)
 void strv_sort(char **l);
+/* Drops adjacent duplicates (of a sorted list), in place. */
+void strv_uniq_sorted(char **l);
 char **strv_copy(char * const *l);
 
 #define STRV_FOREACH(s, l) for (char **s = (char **) (l); s && *s; s++)

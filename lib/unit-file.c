@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 
+#include "fileio.h"
+#include "strv.h"
 #include "log.h"
 #include "unit-file.h"
 
@@ -8,13 +10,24 @@
 
 void unit_file_done(UnitFile *u) {
         for (size_t i = 0; i < u->n; i++) {
-                free(u->items[i].section);
                 free(u->items[i].key);
                 free(u->items[i].value);
-                free(u->items[i].file);
         }
         free(u->items);
+        strv_free(u->files);
+        strv_free(u->sections);
         *u = (UnitFile) {};
+}
+
+/* Returns the interned copy of s, adding it when new. */
+static const char *intern(char ***l, size_t *n, const char *s) {
+        for (size_t i = *n; i > 0; i--)
+                if (streq((*l)[i - 1], s))
+                        return (*l)[i - 1];
+        char *c = strdup(s);
+        if (!c || strv_push_n(l, n, c) < 0)
+                return NULL;
+        return c;
 }
 
 static char *strip(char *s) {
@@ -50,12 +63,12 @@ static int unit_file_append(UnitFile *u, const char *section, const char *key, c
                             const char *path, unsigned line) {
         UnitAssignment *n, a = {};
 
-        a.section = strdup(section);
+        a.section = section;
         a.key = strdup(key);
         a.value = strdup(value);
-        a.file = strdup(path);
+        a.file = path;
         a.line = line;
-        if (!a.section || !a.key || !a.value || !a.file)
+        if (!a.key || !a.value)
                 goto fail;
 
         n = realloc(u->items, sizeof(UnitAssignment) * (u->n + 1));
@@ -65,14 +78,13 @@ static int unit_file_append(UnitFile *u, const char *section, const char *key, c
         u->items[u->n++] = a;
         return 0;
 fail:
-        free(a.section);
         free(a.key);
         free(a.value);
-        free(a.file);
         return -ENOMEM;
 }
 
-static int parse_one(UnitFile *u, const char *path, unsigned line, char *l, char **section, Diagnostics *d) {
+static int parse_one(UnitFile *u, const char *path, unsigned line, char *l, const char **section,
+                     Diagnostics *d) {
         char *eq, *key, *value;
 
         l = strip(l);
@@ -81,17 +93,16 @@ static int parse_one(UnitFile *u, const char *path, unsigned line, char *l, char
 
         if (*l == '[') {
                 size_t n = strlen(l);
-                char *name;
+                const char *name;
 
                 if (l[n - 1] != ']')
                         return diag_error(d, path, line, EBADMSG, "Invalid section header '%s'.", l);
                 l[n - 1] = 0;
                 if (!section_name_valid(l + 1))
                         return diag_error(d, path, line, EBADMSG, "Invalid section name '%s'.", l + 1);
-                name = strdup(l + 1);
+                name = intern(&u->sections, &u->n_sections, l + 1);
                 if (!name)
                         return -ENOMEM;
-                free(*section);
                 *section = name;
                 return 0;
         }
@@ -110,31 +121,35 @@ static int parse_one(UnitFile *u, const char *path, unsigned line, char *l, char
         return unit_file_append(u, *section, key, value, path, line);
 }
 
-int unit_file_parse(UnitFile *u, const char *path, FILE *f, Diagnostics *d) {
-        _cleanup_free_ char *buf = NULL, *section = NULL, *cont = NULL;
-        size_t bufsz = 0, cont_len = 0;
+int unit_file_parse_buffer(UnitFile *u, const char *path_in, char *buf, size_t size, Diagnostics *d) {
+        _cleanup_free_ char *cont = NULL;
+        const char *section = NULL, *path;
+        size_t cont_len = 0;
         unsigned line = 0, cont_line = 0;
+        char *next = buf, *end = buf + size;
         int r, ret = 0;
 
-        for (;;) {
-                ssize_t k;
-                char *l;
+        path = intern(&u->files, &u->n_files, path_in);
+        if (!path)
+                return -ENOMEM;
 
-                errno = 0;
-                k = getline(&buf, &bufsz, f);
-                if (k < 0) {
-                        if (errno != 0)
-                                return -errno;
-                        break;
-                }
+        /* Lines are cut in place: buf is the caller's scratch copy of the file. */
+        while (next < end) {
+                char *l = next, *nl = memchr(next, '\n', end - next);
+                size_t k;
+
+                if (nl) {
+                        *nl = 0;
+                        next = nl + 1;
+                } else
+                        next = end; /* the last line without a newline ends at the NUL after buf[size] */
                 line++;
-                l = buf;
-                while (k > 0 && (l[k - 1] == '\n' || l[k - 1] == '\r'))
+                k = strlen(l);
+                while (k > 0 && l[k - 1] == '\r')
                         l[--k] = 0;
-                if ((size_t) k > LINE_MAX_BYTES || cont_len + (size_t) k > LINE_MAX_BYTES) {
+                if (k > LINE_MAX_BYTES || cont_len + k > LINE_MAX_BYTES) {
                         ret = diag_error(d, path, line, ENOBUFS, "Line too long.");
-                        free(cont);
-                        cont = NULL;
+                        cont = mfree(cont);
                         cont_len = 0;
                         continue;
                 }
@@ -147,26 +162,24 @@ int unit_file_parse(UnitFile *u, const char *path, FILE *f, Diagnostics *d) {
 
                 bool more = line_continues(l);
                 if (more)
-                        l[strlen(l) - 1] = ' '; /* the backslash becomes a space */
+                        l[k - 1] = ' '; /* the backslash becomes a space */
 
                 if (cont || more) {
-                        size_t n = strlen(l);
-                        char *c = realloc(cont, cont_len + n + 1);
+                        char *c = realloc(cont, cont_len + k + 1);
                         if (!c)
                                 return -ENOMEM;
-                        memcpy(c + cont_len, l, n + 1);
+                        memcpy(c + cont_len, l, k + 1);
                         cont = c;
                         if (cont_len == 0)
                                 cont_line = line;
-                        cont_len += n;
+                        cont_len += k;
                 }
                 if (more)
                         continue;
 
                 if (cont) {
                         r = parse_one(u, path, cont_line, cont, &section, d);
-                        free(cont);
-                        cont = NULL;
+                        cont = mfree(cont);
                         cont_len = 0;
                 } else
                         r = parse_one(u, path, line, l, &section, d);
@@ -188,9 +201,37 @@ int unit_file_parse(UnitFile *u, const char *path, FILE *f, Diagnostics *d) {
         return ret;
 }
 
+int unit_file_parse(UnitFile *u, const char *path, FILE *f, Diagnostics *d) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, alloc = 0;
+
+        for (;;) {
+                if (alloc - size < 4096) {
+                        char *b = realloc(buf, alloc + 65536);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                        alloc += 65536;
+                }
+                size_t k = fread(buf + size, 1, alloc - size - 1, f);
+                size += k;
+                if (k == 0) {
+                        if (ferror(f))
+                                return -EIO;
+                        break;
+                }
+        }
+        buf[size] = 0;
+        return unit_file_parse_buffer(u, path, buf, size, d);
+}
+
 int unit_file_parse_path(UnitFile *u, const char *path, Diagnostics *d) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return diag_error(d, path, 0, errno, "Failed to open: %s", strerror(errno));
-        return unit_file_parse(u, path, f, d);
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, &buf, &size);
+        if (r < 0)
+                return diag_error(d, path, 0, r, "Failed to read: %s", strerror(-r));
+        return unit_file_parse_buffer(u, path, buf, size, d);
 }

@@ -11,7 +11,6 @@
 static int run(int argc, char *argv[]) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
-        _cleanup_strv_free_ char **search_path = NULL;
         _cleanup_free_ char *path = NULL;
         struct stat st;
         int r;
@@ -21,10 +20,7 @@ static int run(int argc, char *argv[]) {
                 fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
                 return -EINVAL;
         }
-        r = mspawn_search_path(&search_path);
-        if (r < 0)
-                return log_oom();
-        r = mspawn_load(search_path, argv[1], time(NULL), &c, &d);
+        r = mspawn_load_by_name(argv[1], time(NULL), &c, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return log_error_errno(r, "Machine '%s' has no usable .mspawn.", argv[1]);

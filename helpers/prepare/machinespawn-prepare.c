@@ -22,7 +22,6 @@ static int nspawn_writer(const void *userdata, FILE *f) {
 static int run(int argc, char *argv[]) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
-        _cleanup_strv_free_ char **search_path = NULL;
         _cleanup_free_ char *content = NULL, *path = NULL, *etc_path = NULL;
         int r;
 
@@ -36,10 +35,7 @@ static int run(int argc, char *argv[]) {
                 return -EINVAL;
         }
 
-        r = mspawn_search_path(&search_path);
-        if (r < 0)
-                return log_oom();
-        r = mspawn_load(search_path, argv[1], time(NULL), &c, &d);
+        r = mspawn_load_by_name(argv[1], time(NULL), &c, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return log_error_errno(r, "Machine '%s' has no usable .mspawn, refusing to start it.", argv[1]);
@@ -57,7 +53,7 @@ static int run(int argc, char *argv[]) {
         r = mkdir_p(nspawn_dir(), 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", nspawn_dir());
-        r = write_file_atomic(path, content, strlen(content), 0644);
+        r = write_file_atomic(path, content, strlen(content), 0644, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", path);
 

@@ -16,12 +16,15 @@ static MachineConfig *load_text(const char *root, const char *text) {
         _cleanup_strv_free_ char **path = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
         MachineConfig *c = NULL;
+        MspawnIndex idx = {};
         char *dir = NULL;
 
         tests_write(root, "conf/bread.mspawn", text);
         assert_true(asprintf(&dir, "%s/conf", root) > 0);
         assert_int_equal(strv_push(&path, TAKE_PTR(dir)), 0);
-        assert_int_equal(mspawn_load(path, "bread", NOW, &c, &d), 0);
+        assert_int_equal(mspawn_index_build(path, &idx), 0);
+        assert_int_equal(mspawn_load(&idx, "bread", NOW, &c, &d), 0);
+        mspawn_index_done(&idx);
         assert_non_null(c);
         return c;
 }

@@ -34,6 +34,13 @@ static int teardown(void **state) {
         return 0;
 }
 
+/* The index is a snapshot: take it after the files are written. */
+static int load(Dirs *d, const char *name, MachineConfig **ret, Diagnostics *diag) {
+        _cleanup_(mspawn_index_done) MspawnIndex idx = {};
+        assert_int_equal(mspawn_index_build(d->path, &idx), 0);
+        return mspawn_load(&idx, name, NOW, ret, diag);
+}
+
 static void test_search_path_env(void **state) {
         _cleanup_strv_free_ char **l = NULL;
 
@@ -60,7 +67,9 @@ static void test_enumerate(void **state) {
         tests_write(d->root, "run/-bad.mspawn", GOOD);
         tests_write(d->root, "run/notes.txt", "x");
         tests_write(d->root, "etc/alpha.mspawn.d/10-x.conf", "");
-        assert_int_equal(mspawn_enumerate(d->path, &names), 0);
+        _cleanup_(mspawn_index_done) MspawnIndex idx = {};
+        assert_int_equal(mspawn_index_build(d->path, &idx), 0);
+        assert_int_equal(mspawn_enumerate(&idx, &names), 0);
         assert_int_equal(strv_length(names), 3);
         assert_string_equal(names[0], "-bad");
         assert_string_equal(names[1], "alpha");
@@ -82,7 +91,7 @@ static void test_precedence_and_dropins(void **state) {
         tests_write(d->root, "run/bread.mspawn.d/30-c.conf", NULL); /* masks lib's 30-c */
         tests_write(d->root, "lib/bread.mspawn.d/40-d.txt", "[Files]\nBind=/ignored\n");
 
-        assert_int_equal(mspawn_load(d->path, "bread", NOW, &c, &diag), 0);
+        assert_int_equal(load(d, "bread", &c, &diag), 0);
         assert_non_null(c);
         assert_true(asprintf(&expect, "%s/run/bread.mspawn", d->root) > 0);
         assert_string_equal(c->source_path, expect);
@@ -106,12 +115,14 @@ static void test_masking(void **state) {
         tests_write(d->root, "lib/null.mspawn", GOOD);
         tests_write(d->root, "run/null.mspawn", NULL);
 
-        assert_int_equal(mspawn_load(d->path, "empty", NOW, &c, &diag), 0);
+        assert_int_equal(load(d, "empty", &c, &diag), 0);
         assert_null(c);
         c = (MachineConfig *) 1;
-        assert_int_equal(mspawn_load(d->path, "null", NOW, &c, &diag), 0);
+        assert_int_equal(load(d, "null", &c, &diag), 0);
         assert_null(c);
-        assert_int_equal(mspawn_find(d->path, "null", &main_path, NULL), 1);
+        _cleanup_(mspawn_index_done) MspawnIndex idx = {};
+        assert_int_equal(mspawn_index_build(d->path, &idx), 0);
+        assert_int_equal(mspawn_find(&idx, "null", &main_path, NULL), 1);
         assert_non_null(strstr(main_path, "/run/null.mspawn"));
         assert_int_equal(diag.n, 0);
 }
@@ -121,9 +132,9 @@ static void test_missing_and_invalid(void **state) {
         _cleanup_(diagnostics_done) Diagnostics diag = {};
         MachineConfig *c = NULL;
 
-        assert_int_equal(mspawn_load(d->path, "nothere", NOW, &c, &diag), -ENOENT);
+        assert_int_equal(load(d, "nothere", &c, &diag), -ENOENT);
         tests_write(d->root, "etc/a..b.mspawn", GOOD);
-        assert_int_equal(mspawn_load(d->path, "a..b", NOW, &c, &diag), -EINVAL);
+        assert_int_equal(load(d, "a..b", &c, &diag), -EINVAL);
         assert_int_equal(diag.n, 2);
         assert_non_null(strstr(diag.items[1].file, "/etc/a..b.mspawn"));
         assert_non_null(strstr(diag.items[1].message, "not a valid machine name"));
@@ -136,7 +147,7 @@ static void test_syntax_error_in_dropin(void **state) {
 
         tests_write(d->root, "etc/bread.mspawn", GOOD);
         tests_write(d->root, "lib/bread.mspawn.d/10-x.conf", "[Files]\n\nBind /x\n");
-        assert_int_equal(mspawn_load(d->path, "bread", NOW, &c, &diag), -EBADMSG);
+        assert_int_equal(load(d, "bread", &c, &diag), -EBADMSG);
         assert_null(c);
         assert_int_equal(diag.n, 1);
         assert_int_equal(diag.items[0].line, 3);

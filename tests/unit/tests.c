@@ -29,5 +29,5 @@ void tests_write(const char *dir, const char *rel, const char *content) {
         if (!content)
                 assert_int_equal(symlink("/dev/null", p), 0);
         else
-                assert_int_equal(write_file_atomic(p, content, strlen(content), 0644), 0);
+                assert_int_equal(write_file_atomic(p, content, strlen(content), 0644, 0), 0);
 }
