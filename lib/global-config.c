@@ -26,6 +26,7 @@ static void distro_defaults_done(DistroDefaults *dd) {
 GlobalConfig *global_config_free(GlobalConfig *c) {
         if (!c)
                 return NULL;
+        strv_free(c->base_packages);
         free(c->proxy);
         free(c->cache_dir);
         for (size_t i = 0; i < c->n_distros; i++)
@@ -172,6 +173,18 @@ static int apply_key(GlobalConfig *c, const char *path, const char *section, con
                                         return 0;
                                 }
                         return BAD("not one of auto, debootstrap, mmdebstrap.");
+                }
+                if (streq(key, "packages")) {
+                        _cleanup_strv_free_ char **l = NULL;
+                        r = strv_split_words(&l, value);
+                        if (r < 0)
+                                return r;
+                        STRV_FOREACH(w, l)
+                                if (!package_name_is_valid(*w))
+                                        return BAD("'%s' is not a package name.", *w);
+                        strv_free(c->base_packages);
+                        c->base_packages = TAKE_PTR(l);
+                        return 0;
                 }
                 if (streq(key, "proxy")) {
                         if (!streq(value, "auto") && !streq(value, "none") && !url_is_valid(value, false))

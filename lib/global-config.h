@@ -24,6 +24,7 @@ typedef struct DistroDefaults {
 
 typedef struct GlobalConfig {
         Bootstrapper bootstrapper;
+        char **base_packages; /* what every machine needs to boot and be entered */
         char *proxy; /* "auto", "none" or a URL */
         bool keep_proxy;
         char *cache_dir;

@@ -1,25 +1,43 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* machinespawn-bootstrap NAME: makes /var/lib/machines/NAME exist. Run by machinespawn-bootstrap@.service. */
-#include <sys/stat.h>
+/* machinespawn-bootstrap NAME: makes /var/lib/machines/NAME exist, from the cache of base trees. Run by
+ * machinespawn-bootstrap@NAME.service before systemd-nspawn@NAME.service; a no-op once the machine
+ * exists. Progress goes to STATUS= (systemctl status) and the journal. */
 #include <time.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "build-config.h"
+#include "global-config.h"
 #include "log.h"
+#include "machine-build.h"
 #include "mspawn-load.h"
 #include "strv.h"
 
+static void on_progress(void *userdata, const char *status) {
+        log_info("%s", status);
+        (void) sd_notifyf(false, "STATUS=%s", status);
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
-        _cleanup_free_ char *path = NULL;
-        struct stat st;
+        _cleanup_(build_result_done) BuildResult result = {};
+        _cleanup_strv_free_ char **conf_files = NULL;
+        BuildOptions o;
+        time_t start = time(NULL);
         int r;
 
         log_set_prefix("machinespawn-bootstrap");
+        if (argc == 2 && streq(argv[1], "--version")) {
+                printf("machinespawn %s\n", PROJECT_VERSION);
+                return 0;
+        }
         if (argc != 2 || argv[1][0] == '-') {
                 fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
                 return -EINVAL;
         }
+
         r = mspawn_load_by_name(argv[1], time(NULL), &c, &d);
         diagnostics_log(&d);
         if (r < 0)
@@ -27,13 +45,36 @@ static int run(int argc, char *argv[]) {
         if (!c)
                 return log_error_errno(ENOENT, "Machine '%s' is masked.", argv[1]);
 
-        if (asprintf(&path, "/var/lib/machines/%s", c->name) < 0)
+        r = global_config_files(NULL, NULL, &conf_files);
+        if (r < 0)
                 return log_oom();
-        if (stat(path, &st) >= 0) {
-                log_debug("%s exists already.", path);
+        diagnostics_done(&d);
+        r = global_config_load(conf_files, &g, &d);
+        diagnostics_log(&d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot use the global configuration.");
+
+        build_options_init(&o);
+        o.progress = on_progress;
+        diagnostics_done(&d);
+        r = machine_build(c, g, &o, &result, &d);
+        diagnostics_log(&d);
+        if (r < 0) {
+                (void) sd_notifyf(false, "STATUS=Failed to bootstrap %s", c->name);
+                if (d.n == 0)
+                        log_error_errno(r, "Failed to bootstrap %s: %m", c->name);
+                return r;
+        }
+        if (result.existed) {
+                log_debug("%s/%s exists already.", o.machines_dir, c->name);
                 return 0;
         }
-        return log_error_errno(EOPNOTSUPP, "Building %s is not available yet.", path);
+        if (result.proxy)
+                log_info("Used package proxy %s (%s).", result.proxy, result.proxy_how);
+        log_info("Machine %s ready in %lld s, from base %s%s.", c->name, (long long) (time(NULL) - start),
+                 result.cache_key, result.base_built ? " (built now)" : " (cached)");
+        (void) sd_notifyf(false, "STATUS=Machine %s ready", c->name);
+        return 0;
 }
 
 int main(int argc, char *argv[]) {

@@ -25,6 +25,7 @@ static void test_shipped_defaults(void **state) {
         assert_int_equal(global_config_load(files, &c, &d), 0);
         assert_int_equal(d.n, 0);
         assert_int_equal(c->bootstrapper, BOOTSTRAPPER_AUTO);
+        assert_string_equal(strv_join(c->base_packages, " "), "systemd systemd-sysv dbus");
         assert_string_equal(c->proxy, "auto");
         assert_false(c->keep_proxy);
         assert_string_equal(c->cache_dir, "/var/cache/machinespawn");

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "cache.h"
+#include "fileio.h"
+#include "strv.h"
+#include "tree.h"
+
+void cache_entries_free(CacheEntry *e, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(e[i].key);
+                free(e[i].info);
+        }
+        free(e);
+}
+
+char *cache_path(const char *dir, const char *key, const char *suffix) {
+        return strjoin(dir, "/", key, suffix ?: "");
+}
+
+int cache_lock(const char *dir, const char *key, int operation) {
+        _cleanup_free_ char *p = cache_path(dir, key, ".lock");
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        while (flock(fd, operation) < 0)
+                if (errno != EINTR)
+                        return errno == EWOULDBLOCK ? -EBUSY : -errno;
+        return TAKE_FD(fd);
+}
+
+static time_t info_built(const char *info) {
+        const char *b = info ? strstr(info, "built=") : NULL;
+        return b ? (time_t) strtoll(b + 6, NULL, 10) : 0;
+}
+
+int cache_entry_fresh(const char *dir, const char *key, uint64_t max_age_sec, time_t now) {
+        _cleanup_free_ char *tree = cache_path(dir, key, NULL), *infop = cache_path(dir, key, ".info"), *info = NULL;
+        struct stat st;
+        time_t built;
+
+        if (!tree || !infop)
+                return -ENOMEM;
+        if (stat(tree, &st) < 0 || !S_ISDIR(st.st_mode))
+                return 0;
+        if (read_full_file(infop, &info, NULL) < 0)
+                return 0; /* no record of when: rebuild */
+        built = info_built(info);
+        if (built <= 0)
+                return 0;
+        if (max_age_sec == UINT64_MAX)
+                return 1;
+        return now < built || (uint64_t) (now - built) <= max_age_sec;
+}
+
+int cache_tmp_dir(const char *dir, const char *key, char **ret) {
+        _cleanup_free_ char *p = strjoin(dir, "/.tmp-", key, "-XXXXXX");
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        if (!mkdtemp(p))
+                return -errno;
+        /* a root file system's top directory is 0755, mkdtemp() makes 0700 */
+        if (chmod(p, 0755) < 0)
+                return -errno;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+/* Temporaries of KEY: ".tmp-KEY-XXXXXX" and ".old-KEY-XXXXXX" (exactly six characters after the key). */
+static bool is_temporary_of(const char *name, const char *key) {
+        const char *rest = startswith(name, ".tmp-") ?: startswith(name, ".old-");
+        size_t n = strlen(key);
+
+        return rest && strncmp(rest, key, n) == 0 && rest[n] == '-' && strlen(rest + n + 1) == 6;
+}
+
+int cache_clean_tmp(const char *dir, const char *key) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        int ret = 0;
+
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+                int r;
+
+                if (!is_temporary_of(de->d_name, key))
+                        continue;
+                p = strjoin(dir, "/", de->d_name);
+                if (!p) {
+                        ret = -ENOMEM;
+                        break;
+                }
+                r = tree_remove(p, NULL);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        closedir(d);
+        return ret;
+}
+
+int cache_publish(const char *dir, const char *key, const char *tmp, const char *info) {
+        _cleanup_free_ char *tree = cache_path(dir, key, NULL), *infop = cache_path(dir, key, ".info"),
+                            *old = strjoin(dir, "/.old-", key, "-XXXXXX");
+        bool had_old = false;
+        int r;
+
+        if (!tree || !infop || !old)
+                return -ENOMEM;
+
+        /* A crash between the renames and the info leaves a tree with an old or no .info: it counts as
+         * stale and is rebuilt, never used half-known. */
+        if (access(tree, F_OK) >= 0) {
+                /* mkdtemp() for a unique name, then move the old tree onto it */
+                if (!mkdtemp(old))
+                        return -errno;
+                if (rename(tree, old) < 0)
+                        return -errno;
+                had_old = true;
+        }
+        if (rename(tmp, tree) < 0) {
+                r = -errno;
+                if (had_old)
+                        (void) rename(old, tree);
+                return r;
+        }
+        r = write_file_atomic(infop, info, strlen(info), 0644, WRITE_DURABLE);
+        if (r < 0)
+                return r;
+        if (had_old)
+                (void) tree_remove(old, NULL);
+        return 0;
+}
+
+static int entry_cmp(const void *a, const void *b) {
+        return strcmp(((const CacheEntry *) a)->key, ((const CacheEntry *) b)->key);
+}
+
+int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n) {
+        CacheEntry *l = NULL;
+        size_t n = 0;
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d) {
+                if (errno != ENOENT)
+                        return -errno;
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *infop = NULL;
+                CacheEntry e = {}, *nl;
+                int fd;
+
+                if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+                        continue;
+                e.key = strdup(de->d_name);
+                infop = cache_path(dir, de->d_name, ".info");
+                if (!e.key || !infop)
+                        goto oom;
+                (void) read_full_file(infop, &e.info, NULL);
+                e.built = info_built(e.info);
+                fd = cache_lock(dir, e.key, LOCK_EX | LOCK_NB);
+                e.busy = fd == -EBUSY;
+                if (fd >= 0)
+                        close(fd);
+                nl = realloc(l, sizeof(CacheEntry) * (n + 1));
+                if (!nl) {
+                        free(e.key);
+                        free(e.info);
+                        goto oom;
+                }
+                l = nl;
+                l[n++] = e;
+        }
+        closedir(d);
+        if (n > 0)
+                qsort(l, n, sizeof(CacheEntry), entry_cmp);
+        *ret = l;
+        *ret_n = n;
+        return 0;
+oom:
+        closedir(d);
+        cache_entries_free(l, n);
+        return -ENOMEM;
+}
+
+int cache_remove(const char *dir, const char *key) {
+        _cleanup_free_ char *tree = cache_path(dir, key, NULL), *infop = cache_path(dir, key, ".info"),
+                            *old = strjoin(dir, "/.old-", key, "-XXXXXX");
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!tree || !infop || !old)
+                return -ENOMEM;
+        if (strchr(key, '/') || key[0] == '.')
+                return -EINVAL;
+        if (access(tree, F_OK) < 0)
+                return -errno;
+
+        fd = cache_lock(dir, key, LOCK_EX | LOCK_NB);
+        if (fd < 0)
+                return fd; /* -EBUSY: being built or copied from */
+
+        /* out of the way in one step, then deleted at leisure */
+        if (!mkdtemp(old) || rename(tree, old) < 0)
+                return -errno;
+        (void) unlink(infop);
+        r = tree_remove(old, NULL);
+        (void) cache_clean_tmp(dir, key);
+        /* KEY.lock stays: unlinking it would let two processes lock two different files */
+        return r;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/* The cache of base trees: DIR/KEY is a complete tree, DIR/KEY.info says when and how it was built,
+ * DIR/KEY.lock is what concurrent users flock(): shared to copy from a base, exclusive to build, replace
+ * or delete it. Trees are built as DIR/.tmp-KEY-XXXXXX and published by rename, so DIR/KEY is always
+ * whole. */
+
+typedef struct CacheEntry {
+        char *key;
+        time_t built;     /* 0: unknown (no .info) */
+        char *info;       /* the .info text */
+        bool busy;        /* someone holds its lock */
+} CacheEntry;
+
+void cache_entries_free(CacheEntry *e, size_t n);
+
+char *cache_path(const char *dir, const char *key, const char *suffix);
+
+/* flock()s KEY.lock (creating dir and file); operation is LOCK_SH or LOCK_EX, optionally | LOCK_NB.
+ * Returns the fd; closing it releases the lock. */
+int cache_lock(const char *dir, const char *key, int operation);
+
+/* 1 if DIR/KEY exists and was built no longer than max_age_sec before now, 0 if missing or stale. */
+int cache_entry_fresh(const char *dir, const char *key, uint64_t max_age_sec, time_t now);
+
+/* A new empty temporary directory for building KEY. */
+int cache_tmp_dir(const char *dir, const char *key, char **ret);
+
+/* Removes temporaries of KEY left by killed builds. Call with the exclusive lock held. */
+int cache_clean_tmp(const char *dir, const char *key);
+
+/* Publishes the finished tree tmp as KEY (replacing an older one) with info as KEY.info. Exclusive lock. */
+int cache_publish(const char *dir, const char *key, const char *tmp, const char *info);
+
+/* Every KEY with its info, sorted by key. */
+int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n);
+
+/* Deletes KEY unless someone holds its lock (-EBUSY). */
+int cache_remove(const char *dir, const char *key);

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "bootstrap.h"
+
+/* Makes a fresh bootstrap fit to be a shared base: no machine-id, no downloaded packages or package
+ * lists, no build-time apt configuration (a proxy, for one). */
+int base_tidy(const char *root);
+
+/* The per-machine part, never baked into the cache: host name, an empty machine-id (each machine makes its
+ * own on first boot), sources.list with the release's updates and security suites, LANG=C.UTF-8, and the
+ * apt proxy only when keep_proxy is given. */
+int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_proxy);

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <stdarg.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bootstrap.h"
+#include "cache.h"
+#include "distro-info.h"
+#include "fileio.h"
+#include "finish.h"
+#include "machine-build.h"
+#include "proxy.h"
+#include "strv.h"
+#include "tree.h"
+
+void build_result_done(BuildResult *r) {
+        free(r->cache_key);
+        free(r->proxy);
+        *r = (BuildResult) {};
+}
+
+void build_options_init(BuildOptions *o) {
+        *o = (BuildOptions) {
+                .machines_dir = getenv("MACHINESPAWN_MACHINES_DIR") ?: "/var/lib/machines",
+                .run_dir = getenv("MACHINESPAWN_RUN_DIR") ?: "/run/machinespawn",
+                .distro_info_dir = distro_info_dir(),
+        };
+}
+
+bool find_executable(const char *name) {
+        _cleanup_strv_free_ char **path = NULL;
+
+        if (strv_split(&path, getenv("PATH") ?: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                       ":") < 0)
+                return false;
+        STRV_FOREACH(dir, path) {
+                _cleanup_free_ char *p = strjoin(*dir, "/", name);
+                if (p && access(p, X_OK) >= 0)
+                        return true;
+        }
+        return false;
+}
+
+const char *tool_package(const char *tool) {
+        static const struct {
+                const char *tool, *package;
+        } map[] = {
+                { "debootstrap", "debootstrap" },
+                { "mmdebstrap", "mmdebstrap" },
+                { "cp", "coreutils" },
+                { "systemd-nspawn", "systemd-container" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (streq(map[i].tool, tool))
+                        return map[i].package;
+        return tool;
+}
+
+static void progress(const BuildOptions *o, const char *fmt, ...) _printf_(2, 3);
+static void progress(const BuildOptions *o, const char *fmt, ...) {
+        char buf[512];
+        va_list ap;
+
+        if (!o->progress)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        o->progress(o->userdata, buf);
+}
+
+/* qemu's name for a Debian architecture, for the binfmt_misc entry that runs it. */
+static const char *qemu_name(const char *arch) {
+        static const struct {
+                const char *debian, *qemu;
+        } map[] = {
+                { "arm64", "aarch64" }, { "armhf", "arm" },        { "armel", "arm" },
+                { "ppc64el", "ppc64le" }, { "riscv64", "riscv64" }, { "s390x", "s390x" },
+                { "mips64el", "mips64el" }, { "mipsel", "mipsel" }, { "loong64", "loongarch64" },
+                { "i386", "i386" },     { "amd64", "x86_64" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (streq(map[i].debian, arch))
+                        return map[i].qemu;
+        return arch;
+}
+
+/* Everything the build needs, checked before anything is touched. */
+static int check_requirements(const BootstrapPlan *p, const char *host_arch, Diagnostics *d) {
+        const char *tool = p->tool == BOOTSTRAPPER_MMDEBSTRAP ? "mmdebstrap" : "debootstrap";
+
+        if (!find_executable(tool))
+                return diag_error(d, NULL, 0, ENOENT, "%s is not installed (apt-get install %s).", tool,
+                                  tool_package(tool));
+        if (!find_executable("cp"))
+                return diag_error(d, NULL, 0, ENOENT, "cp is not installed (apt-get install coreutils).");
+        if (p->keyring && access(p->keyring, R_OK) < 0)
+                return diag_error(d, NULL, 0, ENOENT, "The %s keyring %s is missing (apt-get install %s).",
+                                  p->release.distribution, p->keyring, strempty(p->keyring_package));
+        /* i386 runs natively on amd64, armel/armhf often on arm64: only ask for qemu where binfmt lacks it */
+        if (p->foreign && !(streq(p->architecture, "i386") && streq_ptr(host_arch, "amd64"))) {
+                _cleanup_free_ char *binfmt = strjoin("/proc/sys/fs/binfmt_misc/qemu-", qemu_name(p->architecture));
+                if (!binfmt)
+                        return -ENOMEM;
+                if (access(binfmt, F_OK) < 0)
+                        return diag_error(d, NULL, 0, ENOEXEC,
+                                          "Architecture=%s needs qemu-user-static with binfmt support (apt-get "
+                                          "install qemu-user-static binfmt-support); %s is missing.",
+                                          p->architecture, binfmt);
+        }
+        return 0;
+}
+
+/* Leftovers of killed builds of this machine: ".#NAME.XXXXXX". */
+static void clean_machine_tmp(const char *machines_dir, const char *name) {
+        _cleanup_free_ char *prefix = strjoin(".#", name, ".");
+        struct dirent *de;
+        DIR *dir;
+
+        if (!prefix)
+                return;
+        dir = opendir(machines_dir);
+        if (!dir)
+                return;
+        while ((de = readdir(dir))) {
+                const char *rest = startswith(de->d_name, prefix);
+                _cleanup_free_ char *p = NULL;
+
+                if (!rest || strlen(rest) != 6)
+                        continue;
+                p = strjoin(machines_dir, "/", de->d_name);
+                if (p)
+                        (void) tree_remove(p, NULL);
+        }
+        closedir(dir);
+}
+
+static int build_base(const BootstrapPlan *p, const GlobalConfig *g, const BuildOptions *o, const char *proxy,
+                      Diagnostics *d) {
+        _cleanup_free_ char *tmp = NULL, *info = NULL, *proxy_env = NULL;
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        char built[32];
+        time_t start = time(NULL);
+        int r;
+
+        r = cache_clean_tmp(g->cache_dir, p->cache_key);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot clean stale temporaries in %s: %s", g->cache_dir,
+                                  strerror(-r));
+        r = cache_tmp_dir(g->cache_dir, p->cache_key, &tmp);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot create a build directory in %s: %s", g->cache_dir,
+                                  strerror(-r));
+
+        r = bootstrap_plan_argv(p, tmp, proxy, &argv);
+        if (r < 0)
+                return r;
+        r = strv_extend(&env, "DEBIAN_FRONTEND=noninteractive");
+        if (r >= 0 && proxy) {
+                proxy_env = strjoin("http_proxy=", proxy);
+                r = proxy_env ? strv_extend(&env, proxy_env) : -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+
+        progress(o, "Bootstrapping %s %s (%s) with %s", p->release.distribution, p->release.codename,
+                 p->architecture, bootstrapper_to_string(p->tool));
+        r = spawn_wait(argv, env);
+        if (r != 0) {
+                (void) tree_remove(tmp, NULL);
+                if (r < 0)
+                        return diag_error(d, NULL, 0, r, "Cannot run %s: %s", argv[0], strerror(-r));
+                return diag_error(d, NULL, 0, EIO, "%s failed with exit status %i (its output is above).",
+                                  argv[0], r);
+        }
+
+        progress(o, "Caching base %s", p->cache_key);
+        r = base_tidy(tmp);
+        if (r < 0) {
+                (void) tree_remove(tmp, NULL);
+                return diag_error(d, NULL, 0, r, "Cannot tidy the new base: %s", strerror(-r));
+        }
+        snprintf(built, sizeof built, "%lld", (long long) time(NULL));
+        char seconds[32];
+        snprintf(seconds, sizeof seconds, "%lld", (long long) (time(NULL) - start));
+        _cleanup_free_ char *pkgs = strv_join(p->packages, " "), *comps = strv_join(p->components, " ");
+        if (!pkgs || !comps)
+                return -ENOMEM;
+        info = strjoin("built=", built, "\nseconds=", seconds, "\ntool=", bootstrapper_to_string(p->tool),
+                       "\ndistribution=", p->release.distribution, "\nrelease=", p->release.codename,
+                       "\narchitecture=", p->architecture, "\nvariant=", p->variant, "\ncomponents=", comps,
+                       "\npackages=", pkgs, "\nmirror=", p->mirror, "\n");
+        if (!info)
+                return -ENOMEM;
+        r = cache_publish(g->cache_dir, p->cache_key, tmp, info);
+        if (r < 0) {
+                (void) tree_remove(tmp, NULL);
+                return diag_error(d, NULL, 0, r, "Cannot publish base %s: %s", p->cache_key, strerror(-r));
+        }
+        return 0;
+}
+
+int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, BuildResult *ret,
+                  Diagnostics *d) {
+        _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
+        _cleanup_(proxy_result_done) ProxyResult proxy = {};
+        _cleanup_free_ char *path = NULL, *raw = NULL, *lock_path = NULL, *tmp = NULL, *base = NULL;
+        _cleanup_close_ int machine_lock = -EBADF, cache_fd = -EBADF;
+        _cleanup_(build_result_done) BuildResult result = {};
+        const char *host_arch = host_debian_architecture();
+        time_t now = time(NULL);
+        int r;
+
+        *ret = (BuildResult) {};
+        path = strjoin(o->machines_dir, "/", c->name);
+        raw = strjoin(o->machines_dir, "/", c->name, ".raw");
+        lock_path = strjoin(o->run_dir, "/", c->name, ".lock");
+        if (!path || !raw || !lock_path)
+                return -ENOMEM;
+
+        /* One builder per machine: a second start waits here, then finds the machine made. */
+        r = mkdir_p(o->run_dir, 0755);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->run_dir, strerror(-r));
+        machine_lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (machine_lock < 0 || flock(machine_lock, LOCK_EX) < 0)
+                return diag_error(d, NULL, 0, errno, "Cannot lock %s: %m", lock_path);
+
+        if (access(path, F_OK) >= 0 || access(raw, F_OK) >= 0) {
+                ret->existed = true;
+                return 0;
+        }
+        r = mkdir_p(o->machines_dir, 0700);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->machines_dir, strerror(-r));
+        clean_machine_tmp(o->machines_dir, c->name);
+
+        if (c->image.value)
+                return diag_error(d, c->image.file, c->image.line, EOPNOTSUPP,
+                                  "Image= machines are not supported by this version yet.");
+
+        progress(o, "Resolving %s %s", c->distribution.value, c->release.value);
+        HostFacts host = {
+                .architecture = host_arch,
+                .have_mmdebstrap = find_executable("mmdebstrap"),
+                .now = now,
+                .distro_info_dir = o->distro_info_dir,
+        };
+        r = bootstrap_plan_build(c, g, &host, &p, d);
+        if (r < 0)
+                return r;
+        r = check_requirements(p, host_arch, d);
+        if (r < 0)
+                return r;
+        result.cache_key = strdup(p->cache_key);
+        if (!result.cache_key)
+                return -ENOMEM;
+
+        r = proxy_resolve(g->proxy, &proxy);
+        if (r < 0)
+                return r;
+
+        /* The base: copy from it under a shared lock; build or rebuild it under an exclusive one, and
+         * check again once we have it, since whoever held it before may just have built it. */
+        cache_fd = cache_lock(g->cache_dir, p->cache_key, LOCK_SH);
+        if (cache_fd < 0)
+                return diag_error(d, NULL, 0, cache_fd, "Cannot lock the cache in %s: %s", g->cache_dir,
+                                  strerror(-cache_fd));
+        r = cache_entry_fresh(g->cache_dir, p->cache_key, g->max_age_sec, now);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                if (flock(cache_fd, LOCK_UN) < 0 || flock(cache_fd, LOCK_EX) < 0)
+                        return diag_error(d, NULL, 0, errno, "Cannot lock the cache: %m");
+                r = cache_entry_fresh(g->cache_dir, p->cache_key, g->max_age_sec, time(NULL));
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        r = build_base(p, g, o, proxy.url, d);
+                        if (r < 0)
+                                return r;
+                        result.base_built = true;
+                        if (proxy.url) {
+                                result.proxy = strdup(proxy.url);
+                                if (!result.proxy)
+                                        return -ENOMEM;
+                                result.proxy_how = proxy.how;
+                        }
+                }
+                if (flock(cache_fd, LOCK_SH) < 0)
+                        return diag_error(d, NULL, 0, errno, "Cannot lock the cache: %m");
+        }
+
+        /* The machine: a hidden sibling, complete before it gets its name. */
+        base = cache_path(g->cache_dir, p->cache_key, NULL);
+        tmp = strjoin(o->machines_dir, "/.#", c->name, ".XXXXXX");
+        if (!base || !tmp)
+                return -ENOMEM;
+        if (!mkdtemp(tmp))
+                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->machines_dir);
+        (void) rmdir(tmp); /* tree_clone() makes it, mkdtemp() only reserved a unique name */
+
+        progress(o, "Copying base %s", p->cache_key);
+        r = tree_clone(base, tmp);
+        cache_fd = (close(cache_fd), -EBADF);
+        if (r < 0) {
+                (void) tree_remove(tmp, NULL);
+                return diag_error(d, NULL, 0, r, "Cannot copy %s to %s: %s", base, tmp, strerror(-r));
+        }
+
+        progress(o, "Finishing %s", c->name);
+        r = machine_finish(tmp, p, g->keep_proxy ? proxy.url : NULL);
+        if (r >= 0 && chmod(tmp, 0755) < 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) tree_remove(tmp, NULL);
+                return diag_error(d, NULL, 0, r, "Cannot finish %s: %s", path, strerror(-r));
+        }
+
+        *ret = result;
+        result = (BuildResult) {};
+        return 0;
+}

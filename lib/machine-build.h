@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "diag.h"
+#include "global-config.h"
+#include "machine-config.h"
+
+typedef void (*BuildProgress)(void *userdata, const char *status);
+
+typedef struct BuildOptions {
+        const char *machines_dir; /* /var/lib/machines */
+        const char *run_dir;      /* /run/machinespawn: per-machine locks */
+        const char *distro_info_dir;
+        BuildProgress progress;   /* phase changes, for STATUS= and progress displays */
+        void *userdata;
+} BuildOptions;
+
+typedef struct BuildResult {
+        bool existed;    /* nothing to do */
+        bool base_built; /* this call ran the bootstrap tool */
+        char *cache_key;
+        char *proxy;     /* the package proxy the bootstrap went through, if any */
+        const char *proxy_how;
+} BuildResult;
+
+void build_result_done(BuildResult *r);
+
+/* The defaults: /var/lib/machines and /run/machinespawn, or $MACHINESPAWN_MACHINES_DIR and
+ * $MACHINESPAWN_RUN_DIR. */
+void build_options_init(BuildOptions *o);
+
+/* Makes machines_dir/NAME exist: from the cache (building the base first if it is missing or older than
+ * the configured maximum age), then finished for this machine, then renamed into place. Safe against
+ * concurrent calls for the same machine or the same base, and against being killed at any point: what is
+ * left behind is temporaries that the next call removes. Failures are reported to d with a reason. */
+int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, BuildResult *ret,
+                  Diagnostics *d);
+
+/* The Debian package that provides a missing tool, for the one-line error. */
+const char *tool_package(const char *tool);
+
+/* "/usr/bin/X" if X is an executable in $PATH. */
+bool find_executable(const char *name);

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Runs argv (PATH lookup), waits, returns its exit status (>= 0) or -errno. env_extra ("K=V" strings)
+ * adds to the environment; output goes where ours goes. */
+int spawn_wait(char **argv, char **env_extra);
+
+/* Copies the tree src to dst (which must not exist) as fast as the file system allows: reflinks where
+ * supported, otherwise a full copy, keeping owners, modes, times, xattrs, ACLs, hard links and sparse
+ * files (cp -a). */
+int tree_clone(const char *src, const char *dst);
+
+typedef struct RemoveStats {
+        uint64_t files, dirs;
+        uint64_t mounts_detached;
+} RemoveStats;
+
+/* Removes the tree at path. Never follows a symlink (links are removed as links) and never descends
+ * into another mount: mount points below path are detached first (lazily, in this mount namespace), and
+ * the walk refuses anything whose mount differs from the top's. */
+int tree_remove(const char *path, RemoveStats *ret_stats);
+
+/* The mount points strictly below path, deepest first, from /proc/self/mountinfo (or the given file). */
+int mounts_below(const char *path, const char *mountinfo, char ***ret);
+
+/* Size in bytes of the regular files below path (not following links, not crossing mounts). */
+int tree_disk_usage(const char *path, uint64_t *ret);
