@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* machinespawn-cache list|remove KEY...|clean: the cache of base trees. Nothing here deletes a base that
+ * is being built or copied from (its lock is held then). */
+#include <sys/file.h>
+#include <time.h>
+
+#include "build-config.h"
+#include "cache.h"
+#include "global-config.h"
+#include "log.h"
+#include "strv.h"
+#include "tree.h"
+
+static int list(const GlobalConfig *g) {
+        CacheEntry *e = NULL;
+        size_t n = 0;
+        time_t now = time(NULL);
+        int r;
+
+        r = cache_list(g->cache_dir, &e, &n);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", g->cache_dir);
+        printf("%-48s %8s %6s %10s %s\n", "KEY", "AGE", "STATE", "SIZE", "");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *p = cache_path(g->cache_dir, e[i].key, NULL);
+                uint64_t size = 0;
+                char age[32] = "-";
+                bool fresh = e[i].built > 0 && (g->max_age_sec == UINT64_MAX ||
+                                                (uint64_t) (now - e[i].built) <= g->max_age_sec);
+
+                if (p)
+                        (void) tree_disk_usage(p, &size);
+                if (e[i].built > 0) {
+                        long long h = (long long) (now - e[i].built) / 3600;
+                        snprintf(age, sizeof age, h >= 48 ? "%lldd" : "%lldh", h >= 48 ? h / 24 : h);
+                }
+                printf("%-48s %8s %6s %9.1fM %s\n", e[i].key, age, fresh ? "fresh" : "stale",
+                       (double) size / (1024.0 * 1024.0), e[i].busy ? "in use" : "");
+        }
+        cache_entries_free(e, n);
+        return 0;
+}
+
+static int remove_keys(const GlobalConfig *g, char **keys, bool all) {
+        _cleanup_strv_free_ char **targets = NULL;
+        int ret = 0;
+
+        if (all) {
+                CacheEntry *e = NULL;
+                size_t n = 0;
+                int r = cache_list(g->cache_dir, &e, &n);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read %s: %m", g->cache_dir);
+                for (size_t i = 0; i < n; i++)
+                        if (strv_extend(&targets, e[i].key) < 0) {
+                                cache_entries_free(e, n);
+                                return log_oom();
+                        }
+                cache_entries_free(e, n);
+        } else if (!(targets = strv_copy(keys)))
+                return log_oom();
+
+        STRV_FOREACH(k, targets) {
+                int r = cache_remove(g->cache_dir, *k);
+                if (r == -EBUSY)
+                        ret = log_error_errno(r, "Base %s is in use (being built or copied), not removed.", *k);
+                else if (r == -ENOENT)
+                        ret = log_error_errno(r, "No base %s in %s.", *k, g->cache_dir);
+                else if (r < 0)
+                        ret = log_error_errno(r, "Cannot remove base %s: %m", *k);
+                else
+                        log_info("Removed base %s.", *k);
+        }
+        return ret;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **files = NULL;
+        int r;
+
+        log_set_prefix("machinespawn-cache");
+        if (argc < 2 || (!streq(argv[1], "list") && !streq(argv[1], "remove") && !streq(argv[1], "clean")) ||
+            (streq(argv[1], "remove") && argc < 3)) {
+                fprintf(stderr, "Usage: %s list | remove KEY... | clean\n", program_invocation_short_name);
+                return -EINVAL;
+        }
+        r = global_config_files(NULL, NULL, &files);
+        if (r < 0)
+                return log_oom();
+        r = global_config_load(files, &g, &d);
+        diagnostics_log(&d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot use the global configuration.");
+
+        if (streq(argv[1], "list"))
+                return list(g);
+        return remove_keys(g, argv + 2, streq(argv[1], "clean"));
+}
+
+int main(int argc, char *argv[]) {
+        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

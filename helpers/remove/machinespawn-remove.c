@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* machinespawn-remove NAME: stops the machine if systemd runs it, then removes its tree and the nspawn
+ * settings generated for it. Never leaves the tree's file system, never follows a link out of it. */
+#include <systemd/sd-daemon.h>
+
+#include "build-config.h"
+#include "log.h"
+#include "machine-remove.h"
+#include "strv.h"
+#include "tree.h"
+#include "valid.h"
+
+static const char *nspawn_dir(void) {
+        return getenv("MACHINESPAWN_NSPAWN_DIR") ?: "/run/systemd/nspawn";
+}
+
+/* Under systemd the machine is systemd-nspawn@NAME.service: stop it the normal way. */
+static int stop_machine(const char *name) {
+        _cleanup_free_ char *unit = strjoin("systemd-nspawn@", name, ".service");
+        int r;
+
+        if (!unit)
+                return -ENOMEM;
+        if (sd_booted() <= 0 || access("/run/dbus/system_bus_socket", F_OK) < 0)
+                return 0;
+        r = spawn_wait((char *[]) { (char *) "systemctl", (char *) "stop", unit, NULL }, NULL);
+        if (r < 0)
+                return r;
+        return r == 0 ? 0 : -EIO;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        RemoveStats stats = {};
+        BuildOptions o;
+        int r;
+
+        log_set_prefix("machinespawn-remove");
+        if (argc != 2 || argv[1][0] == '-') {
+                fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
+                return -EINVAL;
+        }
+        if (!machine_name_is_valid(argv[1]))
+                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", argv[1]);
+
+        build_options_init(&o);
+        r = stop_machine(argv[1]);
+        if (r < 0)
+                return log_error_errno(r, "Failed to stop systemd-nspawn@%s.service: %m", argv[1]);
+
+        r = machine_remove(argv[1], &o, nspawn_dir(), &stats, &d);
+        diagnostics_log(&d);
+        if (r < 0)
+                return r;
+        log_info("Removed machine %s (%llu files, %llu directories%s).", argv[1], (unsigned long long) stats.files,
+                 (unsigned long long) stats.dirs, stats.mounts_detached ? ", mounts inside detached, not entered" : "");
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
