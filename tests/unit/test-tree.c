@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "tests.h"
+
+#include "fileio.h"
+#include "strv.h"
+#include "tree.h"
+
+static char *join(const char *a, const char *b) {
+        char *p = strjoin(a, "/", b);
+        assert_non_null(p);
+        return p;
+}
+
+/* A tree with links pointing out of it, to a file and to a directory, absolute and relative: removing
+ * the tree removes the links, never what they point to. */
+static void test_remove_never_follows_links(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *outside = join(root, "outside"), *tree = join(root, "tree");
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *f = join(outside, "keep");
+        RemoveStats stats = {};
+
+        tests_write(root, "outside/keep", "host file");
+        tests_write(root, "outside/sub/keep2", "host file 2");
+        tests_write(root, "tree/etc/hostname", "m\n");
+        tests_write(root, "tree/usr/lib/deep/deeper/file", "x");
+        a = join(tree, "link-to-dir");
+        b = join(tree, "usr/link-to-file");
+        c = join(tree, "usr/lib/relative-up");
+        assert_int_equal(symlink(outside, a), 0);
+        assert_int_equal(symlink(f, b), 0);
+        assert_int_equal(symlink("../../../outside", c), 0);
+        _cleanup_free_ char *fifo = join(tree, "fifo");
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+
+        assert_int_equal(tree_remove(tree, &stats), 0);
+        assert_int_equal(access(tree, F_OK), -1);
+        assert_int_equal(access(f, F_OK), 0);
+        _cleanup_free_ char *k2 = join(outside, "sub/keep2");
+        assert_int_equal(access(k2, F_OK), 0);
+        assert_int_equal(stats.files, 6); /* hostname, file, 3 links, fifo */
+        assert_int_equal(stats.dirs, 6);  /* etc usr lib deep deeper + the top */
+        tests_rm_rf(root);
+}
+
+static void test_remove_refuses_top_symlink(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *target = join(root, "real"), *link = join(root, "link");
+
+        tests_write(root, "real/file", "x");
+        assert_int_equal(symlink(target, link), 0);
+        assert_int_equal(tree_remove(link, NULL), -ENOTDIR);
+        _cleanup_free_ char *file = join(target, "file");
+        assert_int_equal(access(file, F_OK), 0);
+        tests_rm_rf(root);
+}
+
+static void test_mounts_below(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *mi = join(root, "mountinfo");
+        _cleanup_strv_free_ char **l = NULL;
+
+        tests_write(root, "mountinfo",
+                    "22 1 8:1 / / rw - ext4 /dev/vda rw\n"
+                    "30 22 8:1 /home /var/lib/machines/m1/home rw - ext4 /dev/vda rw\n"
+                    "31 30 8:1 /srv /var/lib/machines/m1/home/a\\040b rw - ext4 /dev/vda rw\n"
+                    "32 22 8:1 /srv /var/lib/machines/m10/x rw - ext4 /dev/vda rw\n"
+                    "33 22 0:5 / /var/lib/machines/m1 rw - tmpfs tmpfs rw\n");
+        assert_int_equal(mounts_below("/var/lib/machines/m1", mi, &l), 0);
+        /* deepest first, the escaped space decoded, m10 is not below m1, m1 itself is not below m1 */
+        assert_int_equal(strv_length(l), 2);
+        assert_string_equal(l[0], "/var/lib/machines/m1/home/a b");
+        assert_string_equal(l[1], "/var/lib/machines/m1/home");
+        tests_rm_rf(root);
+}
+
+static void test_clone_keeps_what_matters(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *src = join(root, "src"), *dst = join(root, "dst");
+        _cleanup_free_ char *l1 = NULL, *l2 = NULL, *h1 = NULL, *h2 = NULL, *x = NULL;
+        struct stat a, b;
+        char target[64] = "";
+
+        tests_write(root, "src/etc/shadow", "secret");
+        tests_write(root, "src/usr/bin/tool", "#!/bin/sh\n");
+        x = join(src, "usr/bin/tool");
+        assert_int_equal(chmod(x, 04755), 0);
+        _cleanup_free_ char *sh = join(src, "etc/shadow");
+        assert_int_equal(chmod(sh, 0640), 0);
+        l1 = join(src, "usr/bin/link");
+        assert_int_equal(symlink("tool", l1), 0);
+        h1 = join(src, "usr/bin/hard");
+        assert_int_equal(link(x, h1), 0);
+
+        assert_int_equal(tree_clone(src, dst), 0);
+
+        _cleanup_free_ char *dx = join(dst, "usr/bin/tool"), *dsh = join(dst, "etc/shadow");
+        assert_int_equal(stat(dx, &a), 0);
+        assert_int_equal(a.st_mode & 07777, 04755);
+        assert_int_equal(stat(dsh, &b), 0);
+        assert_int_equal(b.st_mode & 07777, 0640);
+        l2 = join(dst, "usr/bin/link");
+        assert_true(readlink(l2, target, sizeof target - 1) > 0);
+        assert_string_equal(target, "tool");
+        h2 = join(dst, "usr/bin/hard");
+        assert_int_equal(stat(h2, &b), 0);
+        assert_true(a.st_ino == b.st_ino); /* still one file with two names */
+        /* the destination must not exist yet */
+        assert_int_equal(tree_clone(src, dst), -EEXIST);
+        tests_rm_rf(root);
+}
+
+/* Root only: a bind mount of a host directory inside the tree. The file behind it survives. */
+static void test_remove_with_bind_mount(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *host = join(root, "host"), *tree = join(root, "tree");
+        _cleanup_free_ char *mp = join(tree, "mnt/host"), *keep = join(host, "precious");
+        RemoveStats stats = {};
+
+        if (geteuid() != 0) {
+                tests_rm_rf(root);
+                skip();
+        }
+        tests_write(root, "host/precious", "host data");
+        tests_write(root, "tree/mnt/host/.placeholder", "");
+        tests_write(root, "tree/etc/os-release", "ID=debian\n");
+        assert_int_equal(mount(host, mp, NULL, MS_BIND, NULL), 0);
+
+        assert_int_equal(tree_remove(tree, &stats), 0);
+        assert_int_equal(stats.mounts_detached, 1);
+        assert_int_equal(access(tree, F_OK), -1);
+        assert_int_equal(access(keep, F_OK), 0);
+        tests_rm_rf(root);
+}
+
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_remove_never_follows_links),
+                cmocka_unit_test(test_remove_refuses_top_symlink),
+                cmocka_unit_test(test_mounts_below),
+                cmocka_unit_test(test_clone_keeps_what_matters),
+        };
+        const struct CMUnitTest root_tests[] = {
+                cmocka_unit_test(test_remove_with_bind_mount),
+        };
+
+        /* "--root": the tests that need root, a separate meson test that skips (77) without it */
+        if (argc > 1 && streq(argv[1], "--root")) {
+                if (geteuid() != 0) {
+                        printf("SKIP: needs root to bind-mount\n");
+                        return 77;
+                }
+                return cmocka_run_group_tests(root_tests, NULL, NULL);
+        }
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
