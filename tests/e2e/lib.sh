@@ -89,7 +89,15 @@ e2e_boot() {
         shift 2
         cp "$scenario" "$work/root/e2e/scenario.sh"
         rm -f "$work/root/e2e/result" "$work/root/e2e/log"
-        timeout --kill-after=10 "${MACHINESPAWN_E2E_TIMEOUT:-1200}" \
+        # Current systemd (sid's) refuses to run on the legacy or hybrid cgroup layout some hosts have:
+        # give the test host the unified hierarchy, in a mount namespace of its own.
+        local cg=()
+        if [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ] &&
+                [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+                cg=(unshare --mount --propagation private sh -c \
+                        'mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup && exec "$@"' sh)
+        fi
+        timeout --kill-after=10 "${MACHINESPAWN_E2E_TIMEOUT:-1200}" "${cg[@]}" \
                 systemd-nspawn --quiet --boot --directory="$work/root" --register=no --keep-unit \
                 --capability=all --machine="e2e-$$" "$@" >"$work/console.log" 2>&1 </dev/null
         rc=$?
