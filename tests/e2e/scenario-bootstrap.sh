@@ -64,7 +64,8 @@ wait_for 120 sh -c 'systemctl show -p StatusText machinespawn-bootstrap@k0.servi
 check_output "systemctl status tells which phase the bootstrap is in" "StatusText=Bootstrapping debian bookworm" \
         systemctl show -p StatusText machinespawn-bootstrap@k0.service
 sleep 5
-check "the bootstrap of k0 is still running after 5 s" systemctl is-active -q machinespawn-bootstrap@k0.service
+check_output "the bootstrap of k0 is still running after 5 s" "ActiveState=activating" \
+        systemctl show -p ActiveState machinespawn-bootstrap@k0.service
 check "the bootstrap of k0 is killed mid-build" systemctl kill -s KILL machinespawn-bootstrap@k0.service
 wait_for 30 sh -c '! systemctl is-active -q machinespawn-bootstrap@k0.service'
 check "no machine k0 after the kill" test ! -e /var/lib/machines/k0

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <sys/stat.h>
+
+#include "tests.h"
+
+#include "fileio.h"
+#include "machine-build.h"
+#include "strv.h"
+
+static const time_t NOW = 1795910400;
+static char data_dir[4096], vendor[4096];
+
+static MachineConfig *config(const char *text) {
+        _cleanup_(unit_file_done) UnitFile u = {};
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_free_ char *buf = strdup(text);
+        MachineConfig *c = NULL;
+
+        assert_int_equal(unit_file_parse_buffer(&u, "m.mspawn", buf, strlen(buf), &d), 0);
+        assert_int_equal(machine_config_from_unit("m", "m.mspawn", &u, NOW, &c, &d), 0);
+        c->source_path = strdup("m.mspawn");
+        return c;
+}
+
+static GlobalConfig *global(const char *root, const char *extra) {
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **files = NULL;
+        _cleanup_free_ char *cache = NULL, *text = NULL, *p = NULL;
+        GlobalConfig *g = NULL;
+
+        assert_true(asprintf(&text, "[Cache]\nDirectory=%s/cache\n[Bootstrap]\nProxy=none\n%s", root, extra) > 0);
+        tests_write(root, "etc.conf", text);
+        p = strjoin(root, "/etc.conf");
+        assert_int_equal(strv_extend(&files, vendor), 0);
+        assert_int_equal(strv_extend(&files, p), 0);
+        assert_int_equal(global_config_load(files, &g, &d), 0);
+        return g;
+}
+
+static int build(const char *root, const char *mspawn, const char *extra, BuildResult *res, Diagnostics *d) {
+        _cleanup_(machine_config_freep) MachineConfig *c = config(mspawn);
+        _cleanup_(global_config_freep) GlobalConfig *g = global(root, extra);
+        _cleanup_free_ char *machines = strjoin(root, "/machines"), *run = strjoin(root, "/run");
+        BuildOptions o = { .machines_dir = machines, .run_dir = run, .distro_info_dir = data_dir };
+
+        return machine_build(c, g, &o, res, d);
+}
+
+static bool said(const Diagnostics *d, const char *needle) {
+        for (size_t i = 0; i < d->n; i++)
+                if (strstr(d->items[i].message, needle))
+                        return true;
+        return false;
+}
+
+static void test_existing_machine_is_left_alone(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp();
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(build_result_done) BuildResult res = {};
+        _cleanup_free_ char *text = NULL, *p = NULL;
+
+        tests_write(root, "machines/m/etc/hostname", "mine\n");
+        assert_int_equal(build(root, "[Machine]\nDistribution=debian\nRelease=12\n", "", &res, &d), 0);
+        assert_true(res.existed);
+        p = strjoin(root, "/machines/m/etc/hostname");
+        assert_int_equal(read_full_file(p, &text, NULL), 0);
+        assert_string_equal(text, "mine\n");
+        tests_rm_rf(root);
+}
+
+static void test_missing_tool_names_package(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *old_path = strdup(getenv("PATH"));
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(build_result_done) BuildResult res = {};
+        _cleanup_free_ char *stale = NULL, *bin = NULL;
+
+        /* a build killed earlier left a temporary: cleaned before anything else */
+        tests_write(root, "machines/.#m.abc123/etc/partial", "x");
+        bin = strjoin(root, "/bin");
+        tests_write(root, "bin/.keep", "");
+        setenv("PATH", bin, 1);
+        assert_int_equal(build(root, "[Machine]\nDistribution=debian\nRelease=12\n", "Bootstrapper=mmdebstrap\n",
+                               &res, &d),
+                         -ENOENT);
+        setenv("PATH", old_path, 1);
+        assert_true(said(&d, "mmdebstrap is not installed (apt-get install mmdebstrap)."));
+        assert_int_equal(d.n, 1);
+        stale = strjoin(root, "/machines/.#m.abc123");
+        assert_int_equal(access(stale, F_OK), -1);
+        _cleanup_free_ char *m = strjoin(root, "/machines/m");
+        assert_int_equal(access(m, F_OK), -1);
+        tests_rm_rf(root);
+}
+
+static void test_foreign_architecture_needs_binfmt(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp();
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(build_result_done) BuildResult res = {};
+
+        if (access("/proc/sys/fs/binfmt_misc/qemu-s390x", F_OK) >= 0) {
+                tests_rm_rf(root);
+                skip(); /* this host can run s390x binaries: nothing to refuse */
+        }
+        /* the tool check comes first: a debootstrap that must never run, and cp */
+        _cleanup_free_ char *bin = strjoin(root, "/bin"), *tool = strjoin(root, "/bin/debootstrap"),
+                            *old_path = strdup(getenv("PATH")), *path = NULL;
+        tests_write(root, "bin/debootstrap", "#!/bin/sh\nexit 99\n");
+        assert_int_equal(chmod(tool, 0755), 0);
+        path = strjoin(bin, ":/usr/bin:/bin");
+        setenv("PATH", path, 1);
+        int r = build(root, "[Machine]\nDistribution=debian\nRelease=12\nArchitecture=s390x\n",
+                      "Bootstrapper=debootstrap\n", &res, &d);
+        setenv("PATH", old_path, 1);
+        assert_int_equal(r, -ENOEXEC);
+        assert_true(said(&d, "Architecture=s390x needs qemu-user-static with binfmt support"));
+        tests_rm_rf(root);
+}
+
+static void test_image_not_bootstrapped(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp();
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(build_result_done) BuildResult res = {};
+
+        assert_true(build(root, "[Machine]\nImage=https://x.example/r.tar\n", "", &res, &d) < 0);
+        assert_int_equal(d.n, 1);
+        tests_rm_rf(root);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_existing_machine_is_left_alone),
+                cmocka_unit_test(test_missing_tool_names_package),
+                cmocka_unit_test(test_foreign_architecture_needs_binfmt),
+                cmocka_unit_test(test_image_not_bootstrapped),
+        };
+        snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
+        snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));
+        setenv("MACHINESPAWN_DISTRO_INFO_DIR", data_dir, 1);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
