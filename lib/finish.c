@@ -103,3 +103,15 @@ int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_pr
         }
         return unlink_in(root, "etc/apt/apt.conf.d/01machinespawn-proxy");
 }
+
+int machine_finish_image(const char *root, const char *hostname) {
+        _cleanup_free_ char *h = strjoin(hostname, "\n");
+        int r;
+
+        if (!h)
+                return -ENOMEM;
+        r = write_in(root, "etc/hostname", h);
+        if (r < 0)
+                return r;
+        return write_in(root, "etc/machine-id", "");
+}

@@ -11,3 +11,6 @@ int base_tidy(const char *root);
  * own on first boot), sources.list with the release's updates and security suites, LANG=C.UTF-8, and the
  * apt proxy only when keep_proxy is given. */
 int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_proxy);
+
+/* For a machine unpacked from an image: only what is the machine's own, host name and machine-id. */
+int machine_finish_image(const char *root, const char *hostname);

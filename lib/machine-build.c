@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include "finish.h"
 #include "machine-build.h"
 #include "proxy.h"
+#include "pull.h"
 #include "strv.h"
 #include "tree.h"
 
@@ -202,6 +204,61 @@ static int build_base(const BootstrapPlan *p, const GlobalConfig *g, const Build
         return 0;
 }
 
+static void pull_progress(void *userdata, uint64_t done, uint64_t total) {
+        const BuildOptions *o = userdata;
+        static unsigned last = UINT_MAX;
+        unsigned pct = total > 0 ? (unsigned) (done * 100 / total) : 0;
+
+        /* STATUS= once per percent, not once per packet */
+        if (total > 0 && pct != last) {
+                last = pct;
+                progress(o, "Downloading %u%% of %llu MiB", pct, (unsigned long long) (total >> 20));
+        }
+}
+
+static int build_from_image(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, const char *path,
+                            BuildResult *ret, Diagnostics *d) {
+        _cleanup_free_ char *tmp = strjoin(o->machines_dir, "/.#", c->name, ".XXXXXX");
+        PullOptions po = {
+                .url = c->image.value,
+                .verify = c->verify,
+                .sha256 = c->verify_sha256,
+                .cache_dir = g->cache_dir,
+                .progress = pull_progress,
+                .userdata = (void *) o,
+        };
+        PullResult pr;
+        int r;
+
+        if (!tmp)
+                return -ENOMEM;
+        if (!mkdtemp(tmp))
+                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->machines_dir);
+        if (c->verify == VERIFY_NO)
+                diag_warning(d, c->source_path, 0, "Verify=no: %s is not verified.", c->image.value);
+
+        progress(o, "Downloading %s", c->image.value);
+        r = pull_image(&po, tmp, &pr, d);
+        if (r >= 0) {
+                progress(o, "Finishing %s", c->name);
+                r = machine_finish_image(tmp, c->hostname ?: c->name);
+                if (r < 0)
+                        diag_error(d, NULL, 0, r, "Cannot finish %s: %s", tmp, strerror(-r));
+        }
+        if (r >= 0 && chmod(tmp, 0755) < 0)
+                r = diag_error(d, NULL, 0, errno, "Cannot finish %s: %m", tmp);
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = diag_error(d, NULL, 0, errno, "Cannot rename %s to %s: %m", tmp, path);
+        if (r < 0) {
+                (void) tree_remove(tmp, NULL);
+                return r;
+        }
+        ret->pulled = true;
+        ret->not_modified = pr.not_modified;
+        ret->downloaded = pr.downloaded;
+        return 0;
+}
+
 int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, BuildResult *ret,
                   Diagnostics *d) {
         _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
@@ -238,8 +295,7 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         clean_machine_tmp(o->machines_dir, c->name);
 
         if (c->image.value)
-                return diag_error(d, c->image.file, c->image.line, EOPNOTSUPP,
-                                  "Image= machines are not supported by this version yet.");
+                return build_from_image(c, g, o, path, ret, d);
 
         progress(o, "Resolving %s %s", c->distribution.value, c->release.value);
         HostFacts host = {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "diag.h"
 #include "global-config.h"
@@ -22,6 +23,9 @@ typedef struct BuildResult {
         bool base_built; /* this call ran the bootstrap tool */
         char *cache_key;
         char *proxy;     /* the package proxy the bootstrap went through, if any */
+        bool pulled;        /* unpacked from Image= */
+        bool not_modified;  /* ... from the cached download, after a 304 */
+        uint64_t downloaded;
         const char *proxy_how;
 } BuildResult;
 

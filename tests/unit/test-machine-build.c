@@ -116,13 +116,18 @@ static void test_foreign_architecture_needs_binfmt(void **state) {
         tests_rm_rf(root);
 }
 
-static void test_image_not_bootstrapped(void **state) {
-        _cleanup_free_ char *root = tests_mkdtemp();
+static void test_image_missing_leaves_nothing(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *text = NULL, *m = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
         _cleanup_(build_result_done) BuildResult res = {};
 
-        assert_true(build(root, "[Machine]\nImage=https://x.example/r.tar\n", "", &res, &d) < 0);
-        assert_int_equal(d.n, 1);
+        /* a file:// image that is not there, with a checksum given inline */
+        assert_true(asprintf(&text, "[Machine]\nImage=file://%s/none.tar\nVerify=sha256:%064d\n", root, 0) > 0);
+        assert_true(build(root, text, "", &res, &d) < 0);
+        assert_true(said(&d, "Cannot download"));
+        m = strjoin(root, "/machines");
+        /* no machine, no temporary */
+        assert_int_equal(rmdir(m), 0);
         tests_rm_rf(root);
 }
 
@@ -131,7 +136,7 @@ int main(void) {
                 cmocka_unit_test(test_existing_machine_is_left_alone),
                 cmocka_unit_test(test_missing_tool_names_package),
                 cmocka_unit_test(test_foreign_architecture_needs_binfmt),
-                cmocka_unit_test(test_image_not_bootstrapped),
+                cmocka_unit_test(test_image_missing_leaves_nothing),
         };
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));
