@@ -31,6 +31,7 @@ for m in first second; do
 done
 
 echo "release $release, packages $packages, bootstrapper of machinespawn: $bootstrapper"
+sync
 s=$(now)
 debootstrap --variant=minbase --include=$packages "$release" "$tmp/plain-debootstrap" "$mirror" >/dev/null 2>&1
 t_debootstrap=$(since "$s")
@@ -45,6 +46,8 @@ fi
 s=$(now)
 "$helper" first 2>/dev/null
 t_first=$(since "$s")
+# Every timed step starts with the disk caught up, so none pays for the writeback of the one before.
+sync
 s=$(now)
 "$helper" second 2>/dev/null
 t_second=$(since "$s")
@@ -56,9 +59,9 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
 clone=() cpa=() ztar=()
 for i in 1 2 3; do
         rm -rf "$tmp/machines/second"
-        s=$(now); "$helper" second 2>/dev/null; clone+=("$(since "$s")")
-        s=$(now); cp -a "$base" "$tmp/cp-$i"; cpa+=("$(since "$s")")
-        s=$(now); mkdir "$tmp/zt-$i"; zstd -dc "$tmp/base.tar.zst" | tar -C "$tmp/zt-$i" -x; ztar+=("$(since "$s")")
+        sync; s=$(now); "$helper" second 2>/dev/null; clone+=("$(since "$s")")
+        sync; s=$(now); cp -a "$base" "$tmp/cp-$i"; cpa+=("$(since "$s")")
+        sync; s=$(now); mkdir "$tmp/zt-$i"; zstd -dc "$tmp/base.tar.zst" | tar -C "$tmp/zt-$i" -x; ztar+=("$(since "$s")")
         rm -rf "$tmp/cp-$i" "$tmp/zt-$i"
 done
 t_clone=$(median "${clone[@]}")

@@ -103,4 +103,12 @@ check "the host directory behind the symlink is intact" test -d /srv/hostdata
 for m in k0 k1 k2; do
         systemctl stop "systemd-nspawn@$m"
 done
+
+# The cache helper: lists the bases, removes one that is not in use.
+cache=/usr/libexec/machinespawn/machinespawn-cache
+check_output "machinespawn-cache lists the bases" "debian-bullseye-amd64-minbase-" $cache list
+bullseye_key=$(ls /var/cache/machinespawn/ | grep '^debian-bullseye-amd64-minbase-[0-9a-f]*$')
+check "machinespawn-cache removes a base" $cache remove "$bullseye_key"
+check "... and it is gone" test ! -e "/var/cache/machinespawn/$bullseye_key"
+check_not_output "... from the list too" "debian-bullseye" $cache list
 e2e_done

@@ -39,4 +39,11 @@ wait_for 60 systemd-run -M bread --wait -q true
 check_output "the new settings apply after restart" "marker two" systemd-run -M bread --wait -q --pipe cat /marker
 check "the machine stops" systemctl stop $unit
 
+# The unit is the upstream template, so enabling by hand works like for any machine.
+check "systemctl disable of a declared machine" systemctl disable $unit
+check_output "... is disabled" "disabled" systemctl is-enabled $unit
+check "systemctl enable of a declared machine" systemctl enable $unit
+check_output "... is enabled" "enabled" systemctl is-enabled $unit
+check "machinectl enable works too" machinectl enable bread
+
 e2e_done
