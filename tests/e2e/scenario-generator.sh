@@ -39,11 +39,14 @@ wait_for 60 systemd-run -M bread --wait -q true
 check_output "the new settings apply after restart" "marker two" systemd-run -M bread --wait -q --pipe cat /marker
 check "the machine stops" systemctl stop $unit
 
-# The unit is the upstream template, so enabling by hand works like for any machine.
-check "systemctl disable of a declared machine" systemctl disable $unit
-check_output "... is disabled" "disabled" systemctl is-enabled $unit
-check "systemctl enable of a declared machine" systemctl enable $unit
-check_output "... is enabled" "enabled" systemctl is-enabled $unit
+# The unit is the upstream template, so a machine without [Install] is enabled by hand like any other.
+check_output "a machine without [Install] is not enabled" "disabled" systemctl is-enabled systemd-nspawn@plain.service
+check "systemctl enable of a declared machine" systemctl enable systemd-nspawn@plain.service
+check_output "... is enabled" "enabled" systemctl is-enabled systemd-nspawn@plain.service
+check "systemctl disable" systemctl disable systemd-nspawn@plain.service
+# machinectl wants the image to exist already: bread has one
 check "machinectl enable works too" machinectl enable bread
+check "... it links the template instance in /etc" \
+        test -L /etc/systemd/system/machines.target.wants/systemd-nspawn@bread.service
 
 e2e_done

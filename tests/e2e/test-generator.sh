@@ -32,6 +32,7 @@ cat >"$root/etc/machinespawn/bread.mspawn.d/10-memory.conf" <<'MSPAWN'
 MemoryMax=3G
 MSPAWN
 printf '[Machine]\nDistribution=debian\nRelease=woody2\n' >"$root/etc/machinespawn/broken.mspawn"
+printf '[Machine]\nDistribution=debian\nRelease=trixie\n' >"$root/etc/machinespawn/plain.mspawn"
 mkdir -p "$root/srv"
 echo "marker one" >"$root/srv/marker-1"
 echo "marker two" >"$root/srv/marker-2"
