@@ -4,6 +4,7 @@
  * exists. Progress goes to STATUS= (systemctl status) and the journal. */
 #include <time.h>
 
+#include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 
 #include "build-config.h"
@@ -71,12 +72,23 @@ static int run(int argc, char *argv[]) {
         }
         if (result.proxy)
                 log_info("Used package proxy %s (%s).", result.proxy, result.proxy_how);
-        log_info("Machine %s ready in %lld s, from base %s%s.", c->name, (long long) (time(NULL) - start),
-                 result.cache_key, result.base_built ? " (built now)" : " (cached)");
+        if (result.pulled)
+                log_info("Machine %s ready in %lld s, from %s (%s).", c->name, (long long) (time(NULL) - start),
+                         c->image.value,
+                         result.not_modified ? "unchanged on the server, unpacked from the cached download"
+                                             : "downloaded and verified");
+        else
+                log_info("Machine %s ready in %lld s, from base %s%s.", c->name, (long long) (time(NULL) - start),
+                         result.cache_key, result.base_built ? " (built now)" : " (cached)");
         (void) sd_notifyf(false, "STATUS=Machine %s ready", c->name);
         return 0;
 }
 
 int main(int argc, char *argv[]) {
-        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        int r;
+
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        r = run(argc, argv);
+        curl_global_cleanup();
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -33,10 +33,13 @@ static void test_streaming_matches_one_shot(void **state) {
         assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_vectors),
                 cmocka_unit_test(test_streaming_matches_one_shot),
         };
+        /* "--portable": the same vectors through the plain C rounds, not the CPU's SHA extensions */
+        if (argc > 1 && streq(argv[1], "--portable"))
+                setenv("MACHINESPAWN_SHA256_PORTABLE", "1", 1);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
