@@ -428,6 +428,11 @@ static int cached_image_load(const PullOptions *o, CachedImage *c) {
         c->etag = meta_get(text, "etag");
         c->last_modified = meta_get(text, "last-modified");
         c->sha256 = meta_get(text, "sha256");
+        /* a server without ETag (or Last-Modified) leaves an empty line: not a validator */
+        if (isempty(c->etag))
+                c->etag = mfree(c->etag);
+        if (isempty(c->last_modified))
+                c->last_modified = mfree(c->last_modified);
         return 0;
 }
 

@@ -15,8 +15,13 @@
 #include "strv.h"
 
 static void on_progress(void *userdata, const char *status) {
-        log_info("%s", status);
+        const char *pct = startswith(status, "Downloading ");
+
         (void) sd_notifyf(false, "STATUS=%s", status);
+        /* STATUS= follows every percent; the journal only every quarter */
+        if (pct && strchr(pct, '%') && atoi(pct) % 25 != 0)
+                return;
+        log_info("%s", status);
 }
 
 static int run(int argc, char *argv[]) {

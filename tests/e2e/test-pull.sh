@@ -29,6 +29,7 @@ done
 [ -n "$port" ] || { echo "the HTTP server did not start"; exit 1; }
 
 e2e_prepare_host "$work"
+mkdir -p "$work/root/etc/machinespawn"
 for m in img img2; do
         printf '[Machine]\nImage=http://127.0.0.1:%s/rootfs.tar.zst\n' "$port" >"$work/root/etc/machinespawn/$m.mspawn"
 done
