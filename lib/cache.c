@@ -20,6 +20,39 @@ char *cache_path(const char *dir, const char *key, const char *suffix) {
         return strjoin(dir, "/", key, suffix ?: "");
 }
 
+int cache_base(const char *dir, const char *key, char **ret_path, bool *ret_is_archive) {
+        _cleanup_free_ char *tree = cache_path(dir, key, NULL), *archive = cache_path(dir, key, CACHE_ARCHIVE_SUFFIX);
+        struct stat st;
+
+        if (!tree || !archive)
+                return -ENOMEM;
+        if (stat(tree, &st) >= 0 && S_ISDIR(st.st_mode)) {
+                if (ret_path)
+                        *ret_path = TAKE_PTR(tree);
+                if (ret_is_archive)
+                        *ret_is_archive = false;
+                return 0;
+        }
+        if (stat(archive, &st) >= 0 && S_ISREG(st.st_mode)) {
+                if (ret_path)
+                        *ret_path = TAKE_PTR(archive);
+                if (ret_is_archive)
+                        *ret_is_archive = true;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+bool cache_use_archives(const char *dir) {
+        const char *e = getenv("MACHINESPAWN_CACHE_FORMAT");
+
+        if (streq_ptr(e, "archive"))
+                return true;
+        if (streq_ptr(e, "tree"))
+                return false;
+        return !dir_supports_reflink(dir);
+}
+
 int cache_lock(const char *dir, const char *key, int operation) {
         _cleanup_free_ char *p = cache_path(dir, key, ".lock");
         _cleanup_close_ int fd = -EBADF;
@@ -45,13 +78,12 @@ static time_t info_built(const char *info) {
 }
 
 int cache_entry_fresh(const char *dir, const char *key, uint64_t max_age_sec, time_t now) {
-        _cleanup_free_ char *tree = cache_path(dir, key, NULL), *infop = cache_path(dir, key, ".info"), *info = NULL;
-        struct stat st;
+        _cleanup_free_ char *infop = cache_path(dir, key, ".info"), *info = NULL;
         time_t built;
 
-        if (!tree || !infop)
+        if (!infop)
                 return -ENOMEM;
-        if (stat(tree, &st) < 0 || !S_ISDIR(st.st_mode))
+        if (cache_base(dir, key, NULL, NULL) < 0)
                 return 0;
         if (read_full_file(infop, &info, NULL) < 0)
                 return 0; /* no record of when: rebuild */
@@ -81,12 +113,26 @@ int cache_tmp_dir(const char *dir, const char *key, char **ret) {
         return 0;
 }
 
-/* Temporaries of KEY: ".tmp-KEY-XXXXXX" and ".old-KEY-XXXXXX" (exactly six characters after the key). */
+/* Temporaries of KEY: ".tmp-KEY-XXXXXX" and ".old-KEY-XXXXXX" (exactly six characters after the key),
+ * and the archive being packed, ".tmp-KEY-XXXXXX.tar.zst". */
 static bool is_temporary_of(const char *name, const char *key) {
         const char *rest = startswith(name, ".tmp-") ?: startswith(name, ".old-");
-        size_t n = strlen(key);
+        size_t n = strlen(key), m;
 
-        return rest && strncmp(rest, key, n) == 0 && rest[n] == '-' && strlen(rest + n + 1) == 6;
+        if (!rest || strncmp(rest, key, n) != 0 || rest[n] != '-')
+                return false;
+        m = strlen(rest + n + 1);
+        return m == 6 || (m == 6 + strlen(CACHE_ARCHIVE_SUFFIX) && streq(rest + n + 7, CACHE_ARCHIVE_SUFFIX));
+}
+
+static int remove_any(const char *path) {
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (S_ISDIR(st.st_mode))
+                return tree_remove(path, NULL);
+        return unlink(path) < 0 ? -errno : 0;
 }
 
 int cache_clean_tmp(const char *dir, const char *key) {
@@ -107,7 +153,7 @@ int cache_clean_tmp(const char *dir, const char *key) {
                         ret = -ENOMEM;
                         break;
                 }
-                r = tree_remove(p, NULL);
+                r = remove_any(p);
                 if (r < 0 && ret == 0)
                         ret = r;
         }
@@ -116,29 +162,44 @@ int cache_clean_tmp(const char *dir, const char *key) {
 }
 
 int cache_publish(const char *dir, const char *key, const char *tmp, const char *info) {
-        _cleanup_free_ char *tree = cache_path(dir, key, NULL), *infop = cache_path(dir, key, ".info"),
-                            *old = strjoin(dir, "/.old-", key, "-XXXXXX");
+        _cleanup_free_ char *tree = cache_path(dir, key, NULL), *archive = cache_path(dir, key, CACHE_ARCHIVE_SUFFIX),
+                            *infop = cache_path(dir, key, ".info"), *old = strjoin(dir, "/.old-", key, "-XXXXXX");
+        struct stat st;
         bool had_old = false;
         int r;
 
-        if (!tree || !infop || !old)
+        if (!tree || !archive || !infop || !old)
                 return -ENOMEM;
+        if (stat(tmp, &st) < 0)
+                return -errno;
 
-        /* A crash between the renames and the info leaves a tree with an old or no .info: it counts as
+        /* A crash between the renames and the info leaves a base with an old or no .info: it counts as
          * stale and is rebuilt, never used half-known. */
-        if (access(tree, F_OK) >= 0) {
-                /* mkdtemp() for a unique name, then move the old tree onto it */
-                if (!mkdtemp(old))
+        if (S_ISREG(st.st_mode)) {
+                /* rename() replaces a file atomically; a copier that has it open reads the old one */
+                if (rename(tmp, archive) < 0)
                         return -errno;
-                if (rename(tree, old) < 0)
-                        return -errno;
-                had_old = true;
-        }
-        if (rename(tmp, tree) < 0) {
-                r = -errno;
-                if (had_old)
-                        (void) rename(old, tree);
-                return r;
+                if (access(tree, F_OK) >= 0) {
+                        if (!mkdtemp(old) || rename(tree, old) < 0)
+                                return -errno;
+                        had_old = true;
+                }
+        } else {
+                if (access(tree, F_OK) >= 0) {
+                        /* mkdtemp() for a unique name, then move the old tree onto it */
+                        if (!mkdtemp(old))
+                                return -errno;
+                        if (rename(tree, old) < 0)
+                                return -errno;
+                        had_old = true;
+                }
+                if (rename(tmp, tree) < 0) {
+                        r = -errno;
+                        if (had_old)
+                                (void) rename(old, tree);
+                        return r;
+                }
+                (void) unlink(archive);
         }
         r = write_file_atomic(infop, info, strlen(info), 0644, WRITE_DURABLE);
         if (r < 0)
@@ -170,10 +231,12 @@ int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n) {
                 CacheEntry e = {}, *nl;
                 int fd;
 
-                if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+                const char *suffix = endswith(de->d_name, CACHE_ARCHIVE_SUFFIX);
+
+                if (de->d_name[0] == '.' || !(de->d_type == DT_DIR || (de->d_type == DT_REG && suffix)))
                         continue;
-                e.key = strdup(de->d_name);
-                infop = cache_path(dir, de->d_name, ".info");
+                e.key = suffix ? strndup(de->d_name, suffix - de->d_name) : strdup(de->d_name);
+                infop = e.key ? cache_path(dir, e.key, ".info") : NULL;
                 if (!e.key || !infop)
                         goto oom;
                 (void) read_full_file(infop, &e.info, NULL);
@@ -204,27 +267,32 @@ oom:
 }
 
 int cache_remove(const char *dir, const char *key) {
-        _cleanup_free_ char *tree = cache_path(dir, key, NULL), *infop = cache_path(dir, key, ".info"),
+        _cleanup_free_ char *base = NULL, *infop = cache_path(dir, key, ".info"),
                             *old = strjoin(dir, "/.old-", key, "-XXXXXX");
         _cleanup_close_ int fd = -EBADF;
+        bool is_archive;
         int r;
 
-        if (!tree || !infop || !old)
+        if (!infop || !old)
                 return -ENOMEM;
         if (strchr(key, '/') || key[0] == '.')
                 return -EINVAL;
-        if (access(tree, F_OK) < 0)
-                return -errno;
+        r = cache_base(dir, key, &base, &is_archive);
+        if (r < 0)
+                return r;
 
         fd = cache_lock(dir, key, LOCK_EX | LOCK_NB);
         if (fd < 0)
                 return fd; /* -EBUSY: being built or copied from */
 
         /* out of the way in one step, then deleted at leisure */
-        if (!mkdtemp(old) || rename(tree, old) < 0)
-                return -errno;
         (void) unlink(infop);
-        r = tree_remove(old, NULL);
+        if (is_archive)
+                r = unlink(base) < 0 ? -errno : 0;
+        else if (!mkdtemp(old) || rename(base, old) < 0)
+                r = -errno;
+        else
+                r = tree_remove(old, NULL);
         (void) cache_clean_tmp(dir, key);
         /* KEY.lock stays: unlinking it would let two processes lock two different files */
         return r;

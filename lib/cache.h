@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <time.h>
 
-/* The cache of base trees: DIR/KEY is a complete tree, DIR/KEY.info says when and how it was built,
+/* The cache of base trees: DIR/KEY is a complete tree (on file systems with reflinks, where a clone of it
+ * is nearly free) or DIR/KEY.tar.zst its archive (elsewhere: a cold base then costs a sequential read of
+ * a third of the size, and unpacking runs on two cores, which beats copying the tree file by file), DIR/KEY.info says when and how it was built,
  * DIR/KEY.lock is what concurrent users flock(): shared to copy from a base, exclusive to build, replace
  * or delete it. Trees are built as DIR/.tmp-KEY-XXXXXX and published by rename, so DIR/KEY is always
  * whole. */
@@ -21,6 +23,15 @@ void cache_entries_free(CacheEntry *e, size_t n);
 
 char *cache_path(const char *dir, const char *key, const char *suffix);
 
+#define CACHE_ARCHIVE_SUFFIX ".tar.zst"
+
+/* The base of KEY: the tree or the archive, whichever is there; -ENOENT if neither. */
+int cache_base(const char *dir, const char *key, char **ret_path, bool *ret_is_archive);
+
+/* Whether new bases in dir are kept as archives: $MACHINESPAWN_CACHE_FORMAT=tree|archive, else by
+ * whether dir has reflinks. */
+bool cache_use_archives(const char *dir);
+
 /* flock()s KEY.lock (creating dir and file); operation is LOCK_SH or LOCK_EX, optionally | LOCK_NB.
  * Returns the fd; closing it releases the lock. */
 int cache_lock(const char *dir, const char *key, int operation);
@@ -34,7 +45,8 @@ int cache_tmp_dir(const char *dir, const char *key, char **ret);
 /* Removes temporaries of KEY left by killed builds. Call with the exclusive lock held. */
 int cache_clean_tmp(const char *dir, const char *key);
 
-/* Publishes the finished tree tmp as KEY (replacing an older one) with info as KEY.info. Exclusive lock. */
+/* Publishes tmp, a finished tree or archive, as KEY (replacing an older base of either kind) with info as
+ * KEY.info. Exclusive lock. */
 int cache_publish(const char *dir, const char *key, const char *tmp, const char *info);
 
 /* Every KEY with its info, sorted by key. */

@@ -184,13 +184,27 @@ static int build_base(const BootstrapPlan *p, const GlobalConfig *g, const Build
                 (void) tree_remove(tmp, NULL);
                 return diag_error(d, NULL, 0, r, "Cannot tidy the new base: %s", strerror(-r));
         }
+        if (cache_use_archives(g->cache_dir)) {
+                _cleanup_free_ char *archive = strjoin(tmp, CACHE_ARCHIVE_SUFFIX);
+                if (!archive)
+                        return -ENOMEM;
+                r = tree_pack(tmp, archive);
+                (void) tree_remove(tmp, NULL);
+                if (r < 0) {
+                        (void) unlink(archive);
+                        return diag_error(d, NULL, 0, r, "Cannot pack the new base: %s", strerror(-r));
+                }
+                free(tmp);
+                tmp = TAKE_PTR(archive);
+        }
         snprintf(built, sizeof built, "%lld", (long long) time(NULL));
         char seconds[32];
         snprintf(seconds, sizeof seconds, "%lld", (long long) (time(NULL) - start));
         _cleanup_free_ char *pkgs = strv_join(p->packages, " "), *comps = strv_join(p->components, " ");
         if (!pkgs || !comps)
                 return -ENOMEM;
-        info = strjoin("built=", built, "\nseconds=", seconds, "\ntool=", bootstrapper_to_string(p->tool),
+        info = strjoin("built=", built, "\nseconds=", seconds, "\nformat=",
+                       endswith(tmp, CACHE_ARCHIVE_SUFFIX) ? "archive" : "tree", "\ntool=", bootstrapper_to_string(p->tool),
                        "\ndistribution=", p->release.distribution, "\nrelease=", p->release.codename,
                        "\narchitecture=", p->architecture, "\nvariant=", p->variant, "\ncomponents=", comps,
                        "\npackages=", pkgs, "\nmirror=", p->mirror, "\n");
@@ -198,7 +212,10 @@ static int build_base(const BootstrapPlan *p, const GlobalConfig *g, const Build
                 return -ENOMEM;
         r = cache_publish(g->cache_dir, p->cache_key, tmp, info);
         if (r < 0) {
-                (void) tree_remove(tmp, NULL);
+                if (endswith(tmp, CACHE_ARCHIVE_SUFFIX))
+                        (void) unlink(tmp);
+                else
+                        (void) tree_remove(tmp, NULL);
                 return diag_error(d, NULL, 0, r, "Cannot publish base %s: %s", p->cache_key, strerror(-r));
         }
         return 0;
@@ -350,16 +367,19 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         }
 
         /* The machine: a hidden sibling, complete before it gets its name. */
-        base = cache_path(g->cache_dir, p->cache_key, NULL);
+        bool is_archive;
+        r = cache_base(g->cache_dir, p->cache_key, &base, &is_archive);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Base %s vanished from %s.", p->cache_key, g->cache_dir);
         tmp = strjoin(o->machines_dir, "/.#", c->name, ".XXXXXX");
-        if (!base || !tmp)
+        if (!tmp)
                 return -ENOMEM;
         if (!mkdtemp(tmp))
                 return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->machines_dir);
-        (void) rmdir(tmp); /* tree_clone() makes it, mkdtemp() only reserved a unique name */
+        (void) rmdir(tmp); /* tree_clone() and tree_unpack() make it, mkdtemp() only reserved a unique name */
 
         progress(o, "Copying base %s", p->cache_key);
-        r = tree_clone(base, tmp);
+        r = is_archive ? tree_unpack(base, tmp) : tree_clone(base, tmp);
         cache_fd = (close(cache_fd), -EBADF);
         if (r < 0) {
                 (void) tree_remove(tmp, NULL);

@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <linux/stat.h>
 #include <spawn.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -49,6 +51,53 @@ int tree_clone(const char *src, const char *dst) {
         if (r < 0)
                 return r;
         return r == 0 ? 0 : -EIO;
+}
+
+int tree_pack(const char *tree, const char *archive) {
+        int r = spawn_wait((char *[]) { (char *) "tar", (char *) "--create", (char *) "--file", (char *) archive,
+                                        (char *) "--use-compress-program=zstd -T0 -3 -q", (char *) "--xattrs",
+                                        (char *) "--xattrs-include=*", (char *) "--acls", (char *) "--numeric-owner",
+                                        (char *) "--sparse", (char *) "--one-file-system", (char *) "-C",
+                                        (char *) tree, (char *) ".", NULL },
+                           NULL);
+        if (r < 0)
+                return r;
+        return r == 0 ? 0 : -EIO;
+}
+
+int tree_unpack(const char *archive, const char *dst) {
+        int r;
+
+        if (mkdir(dst, 0755) < 0)
+                return -errno;
+        r = spawn_wait((char *[]) { (char *) "tar", (char *) "--extract", (char *) "--file", (char *) archive,
+                                    (char *) "--use-compress-program=zstd -q", (char *) "--xattrs",
+                                    (char *) "--xattrs-include=*", (char *) "--acls", (char *) "--numeric-owner",
+                                    (char *) "--same-permissions", (char *) "--same-owner", (char *) "-C",
+                                    (char *) dst, NULL },
+                       NULL);
+        if (r < 0)
+                return r;
+        return r == 0 ? 0 : -EIO;
+}
+
+bool dir_supports_reflink(const char *dir) {
+        _cleanup_free_ char *a = strjoin(dir, "/.reflink-probe-XXXXXX"), *b = strjoin(dir, "/.reflink-probe-XXXXXX");
+        _cleanup_close_ int fa = -EBADF, fb = -EBADF;
+        char block[4096] = { 1 };
+        bool ok = false;
+
+        if (!a || !b)
+                return false;
+        fa = mkostemp(a, O_CLOEXEC);
+        fb = mkostemp(b, O_CLOEXEC);
+        if (fa >= 0 && fb >= 0 && write(fa, block, sizeof block) == (ssize_t) sizeof block)
+                ok = ioctl(fb, FICLONE, fa) >= 0;
+        if (fa >= 0)
+                (void) unlink(a);
+        if (fb >= 0)
+                (void) unlink(b);
+        return ok;
 }
 
 static int statx_mnt(int dfd, const char *name, struct statx *ret) {

@@ -13,6 +13,14 @@ int spawn_wait(char **argv, char **env_extra);
  * files (cp -a). */
 int tree_clone(const char *src, const char *dst);
 
+/* A tree as a zstd-compressed tar and back (GNU tar and zstd, two processes, so decompression and
+ * writing run in parallel), keeping owners, modes, times, xattrs, ACLs, hard links and sparse files. */
+int tree_pack(const char *tree, const char *archive);
+int tree_unpack(const char *archive, const char *dst);
+
+/* Whether files in dir can be cloned (FICLONE: btrfs, xfs, bcachefs). */
+bool dir_supports_reflink(const char *dir);
+
 typedef struct RemoveStats {
         uint64_t files, dirs;
         uint64_t mounts_detached;

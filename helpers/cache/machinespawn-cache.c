@@ -2,6 +2,7 @@
 /* machinespawn-cache list|remove KEY...|clean: the cache of base trees. Nothing here deletes a base that
  * is being built or copied from (its lock is held then). */
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "build-config.h"
@@ -22,14 +23,20 @@ static int list(const GlobalConfig *g) {
                 return log_error_errno(r, "Cannot read %s: %m", g->cache_dir);
         printf("%-48s %8s %6s %10s %s\n", "KEY", "AGE", "STATE", "SIZE", "");
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *p = cache_path(g->cache_dir, e[i].key, NULL);
+                _cleanup_free_ char *p = NULL;
+                bool is_archive = false;
                 uint64_t size = 0;
                 char age[32] = "-";
                 bool fresh = e[i].built > 0 && (g->max_age_sec == UINT64_MAX ||
                                                 (uint64_t) (now - e[i].built) <= g->max_age_sec);
 
-                if (p)
-                        (void) tree_disk_usage(p, &size);
+                if (cache_base(g->cache_dir, e[i].key, &p, &is_archive) >= 0) {
+                        struct stat st;
+                        if (is_archive && stat(p, &st) >= 0)
+                                size = (uint64_t) st.st_size;
+                        else if (!is_archive)
+                                (void) tree_disk_usage(p, &size);
+                }
                 if (e[i].built > 0) {
                         long long h = (long long) (now - e[i].built) / 3600;
                         snprintf(age, sizeof age, h >= 48 ? "%lldd" : "%lldh", h >= 48 ? h / 24 : h);

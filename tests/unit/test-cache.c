@@ -99,12 +99,49 @@ static void test_clean_tmp_only_its_own(void **state) {
         tests_rm_rf(dir);
 }
 
+static void test_archive_bases(void **state) {
+        _cleanup_free_ char *dir = tests_mkdtemp(), *tmp = NULL, *path = NULL, *info = NULL;
+        CacheEntry *e = NULL;
+        size_t n = 0;
+        bool is_archive = false;
+
+        /* a tree first, then the same key as an archive: the archive replaces the tree */
+        publish(dir, KEY, "tree", 1000);
+        tmp = strjoin(dir, "/.tmp-", KEY, "-abcdef.tar.zst");
+        tests_write(dir, strrchr(tmp, '/') + 1, "not really zstd");
+        assert_true(asprintf(&info, "built=%d\nformat=archive\n", 2000) > 0);
+        assert_int_equal(cache_publish(dir, KEY, tmp, info), 0);
+        assert_int_equal(cache_base(dir, KEY, &path, &is_archive), 0);
+        assert_true(is_archive);
+        assert_non_null(endswith(path, ".tar.zst"));
+        _cleanup_free_ char *tree = cache_path(dir, KEY, NULL);
+        assert_int_equal(access(tree, F_OK), -1);
+        assert_int_equal(cache_entry_fresh(dir, KEY, UINT64_MAX, 3000), 1);
+
+        assert_int_equal(cache_list(dir, &e, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(e[0].key, KEY);
+        assert_int_equal(e[0].built, 2000);
+        cache_entries_free(e, n);
+
+        /* a killed packing leaves ".tmp-KEY-XXXXXX.tar.zst": cleaned with the rest */
+        tests_write(dir, ".tmp-debian-bookworm-amd64-minbase-1a2b3c4d-zzzzzz.tar.zst", "partial");
+        assert_int_equal(cache_clean_tmp(dir, KEY), 0);
+        _cleanup_free_ char *partial = strjoin(dir, "/.tmp-", KEY, "-zzzzzz.tar.zst");
+        assert_int_equal(access(partial, F_OK), -1);
+
+        assert_int_equal(cache_remove(dir, KEY), 0);
+        assert_int_equal(cache_base(dir, KEY, NULL, NULL), -ENOENT);
+        tests_rm_rf(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_and_stale),
                 cmocka_unit_test(test_publish_replaces),
                 cmocka_unit_test(test_locks),
                 cmocka_unit_test(test_clean_tmp_only_its_own),
+                cmocka_unit_test(test_archive_bases),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <sys/mount.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 
 #include "tests.h"
@@ -108,6 +109,50 @@ static void test_clone_keeps_what_matters(void **state) {
         tests_rm_rf(root);
 }
 
+static void test_pack_unpack_roundtrip(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *src = join(root, "src"), *dst = join(root, "dst"),
+                            *archive = join(root, "base.tar.zst");
+        _cleanup_free_ char *x = NULL, *h = NULL, *l = NULL, *dx = NULL, *dh = NULL, *dl = NULL, *text = NULL;
+        struct stat a, b;
+        char target[64] = "", xattr[16] = "";
+
+        tests_write(root, "src/usr/bin/tool", "#!/bin/sh\n");
+        tests_write(root, "src/etc/os-release", "ID=debian\n");
+        x = join(src, "usr/bin/tool");
+        h = join(src, "usr/bin/hard");
+        l = join(src, "usr/bin/link");
+        assert_int_equal(chown(x, 1000, 42), 0); /* before chmod: chown clears the setuid bit */
+        assert_int_equal(chmod(x, 04755), 0);
+        assert_int_equal(link(x, h), 0);
+        assert_int_equal(symlink("tool", l), 0);
+        bool have_xattr = setxattr(x, "user.mspawn", "kept", 4, 0) >= 0; /* tmpfs before 6.6 has no user.* */
+
+        assert_int_equal(tree_pack(src, archive), 0);
+        assert_int_equal(tree_unpack(archive, dst), 0);
+
+        dx = join(dst, "usr/bin/tool");
+        dh = join(dst, "usr/bin/hard");
+        dl = join(dst, "usr/bin/link");
+        assert_int_equal(stat(dx, &a), 0);
+        assert_int_equal(a.st_mode & 07777, 04755);
+        assert_int_equal(a.st_uid, 1000);
+        assert_int_equal(a.st_gid, 42);
+        assert_int_equal(stat(dh, &b), 0);
+        assert_true(a.st_ino == b.st_ino);
+        assert_true(readlink(dl, target, sizeof target - 1) > 0);
+        assert_string_equal(target, "tool");
+        if (have_xattr) {
+                assert_int_equal(getxattr(dx, "user.mspawn", xattr, sizeof xattr - 1), 4);
+                assert_string_equal(xattr, "kept");
+        }
+        _cleanup_free_ char *osr = join(dst, "etc/os-release");
+        assert_int_equal(read_full_file(osr, &text, NULL), 0);
+        assert_string_equal(text, "ID=debian\n");
+        /* the destination must not exist yet */
+        assert_int_equal(tree_unpack(archive, dst), -EEXIST);
+        tests_rm_rf(root);
+}
+
 /* Root only: a bind mount of a host directory inside the tree. The file behind it survives. */
 static void test_remove_with_bind_mount(void **state) {
         _cleanup_free_ char *root = tests_mkdtemp(), *host = join(root, "host"), *tree = join(root, "tree");
@@ -139,6 +184,7 @@ int main(int argc, char *argv[]) {
         };
         const struct CMUnitTest root_tests[] = {
                 cmocka_unit_test(test_remove_with_bind_mount),
+                cmocka_unit_test(test_pack_unpack_roundtrip), /* owners */
         };
 
         /* "--root": the tests that need root, a separate meson test that skips (77) without it */
