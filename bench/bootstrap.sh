@@ -53,15 +53,21 @@ s=$(now)
 t_second=$(since "$s")
 
 # The clone alone, against the plain copies of the same base, interleaved three times; medians.
-base=$(ls -d "$tmp"/cache/debian-* | grep -v '\.' | head -n1)
-tar -C "$base" -cf - . | zstd -q -T0 -3 -o "$tmp/base.tar.zst"
+# The same tree both ways: as the first machine has it (cp -a), and packed (zstd | tar); where the cache
+# keeps archives, that is the cached archive itself.
+base=$tmp/machines/first
+archive=$(ls "$tmp"/cache/*.tar.zst 2>/dev/null | head -n1)
+if [ -z "$archive" ]; then
+        archive=$tmp/base.tar.zst
+        tar -C "$base" -cf - . | zstd -q -T0 -3 -o "$archive"
+fi
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 clone=() cpa=() ztar=()
-for i in 1 2 3; do
+for i in $(seq "${RUNS:-5}"); do
         rm -rf "$tmp/machines/second"
         sync; s=$(now); "$helper" second 2>/dev/null; clone+=("$(since "$s")")
         sync; s=$(now); cp -a "$base" "$tmp/cp-$i"; cpa+=("$(since "$s")")
-        sync; s=$(now); mkdir "$tmp/zt-$i"; zstd -dc "$tmp/base.tar.zst" | tar -C "$tmp/zt-$i" -x; ztar+=("$(since "$s")")
+        sync; s=$(now); mkdir "$tmp/zt-$i"; zstd -dc "$archive" | tar -C "$tmp/zt-$i" -x; ztar+=("$(since "$s")")
         rm -rf "$tmp/cp-$i" "$tmp/zt-$i"
 done
 t_clone=$(median "${clone[@]}")
@@ -74,9 +80,9 @@ printf '%-44s %8.2f s\n' "plain debootstrap" "$t_debootstrap"
 [ -n "$t_mmdebstrap" ] && printf '%-44s %8.2f s\n' "plain mmdebstrap" "$t_mmdebstrap"
 printf '%-44s %8.2f s\n' "machinespawn first machine (cold cache)" "$t_first"
 printf '%-44s %8.2f s\n' "machinespawn second machine (cached)" "$t_second"
-printf '%-44s %8.2f s  (median of 3)\n' "machinespawn machine from cache" "$t_clone"
-printf '%-44s %8.2f s  (median of 3)\n' "cp -a of the base" "$t_cpa"
-printf '%-44s %8.2f s  (median of 3)\n' "zstd -dc | tar -x of the base" "$t_ztar"
+printf '%-44s %8.2f s  (median of ${RUNS:-5})\n' "machinespawn machine from cache" "$t_clone"
+printf '%-44s %8.2f s  (median of ${RUNS:-5})\n' "cp -a of the base" "$t_cpa"
+printf '%-44s %8.2f s  (median of ${RUNS:-5})\n' "zstd -dc | tar -x of the base" "$t_ztar"
 echo
 printf 'second machine / fresh debootstrap:      1/%.0f   (target: 1/40 or better)\n' \
         "$(echo "$t_debootstrap / $t_second" | bc -l)"

@@ -1,18 +1,67 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* machinespawn: the same machines as the generator path, by hand. */
+/* machinespawn: the same machines as the generator path, by hand. Every verb is a thin front over lib/. */
+#include <dirent.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <curl/curl.h>
+#include <systemd/sd-daemon.h>
 
 #include "build-config.h"
+#include "cache.h"
+#include "distro-info.h"
+#include "fileio.h"
+#include "generator.h"
 #include "global-config.h"
 #include "log.h"
 #include "machine-build.h"
+#include "machine-remove.h"
+#include "mspawn-load.h"
+#include "proxy.h"
 #include "strv.h"
+#include "tree.h"
 #include "valid.h"
 
+/* Exit codes, see machinespawn(1): 0 success, 1 failure, 2 usage; "run" and "boot" pass on the command's. */
+#define EXIT_USAGE 2
+static bool usage_failed = false;
+static int command_status = -1;
+
 static const char *arg_verify = NULL;
+static const char *arg_variant = NULL;
+static const char *arg_include = NULL;
+static const char *arg_output = "text";
+static bool arg_no_save = false;
+static bool arg_keep_config = false;
+static bool arg_force = false;
+
+static const char *const saved_marker = "# Written by \"machinespawn bootstrap\".";
+
+static int usage_error(const char *fmt, ...) _printf_(1, 2);
+static int usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("machinespawn: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        usage_failed = true;
+        return -EINVAL;
+}
+
+static bool have_systemd(void) {
+        /* systemd as PID 1 with its bus: otherwise nspawn runs unregistered (CI machines, chroots) */
+        return sd_booted() > 0 && access("/run/dbus/system_bus_socket", F_OK) >= 0;
+}
+
+static int need_root(const char *verb) {
+        if (geteuid() == 0)
+                return 0;
+        return log_error_errno(EPERM, "'%s' changes the system: run it as root.", verb);
+}
 
 static int load_global(GlobalConfig **ret) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
@@ -31,48 +80,164 @@ static int load_global(GlobalConfig **ret) {
 
 /* A bar on a terminal, a line per phase elsewhere. */
 static void on_progress(void *userdata, const char *status) {
-        static char last_phase[64];
+        static char last[128];
+        const char *pct = startswith(status, "Downloading ");
         bool tty = isatty(STDERR_FILENO);
-        const char *pct = startswith(status, "Downloading ") && strchr(status, '%') ? status : NULL;
 
-        if (pct && tty) {
-                unsigned p = (unsigned) atoi(status + strlen("Downloading "));
-                char bar[41];
-                memset(bar, '#', p * 40 / 100);
-                memset(bar + p * 40 / 100, '.', 40 - p * 40 / 100);
-                bar[40] = 0;
-                fprintf(stderr, "\r[%s] %3u%%", bar, p);
-                if (p == 100)
-                        fputc('\n', stderr);
-                return;
-        }
-        if (pct) {
-                /* not a terminal: a line at each quarter */
-                unsigned p = (unsigned) atoi(status + strlen("Downloading "));
-                if (p % 25 != 0 || strncmp(last_phase, status, sizeof last_phase - 1) == 0)
+        if (pct && strchr(pct, '%')) {
+                unsigned p = (unsigned) atoi(pct);
+                if (tty) {
+                        char bar[41];
+                        memset(bar, '#', p * 40 / 100);
+                        memset(bar + p * 40 / 100, '.', 40 - p * 40 / 100);
+                        bar[40] = 0;
+                        fprintf(stderr, "\r[%s] %3u%%%s", bar, p, p == 100 ? "\n" : "");
+                        return;
+                }
+                if (p % 25 != 0)
                         return;
         }
-        snprintf(last_phase, sizeof last_phase, "%s", status);
-        fprintf(stderr, "%s\n", status);
+        if (streq(last, status))
+                return;
+        snprintf(last, sizeof last, "%s", status);
+        fprintf(stderr, tty ? "\033[1m%s\033[0m\n" : "%s\n", status);
 }
 
-static int verb_pull_tar(char **args) {
-        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+static int build(MachineConfig *c, BuildResult *res) {
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
-        _cleanup_(build_result_done) BuildResult res = {};
-        const char *url = args[0], *name = args[1];
         BuildOptions o;
         int r;
 
-        if (!url || !name || args[2]) {
-                log_error("Usage: machinespawn pull-tar URL NAME [--verify=checksum|no|sha256:HEX]");
+        r = load_global(&g);
+        if (r < 0)
+                return r;
+        build_options_init(&o);
+        o.progress = on_progress;
+        r = machine_build(c, g, &o, res, &d);
+        diagnostics_log(&d);
+        return r;
+}
+
+/* ---- bootstrap ---- */
+
+/* "debian-12", "ubuntu-jammy" -> distribution and release. */
+static int split_distro_release(const char *s, char **ret_dist, char **ret_rel) {
+        const char *dash = strchr(s, '-');
+
+        if (!dash || dash == s || !dash[1])
                 return -EINVAL;
+        *ret_dist = strndup(s, dash - s);
+        *ret_rel = strdup(dash + 1);
+        return *ret_dist && *ret_rel ? 0 : -ENOMEM;
+}
+
+static int verb_bootstrap(char **args) {
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(unit_file_done) UnitFile u = {};
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(build_result_done) BuildResult res = {};
+        _cleanup_free_ char *dist = NULL, *rel = NULL, *text = NULL, *path = NULL, *packages = NULL, *existing = NULL;
+        const char *spec = args[0], *name = args[0] ? args[1] : NULL, *arch = name ? args[2] : NULL;
+        int r;
+
+        if (!spec || !name || (arch && args[3]))
+                return usage_error("usage: machinespawn bootstrap DISTRO-RELEASE NAME [ARCH]");
+        if (split_distro_release(spec, &dist, &rel) < 0)
+                return usage_error("'%s' is not DISTRIBUTION-RELEASE (debian-12, debian-bookworm, ubuntu-22.04).",
+                                   spec);
+        if (!machine_name_is_valid(name))
+                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", name);
+        r = need_root("bootstrap");
+        if (r < 0)
+                return r;
+        if (arg_include) {
+                packages = strdup(arg_include);
+                if (!packages)
+                        return log_oom();
+                for (char *p = packages; *p; p++)
+                        if (*p == ',')
+                                *p = ' ';
         }
+
+        /* The same words a .mspawn would say, through the same parser: one set of checks and messages. */
+        text = strjoin(saved_marker, "\n[Machine]\nDistribution=", dist, "\nRelease=", rel, "\n");
+        if (!text)
+                return log_oom();
+#define APPEND(...)                                                     \
+        do {                                                            \
+                char *t = strjoin(text, __VA_ARGS__);                   \
+                if (!t)                                                 \
+                        return log_oom();                               \
+                free(text);                                             \
+                text = t;                                               \
+        } while (0)
+        if (arch)
+                APPEND("Architecture=", arch, "\n");
+        if (arg_variant)
+                APPEND("Variant=", arg_variant, "\n");
+        if (packages)
+                APPEND("Packages=", packages, "\n");
+#undef APPEND
+
+        path = strjoin(getenv("MACHINESPAWN_SYSCONFDIR") ?: "/etc/machinespawn", "/", name, ".mspawn");
+        if (!path)
+                return log_oom();
+        {
+                _cleanup_free_ char *scratch = strdup(text);
+                if (!scratch)
+                        return log_oom();
+                r = unit_file_parse_buffer(&u, "(command line)", scratch, strlen(scratch), &d);
+        }
+        if (r >= 0)
+                r = machine_config_from_unit(name, path, &u, time(NULL), &c, &d);
+        diagnostics_log(&d);
+        if (r < 0)
+                return r == -ENOMEM ? log_oom() : -EINVAL;
+        free(c->source_path);
+        c->source_path = strdup(path);
+
+        if (!arg_no_save) {
+                if (read_full_file(path, &existing, NULL) >= 0 && !streq(existing, text))
+                        return log_error_errno(EEXIST, "%s exists and says something else; remove it or use "
+                                               "--no-save.", path);
+                r = mkdir_parents(path, 0755);
+                if (r >= 0)
+                        r = write_file_atomic(path, text, strlen(text), 0644, WRITE_DURABLE);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot write %s: %m", path);
+                if (have_systemd())
+                        (void) spawn_wait((char *[]) { (char *) "systemctl", (char *) "daemon-reload", NULL }, NULL);
+        }
+
+        r = build(c, &res);
+        if (r < 0)
+                return r;
+        if (res.existed)
+                log_info("Machine %s exists already; nothing built.", name);
+        else
+                log_info("Machine %s ready (base %s%s).", name, res.cache_key,
+                         res.base_built ? ", built now" : ", from the cache");
+        return 0;
+}
+
+/* ---- pull-tar ---- */
+
+static int verb_pull_tar(char **args) {
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(build_result_done) BuildResult res = {};
+        const char *url = args[0], *name = url ? args[1] : NULL;
+        int r;
+
+        if (!url || !name || args[2])
+                return usage_error("usage: machinespawn pull-tar URL NAME [--verify=checksum|no|sha256:HEX]");
         if (!url_is_valid(url, true))
                 return log_error_errno(EINVAL, "%s is not an http://, https:// or file:/// URL.", url);
         if (!machine_name_is_valid(name))
                 return log_error_errno(EINVAL, "'%s' is not a valid machine name.", name);
+        r = need_root("pull-tar");
+        if (r < 0)
+                return r;
 
         c = calloc(1, sizeof(MachineConfig));
         if (!c || !(c->name = strdup(name)) || !(c->image.value = strdup(url)) ||
@@ -88,72 +253,627 @@ static int verb_pull_tar(char **args) {
                 if (!(c->verify_sha256 = strdup(arg_verify + 7)))
                         return log_oom();
         } else
-                return log_error_errno(EINVAL, "--verify=%s is not one of checksum, no, sha256:<64 hex digits>.",
-                                       arg_verify);
+                return usage_error("--verify=%s is not one of checksum, no, sha256:<64 hex digits>.", arg_verify);
 
-        r = load_global(&g);
-        if (r < 0)
-                return r;
-        build_options_init(&o);
-        o.progress = on_progress;
-        r = machine_build(c, g, &o, &res, &d);
-        diagnostics_log(&d);
+        r = build(c, &res);
         if (r < 0)
                 return r;
         if (res.existed)
-                return log_error_errno(EEXIST, "Machine %s exists already in %s.", name, o.machines_dir);
-        log_info("Machine %s ready in %s/%s (%s).", name, o.machines_dir, name,
+                return log_error_errno(EEXIST, "Machine %s exists already.", name);
+        log_info("Machine %s ready (%s).", name,
                  res.not_modified ? "unchanged on the server, unpacked from the cache" : "downloaded");
         return 0;
 }
 
+/* ---- run, boot ---- */
+
+static int machine_dir(const char *name, char **ret) {
+        BuildOptions o;
+        struct stat st;
+
+        build_options_init(&o);
+        *ret = strjoin(o.machines_dir, "/", name);
+        if (!*ret)
+                return log_oom();
+        if (stat(*ret, &st) < 0 || !S_ISDIR(st.st_mode))
+                return log_error_errno(ENOENT, "Machine %s has no image in %s (bootstrap it first).", name,
+                                       o.machines_dir);
+        return 0;
+}
+
+static int verb_run(char **args) {
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        _cleanup_(proxy_result_done) ProxyResult proxy = {};
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *dir = NULL, *bind = NULL;
+        const char *name = args[0];
+        BuildOptions o;
+        int r;
+
+        if (!name)
+                return usage_error("usage: machinespawn run NAME [COMMAND...]");
+        r = need_root("run");
+        if (r < 0)
+                return r;
+        r = machine_dir(name, &dir);
+        if (r < 0)
+                return r;
+        build_options_init(&o);
+        if (machine_is_running(o.machines_dir, name) > 0)
+                return log_error_errno(EBUSY, "Machine %s is running; use \"machinectl shell %s\".", name, name);
+
+        r = load_global(&g);
+        if (r < 0)
+                return r;
+        r = proxy_resolve(g->proxy, &proxy);
+        if (r < 0)
+                return log_error_errno(r, "Proxy detection failed: %m");
+
+        r = strv_extend_strv(&argv, (char *[]) { (char *) "systemd-nspawn", (char *) "--quiet", (char *) "-D", dir,
+                                                  (char *) "--machine", (char *) name, NULL });
+        if (r >= 0 && !have_systemd())
+                r = strv_extend_strv(&argv, (char *[]) { (char *) "--register=no", (char *) "--keep-unit", NULL });
+        if (r < 0)
+                return log_oom();
+
+        /* The proxy is there for this run only: in the environment apt reads, not written into the tree. */
+        if (proxy.url) {
+                bind = strjoin("--setenv=http_proxy=", proxy.url);
+                if (!bind || strv_extend(&argv, bind) < 0)
+                        return log_oom();
+                log_info("Package proxy %s (%s) is available to apt for this run.", proxy.url, proxy.how);
+        }
+        if (args[1]) {
+                r = strv_extend(&argv, "--");
+                if (r >= 0)
+                        r = strv_extend_strv(&argv, args + 1);
+                if (r < 0)
+                        return log_oom();
+        }
+
+        r = spawn_wait(argv, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot run systemd-nspawn: %m");
+        command_status = r; /* the command's own status */
+        return 0;
+}
+
+static int verb_boot(char **args) {
+        _cleanup_free_ char *dir = NULL;
+        const char *name = args[0];
+        int r;
+
+        if (!name || args[1])
+                return usage_error("usage: machinespawn boot NAME");
+        r = need_root("boot");
+        if (r < 0)
+                return r;
+        r = machine_dir(name, &dir);
+        if (r < 0)
+                return r;
+        /* the machine's init in the foreground, with its .nspawn settings, wherever we are */
+        char *argv[] = { (char *) "systemd-nspawn", (char *) "--boot", (char *) "-D", dir, (char *) "--machine",
+                         (char *) name, (char *) "--settings=override",
+                         have_systemd() ? NULL : (char *) "--register=no", (char *) "--keep-unit", NULL };
+        r = spawn_wait(argv, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot run systemd-nspawn: %m");
+        command_status = r;
+        return 0;
+}
+
+/* ---- systemctl verbs ---- */
+
+static int verb_systemctl(const char *verb, char **args) {
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        if (!args[0] || args[1])
+                return usage_error("usage: machinespawn %s NAME", verb);
+        if (!machine_name_is_valid(args[0]))
+                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", args[0]);
+        if (!have_systemd())
+                return log_error_errno(EOPNOTSUPP, "'%s' needs systemd as the init system and its bus; here there is "
+                                       "none (use \"machinespawn boot %s\").", verb, args[0]);
+        r = need_root(verb);
+        if (r < 0)
+                return r;
+        unit = strjoin("systemd-nspawn@", args[0], ".service");
+        if (!unit)
+                return log_oom();
+        r = spawn_wait((char *[]) { (char *) "systemctl", (char *) verb, unit, NULL }, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot run systemctl: %m");
+        return r == 0 ? 0 : log_error_errno(EIO, "systemctl %s %s failed.", verb, unit);
+}
+
+/* ---- remove, clean-cache ---- */
+
+static int verb_remove(char **args) {
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        const char *name = args[0];
+        BuildOptions o;
+        RemoveStats stats = {};
+        int r;
+
+        if (!name || args[1])
+                return usage_error("usage: machinespawn remove NAME [--keep-config] [--force]");
+        if (!machine_name_is_valid(name))
+                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", name);
+        r = need_root("remove");
+        if (r < 0)
+                return r;
+        build_options_init(&o);
+        if (machine_is_running(o.machines_dir, name) > 0) {
+                if (!arg_force)
+                        return log_error_errno(EBUSY, "Machine %s is running; stop it first or use --force.", name);
+                if (!have_systemd())
+                        return log_error_errno(EBUSY, "Machine %s is running outside systemd; stop it first.", name);
+                _cleanup_free_ char *unit = strjoin("systemd-nspawn@", name, ".service");
+                if (!unit)
+                        return log_oom();
+                r = spawn_wait((char *[]) { (char *) "systemctl", (char *) "stop", unit, NULL }, NULL);
+                if (r != 0)
+                        return log_error_errno(EIO, "Cannot stop %s.", unit);
+        }
+
+        r = machine_remove(name, &o, getenv("MACHINESPAWN_NSPAWN_DIR") ?: "/run/systemd/nspawn", &stats, &d);
+        diagnostics_log(&d);
+        if (r < 0)
+                return r;
+        log_info("Removed machine %s (%llu files).", name, (unsigned long long) stats.files);
+
+        /* the declaration too, if "bootstrap" wrote it: a hand-written one is the admin's */
+        path = strjoin(getenv("MACHINESPAWN_SYSCONFDIR") ?: "/etc/machinespawn", "/", name, ".mspawn");
+        if (!path)
+                return log_oom();
+        if (!arg_keep_config && read_full_file(path, &text, NULL) >= 0 && startswith(text, saved_marker)) {
+                if (unlink(path) < 0)
+                        return log_error_errno(errno, "Cannot remove %s: %m", path);
+                log_info("Removed %s.", path);
+                if (have_systemd())
+                        (void) spawn_wait((char *[]) { (char *) "systemctl", (char *) "daemon-reload", NULL }, NULL);
+        }
+        return 0;
+}
+
+static int verb_clean_cache(char **keys) {
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        _cleanup_strv_free_ char **targets = NULL;
+        int r, ret = 0;
+
+        r = need_root("clean-cache");
+        if (r < 0)
+                return r;
+        r = load_global(&g);
+        if (r < 0)
+                return r;
+        if (keys[0])
+                targets = strv_copy(keys);
+        else {
+                CacheEntry *e = NULL;
+                size_t n = 0;
+                r = cache_list(g->cache_dir, &e, &n);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read %s: %m", g->cache_dir);
+                targets = calloc(1, sizeof(char *));
+                for (size_t i = 0; targets && i < n; i++)
+                        if (strv_extend(&targets, e[i].key) < 0)
+                                targets = strv_free(targets);
+                cache_entries_free(e, n);
+        }
+        if (!targets)
+                return log_oom();
+        STRV_FOREACH(k, targets) {
+                r = cache_remove(g->cache_dir, *k);
+                if (r == -EBUSY)
+                        ret = log_error_errno(r, "Base %s is in use, not removed.", *k);
+                else if (r == -ENOENT)
+                        ret = log_error_errno(r, "No base %s in %s.", *k, g->cache_dir);
+                else if (r < 0)
+                        ret = log_error_errno(r, "Cannot remove base %s: %m", *k);
+                else
+                        log_info("Removed base %s.", *k);
+        }
+        return ret;
+}
+
+/* ---- list ---- */
+
+typedef struct Row {
+        char *name, *declared, *origin;
+        bool image, running;
+        uint64_t size;
+        long long base_age; /* seconds, -1 unknown */
+} Row;
+
+static void json_string(const char *s, FILE *f) {
+        fputc('"', f);
+        for (; s && *s; s++) {
+                if (*s == '"' || *s == '\\')
+                        fprintf(f, "\\%c", *s);
+                else if ((unsigned char) *s < 0x20)
+                        fprintf(f, "\\u%04x", *s);
+                else
+                        fputc(*s, f);
+        }
+        fputc('"', f);
+}
+
+static int verb_list(char **args) {
+        _cleanup_(mspawn_index_done) MspawnIndex idx = {};
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        _cleanup_strv_free_ char **search = NULL, **names = NULL;
+        BuildOptions o;
+        time_t now = time(NULL);
+        int r;
+
+        if (args[0])
+                return usage_error("usage: machinespawn list [--output=text|json]");
+        if (!streq(arg_output, "text") && !streq(arg_output, "json"))
+                return usage_error("--output=%s is not text or json.", arg_output);
+        build_options_init(&o);
+        r = load_global(&g);
+        if (r < 0)
+                return r;
+        if (mspawn_search_path(&search) < 0 || mspawn_index_build(search, &idx) < 0 || mspawn_enumerate(&idx, &names) < 0)
+                return log_oom();
+
+        /* images nobody declared are machines too */
+        DIR *dir = opendir(o.machines_dir);
+        if (dir) {
+                struct dirent *de;
+                while ((de = readdir(dir)))
+                        if (de->d_name[0] != '.' && de->d_type == DT_DIR && !strv_contains(names, de->d_name))
+                                (void) strv_extend(&names, de->d_name);
+                closedir(dir);
+        }
+        strv_sort(names);
+
+        if (streq(arg_output, "json"))
+                fputs("[", stdout);
+        else
+                printf("%-20s %-40s %-6s %9s %-8s %s\n", "NAME", "DECLARED", "IMAGE", "SIZE", "STATE", "ORIGIN");
+        bool first = true;
+        STRV_FOREACH(n, names) {
+                _cleanup_free_ char *declared = NULL, *path = strjoin(o.machines_dir, "/", *n),
+                                    *originp = machine_origin_path(&o, *n), *origin_text = NULL, *origin = NULL;
+                struct stat st;
+                uint64_t size = 0;
+                bool image, running;
+                long long base_age = -1;
+
+                if (!path || !originp)
+                        return log_oom();
+                (void) mspawn_find(&idx, *n, &declared, NULL);
+                image = stat(path, &st) >= 0 && S_ISDIR(st.st_mode);
+                if (image)
+                        (void) tree_disk_usage(path, &size);
+                running = machine_is_running(o.machines_dir, *n) > 0;
+                if (read_full_file(originp, &origin_text, NULL) >= 0) {
+                        origin = strndup(origin_text, strcspn(origin_text, "\n"));
+                        const char *key = startswith(origin_text, "base=");
+                        if (key) {
+                                _cleanup_free_ char *k = strndup(key, strcspn(key, "\n")), *infop = NULL, *info = NULL;
+                                infop = k ? cache_path(g->cache_dir, k, ".info") : NULL;
+                                const char *b = infop && read_full_file(infop, &info, NULL) >= 0 ? strstr(info, "built=")
+                                                                                                 : NULL;
+                                if (b)
+                                        base_age = (long long) now - strtoll(b + 6, NULL, 10);
+                        }
+                }
+
+                if (streq(arg_output, "json")) {
+                        fputs(first ? "\n  {" : ",\n  {", stdout);
+                        fputs("\"name\": ", stdout);
+                        json_string(*n, stdout);
+                        fputs(", \"declared\": ", stdout);
+                        if (declared)
+                                json_string(declared, stdout);
+                        else
+                                fputs("null", stdout);
+                        printf(", \"image\": %s, \"size\": %llu, \"running\": %s, \"origin\": ", image ? "true" : "false",
+                               (unsigned long long) size, running ? "true" : "false");
+                        if (origin)
+                                json_string(origin, stdout);
+                        else
+                                fputs("null", stdout);
+                        if (base_age >= 0)
+                                printf(", \"base_age\": %lld}", base_age);
+                        else
+                                fputs(", \"base_age\": null}", stdout);
+                } else {
+                        char age[32] = "";
+                        if (base_age >= 0)
+                                snprintf(age, sizeof age, " (%lldh old)", base_age / 3600);
+                        printf("%-20s %-40s %-6s %8.1fM %-8s %s%s\n", *n, declared ?: "-", image ? "yes" : "no",
+                               (double) size / (1024.0 * 1024.0), running ? "running" : "stopped", origin ?: "-", age);
+                }
+                first = false;
+        }
+        if (streq(arg_output, "json"))
+                fputs(first ? "]\n" : "\n]\n", stdout);
+        return 0;
+}
+
+/* ---- cat, check ---- */
+
+static int verb_cat(char **args) {
+        _cleanup_(mspawn_index_done) MspawnIndex idx = {};
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(output_plan_done) OutputPlan plan = {};
+        _cleanup_strv_free_ char **search = NULL, **dropins = NULL;
+        _cleanup_free_ char *main_path = NULL;
+        GeneratorPaths paths = { .helperdir = HELPER_DIR, .unitdir = SYSTEM_UNIT_DIR };
+        int r;
+
+        if (!args[0] || args[1])
+                return usage_error("usage: machinespawn cat NAME");
+        if (mspawn_search_path(&search) < 0 || mspawn_index_build(search, &idx) < 0)
+                return log_oom();
+        r = mspawn_find(&idx, args[0], &main_path, &dropins);
+        if (r == -ENOENT)
+                return log_error_errno(r, "No %s.mspawn in %s.", args[0], strv_join(search, ", ") ?: "");
+        if (r < 0)
+                return log_error_errno(r, "Cannot look up %s.mspawn: %m", args[0]);
+        if (r > 0) {
+                printf("# %s masks the machine.\n", main_path);
+                return 0;
+        }
+
+        /* each file as it is, then what the generator makes of them */
+        char **files = NULL;
+        if (strv_extend(&files, main_path) < 0 || strv_extend_strv(&files, dropins) < 0)
+                return log_oom();
+        STRV_FOREACH(f, files) {
+                _cleanup_free_ char *text = NULL;
+                if (read_full_file(*f, &text, NULL) < 0)
+                        continue;
+                printf("# %s\n%s%s\n", *f, text, endswith(text, "\n") ? "" : "\n");
+        }
+        strv_free(files);
+
+        r = mspawn_load(&idx, args[0], time(NULL), &c, &d);
+        diagnostics_log(&d);
+        if (r < 0)
+                return log_error_errno(r, "%s is not usable; the generator skips it.", main_path);
+        if (generator_plan_machine(c, &paths, &plan) < 0)
+                return log_oom();
+        printf("# --- what machinespawn-generator makes of it ---\n");
+        return output_plan_print(&plan, stdout);
+}
+
+static int verb_check(char **args) {
+        static const struct {
+                const char *what, *package;
+                bool required;
+        } tools[] = {
+                { "systemd-nspawn", "systemd-container", true }, { "debootstrap", "debootstrap", true },
+                { "mmdebstrap", "mmdebstrap", false },          { "tar", "tar", true },
+                { "zstd", "zstd", true },                       { "cp", "coreutils", true },
+        };
+        static const struct {
+                const char *path, *package;
+        } files[] = {
+                { "/usr/share/distro-info/debian.csv", "distro-info-data" },
+                { "/usr/share/keyrings/debian-archive-keyring.gpg", "debian-archive-keyring" },
+                { "/usr/share/keyrings/ubuntu-archive-keyring.gpg", "ubuntu-keyring" },
+        };
+        int missing = 0;
+
+        if (args[0])
+                return usage_error("usage: machinespawn check");
+        for (size_t i = 0; i < ELEMENTSOF(tools); i++) {
+                bool ok = find_executable(tools[i].what);
+                printf("%-50s %s\n", tools[i].what,
+                       ok ? "ok" : tools[i].required ? "MISSING" : "missing (optional, faster first builds)");
+                if (!ok) {
+                        printf("    apt-get install %s\n", tools[i].package);
+                        missing += tools[i].required;
+                }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                bool ok = access(files[i].path, R_OK) >= 0;
+                bool required = i < 2;
+                printf("%-50s %s\n", files[i].path, ok ? "ok" : required ? "MISSING" : "missing (Ubuntu machines)");
+                if (!ok) {
+                        printf("    apt-get install %s\n", files[i].package);
+                        missing += required;
+                }
+        }
+        printf("systemd as init with its bus                       %s\n",
+               have_systemd() ? "yes" : "no (machines run unregistered; start/stop/enable need it)");
+        if (missing > 0)
+                return log_error_errno(ENOENT, "%i required tool(s) missing.", missing);
+        return 0;
+}
+
+/* ---- main ---- */
+
+static const struct {
+        const char *verb;
+        const char *help;
+} verbs[] = {
+        { "bootstrap DISTRO-RELEASE NAME [ARCH]", "Declare a machine and build it now (debian-12, ubuntu-jammy)" },
+        { "run NAME [COMMAND...]", "Run a command (default: a shell) in a stopped machine" },
+        { "pull-tar URL NAME", "Download a root file system tarball as machine NAME" },
+        { "remove NAME", "Remove a machine (and the .mspawn bootstrap wrote)" },
+        { "clean-cache [KEY...]", "Remove cached base trees (all, or the named ones)" },
+        { "list", "List machines: declared, image, size, state, origin" },
+        { "start|stop|enable|disable NAME", "systemctl on the machine's systemd-nspawn@ unit" },
+        { "boot NAME", "Boot the machine's init in the foreground" },
+        { "cat NAME", "Show the .mspawn, its drop-ins, and what the generator makes of them" },
+        { "check", "Check the tools machinespawn needs" },
+};
+
 static void help(void) {
-        printf("machinespawn [OPTIONS...] COMMAND ...\n\n"
-               "Declarative systemd-nspawn machines, by hand.\n\n"
-               "Commands:\n"
-               "  pull-tar URL NAME       Download a root file system tarball as machine NAME\n"
-               "\nOptions:\n"
-               "  -h --help               Show this help\n"
-               "     --version            Show the version\n"
-               "     --verify=MODE        pull-tar: checksum (default), no, sha256:HEX\n"
+        printf("machinespawn [OPTIONS...] COMMAND ...\n\nDeclarative systemd-nspawn machines, by hand.\n\nCommands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                printf("  %-38s %s\n", verbs[i].verb, verbs[i].help);
+        printf("\nOptions:\n"
+               "  -h --help                 Show this help (or a command's, after it)\n"
+               "     --version              Show the version\n"
+               "     --variant=VARIANT      bootstrap: minbase (default), buildd, default\n"
+               "     --include=PKG,...      bootstrap: extra packages\n"
+               "     --no-save              bootstrap: do not write /etc/machinespawn/NAME.mspawn\n"
+               "     --verify=MODE          pull-tar: checksum (default), no, sha256:HEX\n"
+               "     --keep-config          remove: keep the .mspawn\n"
+               "     --force                remove: stop a running machine first\n"
+               "     --output=text|json     list: the format\n"
                "\nSee machinespawn(1) and mspawn(5).\n");
 }
 
+static int verb_help(const char *verb) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strstr(verbs[i].verb, verb)) {
+                        printf("machinespawn %s\n  %s\n\nSee machinespawn(1).\n", verbs[i].verb, verbs[i].help);
+                        return 0;
+                }
+        return usage_error("Unknown command '%s' (see machinespawn --help).", verb);
+}
+
+static int dispatch(const char *verb, char **args) {
+        if (streq(verb, "bootstrap"))
+                return verb_bootstrap(args);
+        if (streq(verb, "run"))
+                return verb_run(args);
+        if (streq(verb, "pull-tar"))
+                return verb_pull_tar(args);
+        if (streq(verb, "remove"))
+                return verb_remove(args);
+        if (streq(verb, "clean-cache"))
+                return verb_clean_cache(args);
+        if (streq(verb, "list"))
+                return verb_list(args);
+        if (streq(verb, "boot"))
+                return verb_boot(args);
+        if (streq(verb, "cat"))
+                return verb_cat(args);
+        if (streq(verb, "check"))
+                return verb_check(args);
+        if (streq(verb, "start") || streq(verb, "stop") || streq(verb, "enable") || streq(verb, "disable"))
+                return verb_systemctl(verb, args);
+        return usage_error("Unknown command '%s' (see machinespawn --help).", verb);
+}
+
 static int run(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_VERIFY };
+        enum { ARG_VERSION = 0x100, ARG_VERIFY, ARG_VARIANT, ARG_INCLUDE, ARG_NO_SAVE, ARG_KEEP_CONFIG, ARG_FORCE,
+               ARG_OUTPUT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "verify", required_argument, NULL, ARG_VERIFY },
+                { "variant", required_argument, NULL, ARG_VARIANT },
+                { "include", required_argument, NULL, ARG_INCLUDE },
+                { "no-save", no_argument, NULL, ARG_NO_SAVE },
+                { "keep-config", no_argument, NULL, ARG_KEEP_CONFIG },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "output", required_argument, NULL, ARG_OUTPUT },
                 {},
         };
+        bool want_help = false;
         int c;
 
         log_set_prefix("machinespawn");
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        /* "+": options end at the command's first argument that is not one, so "run NAME ls -l" works */
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        help();
-                        return 0;
+                        want_help = true;
+                        break;
                 case ARG_VERSION:
                         printf("machinespawn %s\n", PROJECT_VERSION);
                         return 0;
                 case ARG_VERIFY:
                         arg_verify = optarg;
                         break;
+                case ARG_VARIANT:
+                        arg_variant = optarg;
+                        break;
+                case ARG_INCLUDE:
+                        arg_include = optarg;
+                        break;
+                case ARG_NO_SAVE:
+                        arg_no_save = true;
+                        break;
+                case ARG_KEEP_CONFIG:
+                        arg_keep_config = true;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
+                case ARG_OUTPUT:
+                        arg_output = optarg;
+                        break;
                 default:
+                        usage_failed = true;
                         return -EINVAL;
                 }
+
         if (optind >= argc) {
                 help();
+                if (want_help)
+                        return 0;
+                usage_failed = true;
                 return -EINVAL;
         }
-        if (streq(argv[optind], "pull-tar")) {
-                if (geteuid() != 0)
-                        return log_error_errno(EPERM, "pull-tar creates a machine: run it as root.");
-                return verb_pull_tar(argv + optind + 1);
+        const char *verb = argv[optind];
+        char **args = argv + optind + 1;
+
+        /* options may also follow the command ("bootstrap debian-12 bread --variant=buildd") */
+        for (char **a = args; *a; a++)
+                if (streq(*a, "--help") || streq(*a, "-h"))
+                        want_help = true;
+        if (want_help)
+                return verb_help(verb);
+        if (!streq(verb, "run")) {
+                optind = optind + 1;
+                int n = argc - optind;
+                /* re-parse what follows the verb, keeping positional arguments in order */
+                _cleanup_strv_free_ char **rest = NULL;
+                if (strv_extend(&rest, "machinespawn") < 0 || strv_extend_strv(&rest, args) < 0)
+                        return log_oom();
+                optind = 0; /* 0, not 1: glibc then forgets its permutation state from the first pass */
+                while ((c = getopt_long(n + 1, rest, "h", options, NULL)) >= 0)
+                        switch (c) {
+                        case ARG_VERIFY:
+                                arg_verify = optarg;
+                                break;
+                        case ARG_VARIANT:
+                                arg_variant = optarg;
+                                break;
+                        case ARG_INCLUDE:
+                                arg_include = optarg;
+                                break;
+                        case ARG_NO_SAVE:
+                                arg_no_save = true;
+                                break;
+                        case ARG_KEEP_CONFIG:
+                                arg_keep_config = true;
+                                break;
+                        case ARG_FORCE:
+                                arg_force = true;
+                                break;
+                        case ARG_OUTPUT:
+                                arg_output = optarg;
+                                break;
+                        case ARG_VERSION:
+                        case 'h':
+                                break;
+                        default:
+                                usage_failed = true;
+                                return -EINVAL;
+                        }
+                /* getopt permuted the positional arguments to the end */
+                args = rest + optind;
+                _cleanup_strv_free_ char **positional = strv_copy(args);
+                if (!positional)
+                        return log_oom();
+                return dispatch(verb, positional);
         }
-        return log_error_errno(EINVAL, "Unknown command '%s' (see machinespawn --help).", argv[optind]);
+        return dispatch(verb, args);
 }
 
 int main(int argc, char *argv[]) {
@@ -162,5 +882,9 @@ int main(int argc, char *argv[]) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         r = run(argc, argv);
         curl_global_cleanup();
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        if (usage_failed)
+                return EXIT_USAGE;
+        if (r < 0)
+                return EXIT_FAILURE;
+        return command_status > 0 ? command_status : EXIT_SUCCESS;
 }

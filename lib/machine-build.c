@@ -221,6 +221,22 @@ static int build_base(const BootstrapPlan *p, const GlobalConfig *g, const Build
         return 0;
 }
 
+char *machine_origin_path(const BuildOptions *o, const char *name) {
+        return strjoin(o->machines_dir, "/.#", name, ".mspawn-origin");
+}
+
+/* Where the machine came from, for "machinespawn list": base KEY or image URL. */
+static int write_origin(const BuildOptions *o, const char *name, const char *kind, const char *what) {
+        _cleanup_free_ char *p = machine_origin_path(o, name), *text = NULL;
+        char built[32];
+
+        snprintf(built, sizeof built, "%lld", (long long) time(NULL));
+        text = strjoin(kind, "=", what, "\ncreated=", built, "\n");
+        if (!p || !text)
+                return -ENOMEM;
+        return write_file_atomic(p, text, strlen(text), 0644, 0);
+}
+
 static void pull_progress(void *userdata, uint64_t done, uint64_t total) {
         const BuildOptions *o = userdata;
         static unsigned last = UINT_MAX;
@@ -270,6 +286,7 @@ static int build_from_image(const MachineConfig *c, const GlobalConfig *g, const
                 (void) tree_remove(tmp, NULL);
                 return r;
         }
+        (void) write_origin(o, c->name, "image", c->image.value);
         ret->pulled = true;
         ret->not_modified = pr.not_modified;
         ret->downloaded = pr.downloaded;
@@ -396,6 +413,7 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
                 (void) tree_remove(tmp, NULL);
                 return diag_error(d, NULL, 0, r, "Cannot finish %s: %s", path, strerror(-r));
         }
+        (void) write_origin(o, c->name, "base", p->cache_key);
 
         *ret = result;
         result = (BuildResult) {};

@@ -42,6 +42,9 @@ void build_options_init(BuildOptions *o);
 int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, BuildResult *ret,
                   Diagnostics *d);
 
+/* machines_dir/.#NAME.mspawn-origin: "base=KEY" or "image=URL", and "created=EPOCH". */
+char *machine_origin_path(const BuildOptions *o, const char *name);
+
 /* The Debian package that provides a missing tool, for the one-line error. */
 const char *tool_package(const char *tool);
 

@@ -86,6 +86,10 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
                                           "retries)", path, tmp, strerror(-r), name);
         }
 
+        _cleanup_free_ char *origin = machine_origin_path(o, name);
+        if (origin)
+                (void) unlink(origin);
+
         r = remove_generated_settings(nspawn_dir, name);
         if (r < 0)
                 return diag_error(d, NULL, 0, r, "Cannot remove %s/%s.nspawn: %s", nspawn_dir, name, strerror(-r));

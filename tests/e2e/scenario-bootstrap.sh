@@ -71,7 +71,8 @@ wait_for 30 sh -c '! systemctl is-active -q machinespawn-bootstrap@k0.service'
 check "no machine k0 after the kill" test ! -e /var/lib/machines/k0
 check "no new base after the kill" test "$(ls /var/cache/machinespawn/*.info | wc -l)" -eq "$bases_before"
 check "every base in the cache is complete (has its .info)" sh -c \
-        'for d in /var/cache/machinespawn/*/; do test -f "${d%/}.info" || exit 1; done'
+        'for b in /var/cache/machinespawn/*/ /var/cache/machinespawn/*.tar.zst; do
+                [ -e "$b" ] || continue; b=${b%/}; test -f "${b%.tar.zst}.info" || exit 1; done'
 systemctl reset-failed
 
 # Four machines of that kind at once (k0 again among them): one bootstrap, four copies.
@@ -107,8 +108,8 @@ done
 # The cache helper: lists the bases, removes one that is not in use.
 cache=/usr/libexec/machinespawn/machinespawn-cache
 check_output "machinespawn-cache lists the bases" "debian-bullseye-amd64-minbase-" $cache list
-bullseye_key=$(ls /var/cache/machinespawn/ | grep '^debian-bullseye-amd64-minbase-[0-9a-f]*$')
+bullseye_key=$(ls /var/cache/machinespawn/ | sed -n 's/^\(debian-bullseye-amd64-minbase-[0-9a-f]*\)\(\.tar\.zst\)\{0,1\}$/\1/p')
 check "machinespawn-cache removes a base" $cache remove "$bullseye_key"
-check "... and it is gone" test ! -e "/var/cache/machinespawn/$bullseye_key"
+check "... and it is gone" sh -c "! ls /var/cache/machinespawn/ | grep -q '^$bullseye_key\(\.tar\.zst\)\{0,1\}\$'"
 check_not_output "... from the list too" "debian-bullseye" $cache list
 e2e_done
