@@ -16,9 +16,14 @@ int machine_is_running(const char *machines_dir, const char *name) {
         fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-                return errno == EWOULDBLOCK ? 1 : -errno;
-        return 0;
+        /* systemd-nspawn takes an open file description lock (fcntl), which flock() does not see */
+        struct flock fl = {
+                .l_type = F_WRLCK,
+                .l_whence = SEEK_SET,
+        };
+        if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+                return -errno;
+        return fl.l_type != F_UNLCK;
 }
 
 static int remove_generated_settings(const char *nspawn_dir, const char *name) {

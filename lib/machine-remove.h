@@ -7,7 +7,7 @@
 #include "machine-build.h"
 #include "tree.h"
 
-/* 1 if systemd-nspawn holds the machine's image lock (machines_dir/.#NAME.lck), i.e. it runs. */
+/* 1 if systemd-nspawn holds the machine's image lock (machines_dir/.#NAME.lck, an OFD lock), i.e. it runs. */
 int machine_is_running(const char *machines_dir, const char *name);
 
 /* Removes machines_dir/NAME (or NAME.raw) and the settings machinespawn-prepare installed for it

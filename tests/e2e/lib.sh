@@ -75,8 +75,9 @@ After=multi-user.target
 
 [Service]
 Type=oneshot
-ExecStart=/bin/bash -c 'bash /e2e/scenario.sh >/e2e/log 2>&1; echo $? >/e2e/result'
-ExecStopPost=/bin/systemctl poweroff --no-block
+ExecStart=/bin/bash -c 'bash /e2e/scenario.sh >>/e2e/log 2>&1; echo $? >/e2e/result'
+# Power off when the scenario is done; not when a scenario rebooted the host on purpose.
+ExecStopPost=/bin/sh -c 'test ! -f /e2e/result || systemctl poweroff --no-block'
 UNIT
         mkdir -p "$work/root/etc/systemd/system/multi-user.target.wants"
         ln -sf ../e2e-scenario.service "$work/root/etc/systemd/system/multi-user.target.wants/e2e-scenario.service"
@@ -97,10 +98,14 @@ e2e_boot() {
                 cg=(unshare --mount --propagation private sh -c \
                         'mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup && exec "$@"' sh)
         fi
-        timeout --kill-after=10 "${MACHINESPAWN_E2E_TIMEOUT:-1200}" "${cg[@]}" \
-                systemd-nspawn --quiet --boot --directory="$work/root" --register=no --keep-unit \
-                --capability=all --machine="e2e-$$" "$@" >"$work/console.log" 2>&1 </dev/null
-        rc=$?
+        # A scenario may reboot the test host (systemd-nspawn exits 133 then); boot it again, up to 3 times.
+        for _ in 1 2 3; do
+                timeout --kill-after=10 "${MACHINESPAWN_E2E_TIMEOUT:-1200}" "${cg[@]}" \
+                        systemd-nspawn --quiet --boot --directory="$work/root" --register=no --keep-unit \
+                        --capability=all --machine="e2e-$$" "$@" >>"$work/console.log" 2>&1 </dev/null
+                rc=$?
+                [ $rc = 133 ] && [ ! -f "$work/root/e2e/result" ] || break
+        done
         if [ -f "$work/root/e2e/log" ]; then
                 cat "$work/root/e2e/log"
         fi

@@ -5,6 +5,7 @@
 
 #include "fileio.h"
 #include "machine-build.h"
+#include "machine-remove.h"
 #include "strv.h"
 
 static const time_t NOW = 1795910400;
@@ -131,12 +132,31 @@ static void test_image_missing_leaves_nothing(void **state) {
         tests_rm_rf(root);
 }
 
+/* systemd-nspawn holds an OFD lock on machines_dir/.#NAME.lck while the machine runs */
+static void test_running_is_seen_through_nspawns_lock(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *lck = NULL;
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        int fd;
+
+        assert_int_equal(machine_is_running(root, "m"), 0); /* no lock file */
+        lck = strjoin(root, "/.#m.lck");
+        fd = open(lck, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(machine_is_running(root, "m"), 0); /* a file, nobody holding it */
+        assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
+        assert_int_equal(machine_is_running(root, "m"), 1);
+        close(fd);
+        assert_int_equal(machine_is_running(root, "m"), 0);
+        tests_rm_rf(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_existing_machine_is_left_alone),
                 cmocka_unit_test(test_missing_tool_names_package),
                 cmocka_unit_test(test_foreign_architecture_needs_binfmt),
                 cmocka_unit_test(test_image_missing_leaves_nothing),
+                cmocka_unit_test(test_running_is_seen_through_nspawns_lock),
         };
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));

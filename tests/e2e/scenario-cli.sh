@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs inside the booted test host, see test-cli.sh. Two boots: the second after a reboot.
+. /e2e/inside.sh
+ms=/usr/bin/machinespawn
+up() { wait_for 60 systemd-run -M cli-e --wait -q true; }
+
+if [ ! -f /e2e/phase2 ]; then
+        check "machinespawn start" $ms start cli-e
+        up
+        check_output "... it runs" "cli-e" machinectl list --no-legend
+        check_output "list says running" "running" $ms list
+        check "machinespawn stop" $ms stop cli-e
+        check_not_output "... it is stopped" "cli-e" machinectl list --no-legend
+        check "machinespawn enable" $ms enable cli-e
+        check_output "... is-enabled" "enabled" systemctl is-enabled systemd-nspawn@cli-e.service
+        echo "$E2E_PASSED $E2E_FAILED" >/e2e/phase2
+        echo "     (rebooting the test host)"
+        systemctl reboot
+        sleep infinity # the reboot ends this; no result is written in between
+fi
+
+read -r E2E_PASSED E2E_FAILED </e2e/phase2
+echo "     (booted again)"
+up
+check_output "the enabled machine runs after the reboot" "cli-e" machinectl list --no-legend
+check "machinespawn disable" $ms disable cli-e
+check_output "... is disabled" "disabled" systemctl is-enabled systemd-nspawn@cli-e.service
+check_output "remove refuses a running machine" "is running" $ms remove cli-e
+check "remove --force stops and removes it" $ms remove --force cli-e
+check "... its tree is gone" test ! -e /var/lib/machines/cli-e
+check_not_output "... it no longer runs" "cli-e" machinectl list --no-legend
+e2e_done
