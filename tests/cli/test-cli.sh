@@ -105,6 +105,29 @@ check_output "the pulled machine works" "bookworm" "$CLI" run cli3 cat /etc/os-r
 check_status "pull-tar onto an existing machine" 1 "exists already" \
         "$CLI" pull-tar "http://127.0.0.1:$port/rootfs.tar.zst" cli3
 
+# --- cat, boot
+check_output "cat shows the declaration with its file name" "# $tmp/etc/cli1.mspawn" "$CLI" cat cli1
+check_output "cat shows what the generator makes of it" "Requires=machinespawn-bootstrap@cli1.service" "$CLI" cat cli1
+check_status "cat of an undeclared machine" 1 "No cli2.mspawn" "$CLI" cat cli2
+# boot: the machine's own init, which powers off as soon as it is up
+cat >"$tmp/machines/cli2/etc/systemd/system/poweroff-now.service" <<'UNIT'
+[Unit]
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/bin/systemctl poweroff --no-block
+UNIT
+ln -s ../poweroff-now.service "$tmp/machines/cli2/etc/systemd/system/multi-user.target.wants/poweroff-now.service"
+check_status "boot runs the machine's init in the foreground" 0 "Reached target" timeout 120 "$CLI" boot cli2
+
+# --- bash completion
+check_output "bash completion offers the commands" "bootstrap" bash -c \
+        ". '$(dirname "$0")/../../shell-completion/machinespawn'; COMP_WORDS=(machinespawn boo); COMP_CWORD=1;
+         _machinespawn; echo \${COMPREPLY[@]}"
+check_output "bash completion offers the machines" "cli1" bash -c \
+        ". '$(dirname "$0")/../../shell-completion/machinespawn'; COMP_WORDS=(machinespawn run cl); COMP_CWORD=2;
+         _machinespawn; echo \${COMPREPLY[@]}"
+
 # --- remove
 printf '[Machine]\nDistribution=debian\nRelease=12\n' >"$tmp/etc/cli2.mspawn"
 check_status "remove cli1" 0 "Removed machine cli1" "$CLI" remove cli1
