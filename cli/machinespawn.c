@@ -440,8 +440,9 @@ static int verb_remove(char **args) {
 
 static int verb_clean_cache(char **keys) {
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
-        _cleanup_strv_free_ char **targets = NULL;
-        int r, ret = 0;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **removed = NULL;
+        int r;
 
         r = need_root("clean-cache");
         if (r < 0)
@@ -449,34 +450,11 @@ static int verb_clean_cache(char **keys) {
         r = load_global(&g);
         if (r < 0)
                 return r;
-        if (keys[0])
-                targets = strv_copy(keys);
-        else {
-                CacheEntry *e = NULL;
-                size_t n = 0;
-                r = cache_list(g->cache_dir, &e, &n);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot read %s: %m", g->cache_dir);
-                targets = calloc(1, sizeof(char *));
-                for (size_t i = 0; targets && i < n; i++)
-                        if (strv_extend(&targets, e[i].key) < 0)
-                                targets = strv_free(targets);
-                cache_entries_free(e, n);
-        }
-        if (!targets)
-                return log_oom();
-        STRV_FOREACH(k, targets) {
-                r = cache_remove(g->cache_dir, *k);
-                if (r == -EBUSY)
-                        ret = log_error_errno(r, "Base %s is in use, not removed.", *k);
-                else if (r == -ENOENT)
-                        ret = log_error_errno(r, "No base %s in %s.", *k, g->cache_dir);
-                else if (r < 0)
-                        ret = log_error_errno(r, "Cannot remove base %s: %m", *k);
-                else
-                        log_info("Removed base %s.", *k);
-        }
-        return ret;
+        r = cache_remove_keys(g->cache_dir, keys[0] ? keys : NULL, &removed, &d);
+        STRV_FOREACH(k, removed)
+                log_info("Removed base %s.", *k);
+        diagnostics_log(&d);
+        return r;
 }
 
 /* ---- list ---- */
@@ -758,34 +736,44 @@ static int dispatch(const char *verb, char **args) {
         return usage_error("Unknown command '%s' (see machinespawn --help).", verb);
 }
 
-static int run(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_VERIFY, ARG_VARIANT, ARG_INCLUDE, ARG_NO_SAVE, ARG_KEEP_CONFIG, ARG_FORCE,
-               ARG_OUTPUT };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "verify", required_argument, NULL, ARG_VERIFY },
-                { "variant", required_argument, NULL, ARG_VARIANT },
-                { "include", required_argument, NULL, ARG_INCLUDE },
-                { "no-save", no_argument, NULL, ARG_NO_SAVE },
-                { "keep-config", no_argument, NULL, ARG_KEEP_CONFIG },
-                { "force", no_argument, NULL, ARG_FORCE },
-                { "output", required_argument, NULL, ARG_OUTPUT },
-                {},
-        };
-        bool want_help = false;
-        int c;
+enum {
+        ARG_VERSION = 0x100,
+        ARG_VERIFY,
+        ARG_VARIANT,
+        ARG_INCLUDE,
+        ARG_NO_SAVE,
+        ARG_KEEP_CONFIG,
+        ARG_FORCE,
+        ARG_OUTPUT,
+};
 
-        log_set_prefix("machinespawn");
-        /* "+": options end at the command's first argument that is not one, so "run NAME ls -l" works */
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, ARG_VERSION },
+        { "verify", required_argument, NULL, ARG_VERIFY },
+        { "variant", required_argument, NULL, ARG_VARIANT },
+        { "include", required_argument, NULL, ARG_INCLUDE },
+        { "no-save", no_argument, NULL, ARG_NO_SAVE },
+        { "keep-config", no_argument, NULL, ARG_KEEP_CONFIG },
+        { "force", no_argument, NULL, ARG_FORCE },
+        { "output", required_argument, NULL, ARG_OUTPUT },
+        {},
+};
+
+/* Runs getopt over argv: flags into the arg_ globals. Returns 1 for --help, 2 for --version, 0, or
+ * -EINVAL (a usage error, already reported by getopt). optind is left after the options. */
+static int parse_options(int argc, char *argv[], const char *shortopts) {
+        int c, ret = 0;
+
+        while ((c = getopt_long(argc, argv, shortopts, options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        want_help = true;
+                        ret = 1;
                         break;
                 case ARG_VERSION:
-                        printf("machinespawn %s\n", PROJECT_VERSION);
-                        return 0;
+                        if (ret == 0)
+                                ret = 2;
+                        break;
                 case ARG_VERIFY:
                         arg_verify = optarg;
                         break;
@@ -811,69 +799,52 @@ static int run(int argc, char *argv[]) {
                         usage_failed = true;
                         return -EINVAL;
                 }
+        return ret;
+}
 
+static int run(int argc, char *argv[]) {
+        _cleanup_strv_free_ char **rest = NULL, **positional = NULL;
+        const char *verb;
+        char **args;
+        int r;
+
+        log_set_prefix("machinespawn");
+        /* "+": the options before the command; the command's own come after it */
+        r = parse_options(argc, argv, "+h");
+        if (r < 0)
+                return r;
+        if (r == 2) {
+                printf("machinespawn %s\n", PROJECT_VERSION);
+                return 0;
+        }
         if (optind >= argc) {
                 help();
-                if (want_help)
+                if (r == 1)
                         return 0;
                 usage_failed = true;
                 return -EINVAL;
         }
-        const char *verb = argv[optind];
-        char **args = argv + optind + 1;
+        verb = argv[optind];
+        args = argv + optind + 1;
 
-        /* options may also follow the command ("bootstrap debian-12 bread --variant=buildd") */
-        for (char **a = args; *a; a++)
-                if (streq(*a, "--help") || streq(*a, "-h"))
-                        want_help = true;
-        if (want_help)
+        if (r == 1 || strv_contains(args, "--help") || strv_contains(args, "-h"))
                 return verb_help(verb);
-        if (!streq(verb, "run")) {
-                optind = optind + 1;
-                int n = argc - optind;
-                /* re-parse what follows the verb, keeping positional arguments in order */
-                _cleanup_strv_free_ char **rest = NULL;
-                if (strv_extend(&rest, "machinespawn") < 0 || strv_extend_strv(&rest, args) < 0)
-                        return log_oom();
-                optind = 0; /* 0, not 1: glibc then forgets its permutation state from the first pass */
-                while ((c = getopt_long(n + 1, rest, "h", options, NULL)) >= 0)
-                        switch (c) {
-                        case ARG_VERIFY:
-                                arg_verify = optarg;
-                                break;
-                        case ARG_VARIANT:
-                                arg_variant = optarg;
-                                break;
-                        case ARG_INCLUDE:
-                                arg_include = optarg;
-                                break;
-                        case ARG_NO_SAVE:
-                                arg_no_save = true;
-                                break;
-                        case ARG_KEEP_CONFIG:
-                                arg_keep_config = true;
-                                break;
-                        case ARG_FORCE:
-                                arg_force = true;
-                                break;
-                        case ARG_OUTPUT:
-                                arg_output = optarg;
-                                break;
-                        case ARG_VERSION:
-                        case 'h':
-                                break;
-                        default:
-                                usage_failed = true;
-                                return -EINVAL;
-                        }
-                /* getopt permuted the positional arguments to the end */
-                args = rest + optind;
-                _cleanup_strv_free_ char **positional = strv_copy(args);
-                if (!positional)
-                        return log_oom();
-                return dispatch(verb, positional);
-        }
-        return dispatch(verb, args);
+        /* "run NAME COMMAND...": everything after NAME is the command's, options included */
+        if (streq(verb, "run"))
+                return dispatch(verb, args);
+
+        /* options may follow the arguments ("bootstrap debian-12 bread --variant=buildd") */
+        if (strv_extend(&rest, "machinespawn") < 0 || strv_extend_strv(&rest, args) < 0)
+                return log_oom();
+        optind = 0; /* 0, not 1: glibc then forgets its permutation state from the first pass */
+        r = parse_options((int) strv_length(rest), rest, "h");
+        if (r < 0)
+                return r;
+        /* getopt moved the positional arguments to the end */
+        positional = strv_copy(rest + optind);
+        if (!positional)
+                return log_oom();
+        return dispatch(verb, positional);
 }
 
 int main(int argc, char *argv[]) {

@@ -297,3 +297,43 @@ int cache_remove(const char *dir, const char *key) {
         /* KEY.lock stays: unlinking it would let two processes lock two different files */
         return r;
 }
+
+int cache_remove_keys(const char *dir, char **keys, char ***ret_removed, Diagnostics *d) {
+        _cleanup_strv_free_ char **targets = NULL, **removed = NULL;
+        int ret = 0;
+
+        if (keys)
+                targets = strv_copy(keys);
+        else {
+                CacheEntry *e = NULL;
+                size_t n = 0;
+                int r = cache_list(dir, &e, &n);
+                if (r < 0)
+                        return diag_error(d, NULL, 0, r, "Cannot read %s: %s", dir, strerror(-r));
+                targets = calloc(1, sizeof(char *));
+                for (size_t i = 0; targets && i < n; i++)
+                        if (strv_extend(&targets, e[i].key) < 0)
+                                targets = strv_free(targets);
+                cache_entries_free(e, n);
+        }
+        removed = calloc(1, sizeof(char *));
+        if (!targets || !removed)
+                return -ENOMEM;
+
+        STRV_FOREACH(k, targets) {
+                int r = cache_remove(dir, *k);
+                if (r == -EBUSY)
+                        r = diag_error(d, NULL, 0, r, "Base %s is in use (being built or copied), not removed.", *k);
+                else if (r == -ENOENT)
+                        r = diag_error(d, NULL, 0, r, "No base %s in %s.", *k, dir);
+                else if (r < 0)
+                        r = diag_error(d, NULL, 0, r, "Cannot remove base %s: %s", *k, strerror(-r));
+                else if (strv_extend(&removed, *k) < 0)
+                        return -ENOMEM;
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        if (ret_removed)
+                *ret_removed = TAKE_PTR(removed);
+        return ret;
+}

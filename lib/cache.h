@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "diag.h"
+
 /* The cache of base trees: DIR/KEY is a complete tree (on file systems with reflinks, where a clone of it
  * is nearly free) or DIR/KEY.tar.zst its archive (elsewhere: a cold base then costs a sequential read of
  * a third of the size, and unpacking runs on two cores, which beats copying the tree file by file), DIR/KEY.info says when and how it was built,
@@ -54,3 +56,7 @@ int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n);
 
 /* Deletes KEY unless someone holds its lock (-EBUSY). */
 int cache_remove(const char *dir, const char *key);
+
+/* Deletes the named bases (keys NULL: every base), carrying on past failures, which go to d with the
+ * reason (in use, unknown, ...). Returns the first error; ret_removed lists what went. */
+int cache_remove_keys(const char *dir, char **keys, char ***ret_removed, Diagnostics *d);

@@ -221,6 +221,22 @@ static int build_base(const BootstrapPlan *p, const GlobalConfig *g, const Build
         return 0;
 }
 
+int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d) {
+        _cleanup_free_ char *p = strjoin(o->run_dir, "/", name, ".lock");
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = mkdir_p(o->run_dir, 0755);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->run_dir, strerror(-r));
+        fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX) < 0)
+                return diag_error(d, NULL, 0, errno, "Cannot lock %s: %m", p);
+        return TAKE_FD(fd);
+}
+
 char *machine_origin_path(const BuildOptions *o, const char *name) {
         return strjoin(o->machines_dir, "/.#", name, ".mspawn-origin");
 }
@@ -297,8 +313,8 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
                   Diagnostics *d) {
         _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
         _cleanup_(proxy_result_done) ProxyResult proxy = {};
-        _cleanup_free_ char *path = NULL, *raw = NULL, *lock_path = NULL, *tmp = NULL, *base = NULL;
-        _cleanup_close_ int machine_lock = -EBADF, cache_fd = -EBADF;
+        _cleanup_free_ char *path = NULL, *raw = NULL, *tmp = NULL, *base = NULL;
+        _cleanup_close_ int lock = -EBADF, cache_fd = -EBADF;
         _cleanup_(build_result_done) BuildResult result = {};
         const char *host_arch = host_debian_architecture();
         time_t now = time(NULL);
@@ -307,17 +323,13 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         *ret = (BuildResult) {};
         path = strjoin(o->machines_dir, "/", c->name);
         raw = strjoin(o->machines_dir, "/", c->name, ".raw");
-        lock_path = strjoin(o->run_dir, "/", c->name, ".lock");
-        if (!path || !raw || !lock_path)
+        if (!path || !raw)
                 return -ENOMEM;
 
         /* One builder per machine: a second start waits here, then finds the machine made. */
-        r = mkdir_p(o->run_dir, 0755);
-        if (r < 0)
-                return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->run_dir, strerror(-r));
-        machine_lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (machine_lock < 0 || flock(machine_lock, LOCK_EX) < 0)
-                return diag_error(d, NULL, 0, errno, "Cannot lock %s: %m", lock_path);
+        lock = machine_lock(o, c->name, d);
+        if (lock < 0)
+                return lock;
 
         if (access(path, F_OK) >= 0 || access(raw, F_OK) >= 0) {
                 ret->existed = true;

@@ -42,6 +42,9 @@ void build_options_init(BuildOptions *o);
 int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, BuildResult *ret,
                   Diagnostics *d);
 
+/* Takes run_dir/NAME.lock, held while a machine is built or removed; returns its fd. */
+int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d);
+
 /* machines_dir/.#NAME.mspawn-origin: "base=KEY" or "image=URL", and "created=EPOCH". */
 char *machine_origin_path(const BuildOptions *o, const char *name);
 

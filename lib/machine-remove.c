@@ -45,7 +45,7 @@ static int remove_generated_settings(const char *nspawn_dir, const char *name) {
 
 int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_dir, RemoveStats *ret_stats,
                    Diagnostics *d) {
-        _cleanup_free_ char *path = NULL, *raw = NULL, *lock_path = NULL, *tmp = NULL;
+        _cleanup_free_ char *path = NULL, *raw = NULL, *tmp = NULL;
         _cleanup_close_ int lock = -EBADF;
         struct stat st;
         int r;
@@ -55,9 +55,8 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
 
         path = strjoin(o->machines_dir, "/", name);
         raw = strjoin(o->machines_dir, "/", name, ".raw");
-        lock_path = strjoin(o->run_dir, "/", name, ".lock");
         tmp = strjoin(o->machines_dir, "/.#", name, ".XXXXXX");
-        if (!path || !raw || !lock_path || !tmp)
+        if (!path || !raw || !tmp)
                 return -ENOMEM;
 
         r = machine_is_running(o->machines_dir, name);
@@ -67,12 +66,9 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
                 return diag_error(d, NULL, 0, EBUSY, "Machine %s is running; stop it first.", name);
 
         /* not while it is being built */
-        r = mkdir_p(o->run_dir, 0755);
-        if (r < 0)
-                return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->run_dir, strerror(-r));
-        lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (lock < 0 || flock(lock, LOCK_EX) < 0)
-                return diag_error(d, NULL, 0, errno, "Cannot lock %s: %m", lock_path);
+        lock = machine_lock(o, name, d);
+        if (lock < 0)
+                return lock;
 
         if (lstat(raw, &st) >= 0 && S_ISREG(st.st_mode)) {
                 if (unlink(raw) < 0)

@@ -49,36 +49,15 @@ static int list(const GlobalConfig *g) {
 }
 
 static int remove_keys(const GlobalConfig *g, char **keys, bool all) {
-        _cleanup_strv_free_ char **targets = NULL;
-        int ret = 0;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **removed = NULL;
+        int r;
 
-        if (all) {
-                CacheEntry *e = NULL;
-                size_t n = 0;
-                int r = cache_list(g->cache_dir, &e, &n);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot read %s: %m", g->cache_dir);
-                for (size_t i = 0; i < n; i++)
-                        if (strv_extend(&targets, e[i].key) < 0) {
-                                cache_entries_free(e, n);
-                                return log_oom();
-                        }
-                cache_entries_free(e, n);
-        } else if (!(targets = strv_copy(keys)))
-                return log_oom();
-
-        STRV_FOREACH(k, targets) {
-                int r = cache_remove(g->cache_dir, *k);
-                if (r == -EBUSY)
-                        ret = log_error_errno(r, "Base %s is in use (being built or copied), not removed.", *k);
-                else if (r == -ENOENT)
-                        ret = log_error_errno(r, "No base %s in %s.", *k, g->cache_dir);
-                else if (r < 0)
-                        ret = log_error_errno(r, "Cannot remove base %s: %m", *k);
-                else
-                        log_info("Removed base %s.", *k);
-        }
-        return ret;
+        r = cache_remove_keys(g->cache_dir, all ? NULL : keys, &removed, &d);
+        STRV_FOREACH(k, removed)
+                log_info("Removed base %s.", *k);
+        diagnostics_log(&d);
+        return r;
 }
 
 static int run(int argc, char *argv[]) {
