@@ -16,6 +16,12 @@ packages=dbus,systemd,systemd-sysv
 tmp=$(mktemp -d -p /var/tmp mspawn-bench-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 now() { date +%s.%N; }
+# Every timed step starts the same way: the disk caught up with the step before, and the page cache
+# dropped, as when a base is used days after it was built (where the machine allows dropping it).
+settle() {
+        sync
+        echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+}
 since() { echo "$(now) - $1" | bc -l; }
 
 mkdir -p "$tmp/conf" "$tmp/etc"
@@ -31,7 +37,7 @@ for m in first second; do
 done
 
 echo "release $release, packages $packages, bootstrapper of machinespawn: $bootstrapper"
-sync
+settle
 s=$(now)
 debootstrap --variant=minbase --include=$packages "$release" "$tmp/plain-debootstrap" "$mirror" >/dev/null 2>&1
 t_debootstrap=$(since "$s")
@@ -43,11 +49,11 @@ if command -v mmdebstrap >/dev/null; then
         t_mmdebstrap=$(since "$s")
 fi
 
+settle
 s=$(now)
 "$helper" first 2>/dev/null
 t_first=$(since "$s")
-# Every timed step starts with the disk caught up, so none pays for the writeback of the one before.
-sync
+settle
 s=$(now)
 "$helper" second 2>/dev/null
 t_second=$(since "$s")
@@ -65,9 +71,9 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
 clone=() cpa=() ztar=()
 for i in $(seq "${RUNS:-5}"); do
         rm -rf "$tmp/machines/second"
-        sync; s=$(now); "$helper" second 2>/dev/null; clone+=("$(since "$s")")
-        sync; s=$(now); cp -a "$base" "$tmp/cp-$i"; cpa+=("$(since "$s")")
-        sync; s=$(now); mkdir "$tmp/zt-$i"; zstd -dc "$archive" | tar -C "$tmp/zt-$i" -x; ztar+=("$(since "$s")")
+        settle; s=$(now); "$helper" second 2>/dev/null; clone+=("$(since "$s")")
+        settle; s=$(now); cp -a "$base" "$tmp/cp-$i"; cpa+=("$(since "$s")")
+        settle; s=$(now); mkdir "$tmp/zt-$i"; zstd -dc "$archive" | tar -C "$tmp/zt-$i" -x; ztar+=("$(since "$s")")
         rm -rf "$tmp/cp-$i" "$tmp/zt-$i"
 done
 t_clone=$(median "${clone[@]}")
@@ -80,9 +86,9 @@ printf '%-44s %8.2f s\n' "plain debootstrap" "$t_debootstrap"
 [ -n "$t_mmdebstrap" ] && printf '%-44s %8.2f s\n' "plain mmdebstrap" "$t_mmdebstrap"
 printf '%-44s %8.2f s\n' "machinespawn first machine (cold cache)" "$t_first"
 printf '%-44s %8.2f s\n' "machinespawn second machine (cached)" "$t_second"
-printf '%-44s %8.2f s  (median of ${RUNS:-5})\n' "machinespawn machine from cache" "$t_clone"
-printf '%-44s %8.2f s  (median of ${RUNS:-5})\n' "cp -a of the base" "$t_cpa"
-printf '%-44s %8.2f s  (median of ${RUNS:-5})\n' "zstd -dc | tar -x of the base" "$t_ztar"
+printf "%-44s %8.2f s  (median of %s)\n" "machinespawn machine from cache" "$t_clone" "${RUNS:-5}"
+printf "%-44s %8.2f s  (median of %s)\n" "cp -a of the base" "$t_cpa" "${RUNS:-5}"
+printf "%-44s %8.2f s  (median of %s)\n" "zstd -dc | tar -x of the base" "$t_ztar" "${RUNS:-5}"
 echo
 printf 'second machine / fresh debootstrap:      1/%.0f   (target: 1/40 or better)\n' \
         "$(echo "$t_debootstrap / $t_second" | bc -l)"

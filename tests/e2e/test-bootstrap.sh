@@ -20,7 +20,17 @@ trap cleanup EXIT
 
 # apt-cacher-ng on 127.0.0.1:3142, plain forwarding (no remapping to other mirrors), foreground.
 if (exec 3<>/dev/tcp/127.0.0.1/3142) 2>/dev/null; then
-        e2e_skip "127.0.0.1:3142 is taken by another process; the test runs its own apt-cacher-ng there"
+        # On CI, the package's own daemon may have been started by its installation: ours replaces it.
+        if [ "${CI:-}" = true ] && pgrep -x apt-cacher-ng >/dev/null; then
+                pkill -x apt-cacher-ng
+                for _ in $(seq 50); do
+                        (exec 3<>/dev/tcp/127.0.0.1/3142) 2>/dev/null || break
+                        sleep 0.1
+                done
+        fi
+        if (exec 3<>/dev/tcp/127.0.0.1/3142) 2>/dev/null; then
+                e2e_skip "127.0.0.1:3142 is taken by another process; the test runs its own apt-cacher-ng there"
+        fi
 fi
 acng=$E2E_CACHE/acng
 mkdir -p "$acng/cache" "$acng/log" "$work/acng"
