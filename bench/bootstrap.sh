@@ -27,7 +27,7 @@ since() { echo "$(now) - $1" | bc -l; }
 mkdir -p "$tmp/conf" "$tmp/etc"
 export MACHINESPAWN_CONFIG_PATH=$tmp/conf MACHINESPAWN_SYSCONFDIR=$tmp/etc \
         MACHINESPAWN_VENDOR_CONF=$(dirname "$0")/../conf.d/machinespawn.conf \
-        MACHINESPAWN_MACHINES_DIR=$tmp/machines MACHINESPAWN_RUN_DIR=$tmp/run
+        MACHINESPAWN_MACHINES_DIR=$tmp/machines MACHINESPAWN_RUN_DIR=$tmp/run MACHINESPAWN_STATE_DIR=$tmp/state
 bootstrapper=debootstrap
 command -v mmdebstrap >/dev/null && bootstrapper=mmdebstrap
 printf '[Bootstrap]\nProxy=none\nBootstrapper=%s\n[Cache]\nDirectory=%s/cache\n' "$bootstrapper" "$tmp" \

@@ -25,7 +25,7 @@ for _ in $(seq 50); do
 done
 url=http://127.0.0.1:$port/rootfs.tar
 printf '[Cache]\nDirectory=%s/cache\n' "$tmp" >"$tmp/etc/machinespawn.conf"
-export MACHINESPAWN_MACHINES_DIR=$tmp/machines MACHINESPAWN_RUN_DIR=$tmp/run MACHINESPAWN_SYSCONFDIR=$tmp/etc \
+export MACHINESPAWN_MACHINES_DIR=$tmp/machines MACHINESPAWN_RUN_DIR=$tmp/run MACHINESPAWN_STATE_DIR=$tmp/state MACHINESPAWN_SYSCONFDIR=$tmp/etc \
         MACHINESPAWN_VENDOR_CONF=$(dirname "$0")/../conf.d/machinespawn.conf
 
 now() { date +%s.%N; }

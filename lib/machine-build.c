@@ -27,6 +27,7 @@ void build_options_init(BuildOptions *o) {
         *o = (BuildOptions) {
                 .machines_dir = getenv("MACHINESPAWN_MACHINES_DIR") ?: "/var/lib/machines",
                 .run_dir = getenv("MACHINESPAWN_RUN_DIR") ?: "/run/machinespawn",
+                .state_dir = getenv("MACHINESPAWN_STATE_DIR") ?: "/var/lib/machinespawn",
                 .distro_info_dir = distro_info_dir(),
         };
 }
@@ -238,7 +239,7 @@ int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d) {
 }
 
 char *machine_origin_path(const BuildOptions *o, const char *name) {
-        return strjoin(o->machines_dir, "/.#", name, ".mspawn-origin");
+        return strjoin(o->state_dir, "/", name, ".origin");
 }
 
 /* Where the machine came from, for "machinespawn list": base KEY or image URL. */
@@ -250,6 +251,9 @@ static int write_origin(const BuildOptions *o, const char *name, const char *kin
         text = strjoin(kind, "=", what, "\ncreated=", built, "\n");
         if (!p || !text)
                 return -ENOMEM;
+        int r = mkdir_p(o->state_dir, 0755);
+        if (r < 0)
+                return r;
         return write_file_atomic(p, text, strlen(text), 0644, 0);
 }
 

@@ -13,6 +13,7 @@ typedef void (*BuildProgress)(void *userdata, const char *status);
 typedef struct BuildOptions {
         const char *machines_dir; /* /var/lib/machines */
         const char *run_dir;      /* /run/machinespawn: per-machine locks */
+        const char *state_dir;    /* /var/lib/machinespawn: where each machine came from */
         const char *distro_info_dir;
         BuildProgress progress;   /* phase changes, for STATUS= and progress displays */
         void *userdata;
@@ -31,8 +32,8 @@ typedef struct BuildResult {
 
 void build_result_done(BuildResult *r);
 
-/* The defaults: /var/lib/machines and /run/machinespawn, or $MACHINESPAWN_MACHINES_DIR and
- * $MACHINESPAWN_RUN_DIR. */
+/* The defaults: /var/lib/machines, /run/machinespawn and /var/lib/machinespawn, or
+ * $MACHINESPAWN_MACHINES_DIR, $MACHINESPAWN_RUN_DIR and $MACHINESPAWN_STATE_DIR. */
 void build_options_init(BuildOptions *o);
 
 /* Makes machines_dir/NAME exist: from the cache (building the base first if it is missing or older than
@@ -45,7 +46,8 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
 /* Takes run_dir/NAME.lock, held while a machine is built or removed; returns its fd. */
 int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d);
 
-/* machines_dir/.#NAME.mspawn-origin: "base=KEY" or "image=URL", and "created=EPOCH". */
+/* state_dir/NAME.origin: "base=KEY" or "image=URL", and "created=EPOCH". Not next to the machine:
+ * systemd-nspawn's tmpfiles.d removes /var/lib/machines/.#* at boot. */
 char *machine_origin_path(const BuildOptions *o, const char *name);
 
 /* The Debian package that provides a missing tool, for the one-line error. */

@@ -16,7 +16,7 @@ server=
 trap '[ -n "$server" ] && kill $server; rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/etc"
 printf '[Cache]\nDirectory=%s/cache\n[Bootstrap]\nProxy=none\n' "$tmp" >"$tmp/etc/machinespawn.conf"
-export MACHINESPAWN_MACHINES_DIR=$tmp/machines MACHINESPAWN_RUN_DIR=$tmp/run MACHINESPAWN_SYSCONFDIR=$tmp/etc \
+export MACHINESPAWN_MACHINES_DIR=$tmp/machines MACHINESPAWN_RUN_DIR=$tmp/run MACHINESPAWN_STATE_DIR=$tmp/state MACHINESPAWN_SYSCONFDIR=$tmp/etc \
         MACHINESPAWN_CONFIG_PATH=$tmp/etc MACHINESPAWN_NSPAWN_DIR=$tmp/nspawn \
         MACHINESPAWN_VENDOR_CONF=$(dirname "$0")/../../conf.d/machinespawn.conf
 

@@ -137,7 +137,7 @@ def main():
         f.write(f"[Cache]\nDirectory={tmp}/cache\n")
 
     env = dict(os.environ, MACHINESPAWN_MACHINES_DIR=machines, MACHINESPAWN_RUN_DIR=f"{tmp}/run",
-               MACHINESPAWN_SYSCONFDIR=f"{tmp}/etc", MACHINESPAWN_VENDOR_CONF=VENDOR_CONF)
+               MACHINESPAWN_STATE_DIR=f"{tmp}/state", MACHINESPAWN_SYSCONFDIR=f"{tmp}/etc", MACHINESPAWN_VENDOR_CONF=VENDOR_CONF)
 
     def pull(url, name, *extra, ca=None):
         e = dict(env)

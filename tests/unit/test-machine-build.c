@@ -42,7 +42,13 @@ static int build(const char *root, const char *mspawn, const char *extra, BuildR
         _cleanup_(machine_config_freep) MachineConfig *c = config(mspawn);
         _cleanup_(global_config_freep) GlobalConfig *g = global(root, extra);
         _cleanup_free_ char *machines = strjoin(root, "/machines"), *run = strjoin(root, "/run");
-        BuildOptions o = { .machines_dir = machines, .run_dir = run, .distro_info_dir = data_dir };
+        _cleanup_free_ char *state = strjoin(root, "/state");
+        BuildOptions o = {
+                .machines_dir = machines,
+                .run_dir = run,
+                .state_dir = state,
+                .distro_info_dir = data_dir,
+        };
 
         return machine_build(c, g, &o, res, d);
 }
