@@ -43,6 +43,11 @@ check_status "bootstrap of an unknown release lists the known ones" 1 "Release=p
         "$CLI" bootstrap debian-potato7 x
 check_status "bootstrap with an unknown architecture" 1 "Architecture=vax is not a Debian architecture" \
         "$CLI" bootstrap debian-12 x vax
+check_status "bootstrap with a bad --variant" 1 "Variant=huge is not one of minbase, buildd, default" \
+        "$CLI" bootstrap debian-12 x --variant=huge
+check_status "bootstrap with a bad --include" 1 "'Vim!' is not a valid Debian package name" \
+        "$CLI" bootstrap debian-12 x --include=less,Vim!
+check "failed bootstraps declared nothing" test ! -e "$tmp/etc/x.mspawn"
 check_status "pull-tar with a bad URL" 1 "is not an http://, https:// or file:/// URL" "$CLI" pull-tar ftp://x/y z
 check_status "pull-tar with a bad --verify" 2 "--verify=md5 is not one of" "$CLI" pull-tar --verify=md5 http://x/y z
 check_status "remove of a machine that is not there" 1 "Machine ghost has no image" "$CLI" remove ghost
@@ -135,6 +140,9 @@ check "its tree is gone" test ! -e "$tmp/machines/cli1"
 check "the declaration bootstrap wrote is gone" test ! -e "$tmp/etc/cli1.mspawn"
 check_status "remove cli2" 0 "Removed machine cli2" "$CLI" remove cli2
 check "a hand-written declaration stays" test -e "$tmp/etc/cli2.mspawn"
+check_status "bootstrap debian-12 cli4 (from the cache)" 0 "Machine cli4 ready" "$CLI" bootstrap debian-12 cli4
+check_status "remove cli4 --keep-config" 0 "Removed machine cli4" "$CLI" remove --keep-config cli4
+check "... keeps the declaration bootstrap wrote" test -e "$tmp/etc/cli4.mspawn"
 
 # --- clean-cache
 check_status "clean-cache of an unknown key" 1 "No base nope" "$CLI" clean-cache nope

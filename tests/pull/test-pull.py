@@ -43,6 +43,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if self.path.startswith("/redirect/"):
+            Handler.log.append((self.path, 302))
+            self.send_response(302)
+            self.send_header("Location", "/" + self.path[len("/redirect/"):])
+            self.end_headers()
+            return
         path = os.path.join(self.root, self.path.lstrip("/").split("?")[0])
         if not os.path.isfile(path):
             Handler.log.append((self.path, 404))
@@ -206,6 +212,9 @@ def main():
               f"compression detected: {ext}", r.stderr)
     r = pull(f"{base}/misnamed.tar.gz", "misnamed")
     check(r.returncode == 0, "compression detected from content, not name (xz named .gz)", r.stderr)
+
+    r = pull(f"{base}/redirect/rootfs.tar", "redirected", "--verify=no")
+    check(r.returncode == 0 and ("/redirect/rootfs.tar", 302) in Handler.log, "redirects are followed", r.stderr)
 
     # --- verification
     good_hash = hashlib.sha256(open(plain, "rb").read()).hexdigest()
