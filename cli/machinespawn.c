@@ -33,6 +33,7 @@ static const char *arg_verify = NULL;
 static const char *arg_variant = NULL;
 static const char *arg_include = NULL;
 static const char *arg_output = "text";
+static const char *arg_user = NULL;
 static bool arg_no_save = false;
 static bool arg_keep_config = false;
 static bool arg_force = false;
@@ -387,6 +388,76 @@ static int verb_systemctl(const char *verb, char **args) {
         return r == 0 ? 0 : log_error_errno(EIO, "systemctl %s %s failed.", verb, unit);
 }
 
+/* ---- enter ---- */
+
+static int verb_enter(char **args) {
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *target = NULL, *unit = NULL;
+        const char *name = args[0], *user;
+        BuildOptions o;
+        char **cmd;
+        int r;
+
+        if (!name)
+                return usage_error("usage: machinespawn enter NAME [--user=USER] [-- COMMAND...]");
+        if (!machine_name_is_valid(name))
+                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", name);
+        cmd = args + 1;
+        if (cmd[0] && streq(cmd[0], "--"))
+                cmd++;
+        if (!have_systemd())
+                return log_error_errno(EOPNOTSUPP, "'enter' needs systemd as the init system and its bus; here there "
+                                       "is none (use \"machinespawn run %s\").", name);
+
+        /* the [User] of the machine by default, like distrobox's enter */
+        user = arg_user;
+        if (!user && mspawn_load_by_name(name, time(NULL), &c, &d) >= 0 && c && c->user.name)
+                user = c->user.name;
+        if (!user)
+                user = "root";
+
+        build_options_init(&o);
+        if (machine_is_running(o.machines_dir, name) <= 0) {
+                r = need_root("enter");
+                if (r < 0)
+                        return r;
+                unit = strjoin("systemd-nspawn@", name, ".service");
+                if (!unit)
+                        return log_oom();
+                r = spawn_wait((char *[]) { (char *) "systemctl", (char *) "start", unit, NULL }, NULL);
+                if (r != 0)
+                        return log_error_errno(EIO, "Cannot start %s.", unit);
+                /* started is not yet answering: its bus comes up a moment after systemd-nspawn says ready */
+                for (unsigned i = 0;; i++) {
+                        r = spawn_wait((char *[]) { (char *) "systemd-run", (char *) "--machine", (char *) name,
+                                                    (char *) "--quiet", (char *) "--wait", (char *) "true", NULL },
+                                       (char *[]) { (char *) "SYSTEMD_LOG_LEVEL=emerg", NULL });
+                        if (r == 0)
+                                break;
+                        if (i >= 240)
+                                return log_error_errno(ETIMEDOUT, "Machine %s started but does not answer.", name);
+                        (void) usleep(250 * 1000);
+                }
+        }
+
+        target = strjoin(user, "@", name);
+        if (!target)
+                return log_oom();
+        if (strv_extend_strv(&argv, (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet", target,
+                                                  NULL }) < 0)
+                return log_oom();
+        /* a command through env(1): machinectl shell wants an absolute path, env finds it in $PATH */
+        if (cmd[0] && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend_strv(&argv, cmd) < 0))
+                return log_oom();
+        r = spawn_wait(argv, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot run machinectl: %m");
+        command_status = r;
+        return 0;
+}
+
 /* ---- remove, clean-cache ---- */
 
 static int verb_remove(char **args) {
@@ -682,6 +753,7 @@ static const struct {
         { "list", "List machines: declared, image, size, state, origin" },
         { "start|stop|enable|disable NAME", "systemctl on the machine's systemd-nspawn@ unit" },
         { "boot NAME", "Boot the machine's init in the foreground" },
+        { "enter NAME [-- COMMAND...]", "A shell (or COMMAND) as the machine's [User] in the running machine" },
         { "cat NAME", "Show the .mspawn, its drop-ins, and what the generator makes of them" },
         { "check", "Check the tools machinespawn needs" },
 };
@@ -700,6 +772,7 @@ static void help(void) {
                "     --keep-config          remove: keep the .mspawn\n"
                "     --force                remove: stop a running machine first\n"
                "     --output=text|json     list: the format\n"
+               "     --user=USER            enter: as this user (default: the machine's [User] Name=)\n"
                "\nSee machinespawn(1) and mspawn(5).\n");
 }
 
@@ -727,6 +800,8 @@ static int dispatch(const char *verb, char **args) {
                 return verb_list(args);
         if (streq(verb, "boot"))
                 return verb_boot(args);
+        if (streq(verb, "enter"))
+                return verb_enter(args);
         if (streq(verb, "cat"))
                 return verb_cat(args);
         if (streq(verb, "check"))
@@ -745,6 +820,7 @@ enum {
         ARG_KEEP_CONFIG,
         ARG_FORCE,
         ARG_OUTPUT,
+        ARG_USER,
 };
 
 static const struct option options[] = {
@@ -757,6 +833,7 @@ static const struct option options[] = {
         { "keep-config", no_argument, NULL, ARG_KEEP_CONFIG },
         { "force", no_argument, NULL, ARG_FORCE },
         { "output", required_argument, NULL, ARG_OUTPUT },
+        { "user", required_argument, NULL, ARG_USER },
         {},
 };
 
@@ -795,6 +872,9 @@ static int parse_options(int argc, char *argv[], const char *shortopts) {
                 case ARG_OUTPUT:
                         arg_output = optarg;
                         break;
+                case ARG_USER:
+                        arg_user = optarg;
+                        break;
                 default:
                         usage_failed = true;
                         return -EINVAL;
@@ -832,6 +912,25 @@ static int run(int argc, char *argv[]) {
         /* "run NAME COMMAND...": everything after NAME is the command's, options included */
         if (streq(verb, "run"))
                 return dispatch(verb, args);
+        /* "enter NAME [--user=U] -- COMMAND...": options up to "--" */
+        if (streq(verb, "enter")) {
+                char **dash = args;
+                while (*dash && !streq(*dash, "--"))
+                        dash++;
+                if (strv_extend(&rest, "machinespawn") < 0)
+                        return log_oom();
+                for (char **a = args; a < dash; a++)
+                        if (strv_extend(&rest, *a) < 0)
+                                return log_oom();
+                optind = 0;
+                r = parse_options((int) strv_length(rest), rest, "h");
+                if (r < 0)
+                        return r;
+                positional = strv_copy(rest + optind);
+                if (!positional || strv_extend_strv(&positional, dash) < 0)
+                        return log_oom();
+                return dispatch(verb, positional);
+        }
 
         /* options may follow the arguments ("bootstrap debian-12 bread --variant=buildd") */
         if (strv_extend(&rest, "machinespawn") < 0 || strv_extend_strv(&rest, args) < 0)

@@ -166,6 +166,9 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
         p->packages = strv_copy(g->base_packages);
         if (!p->packages || strv_extend_strv(&p->packages, c->packages) < 0)
                 return -ENOMEM;
+        /* [User] Sudo=yes needs sudo in the machine */
+        if (c->user.sudo > 0 && strv_extend(&p->packages, "sudo") < 0)
+                return -ENOMEM;
         strv_sort(p->packages);
         strv_uniq_sorted(p->packages);
 

@@ -2,6 +2,7 @@
 #include "fileio.h"
 #include "generator.h"
 #include "strv.h"
+#include "user.h"
 
 void output_plan_done(OutputPlan *p) {
         for (size_t i = 0; i < p->n; i++) {
@@ -82,7 +83,8 @@ int machine_dropin_write(const MachineConfig *c, const GeneratorPaths *paths, FI
         return ferror(f) ? -EIO : 0;
 }
 
-int nspawn_settings_write(const MachineConfig *c, FILE *f) {
+int nspawn_settings_write(const MachineConfig *c, const HostUser *user, FILE *f) {
+        bool bind_home = user && c->user.home != HOME_NONE;
         bool hostname_set = false;
 
         for (size_t i = 0; i < c->exec.n; i++)
@@ -96,8 +98,13 @@ int nspawn_settings_write(const MachineConfig *c, FILE *f) {
                         fprintf(f, "Hostname=%s\n", c->hostname);
                 write_settings(&c->exec, f);
         }
-        if (c->files.n > 0) {
+        if (c->files.n > 0 || bind_home) {
                 fputs("\n[Files]\n", f);
+                /* The home at the same path. "idmap": the machine runs with its own user namespace
+                 * (-U), and an idmapped mount shows the host's owners unshifted, so a file alice makes
+                 * inside is alice's on the host. */
+                if (bind_home)
+                        fprintf(f, "Bind=%s:%s:idmap\n", user->home, user->home);
                 write_settings(&c->files, f);
         }
         if (c->network.n > 0) {

@@ -9,19 +9,50 @@
 #include "log.h"
 #include "mspawn-load.h"
 #include "strv.h"
+#include "user.h"
 
 static const char *nspawn_dir(void) {
         const char *e = getenv("MACHINESPAWN_NSPAWN_DIR");
         return isempty(e) ? "/run/systemd/nspawn" : e;
 }
 
+typedef struct Prepared {
+        const MachineConfig *c;
+        const HostUser *user;
+} Prepared;
+
 static int nspawn_writer(const void *userdata, FILE *f) {
-        return nspawn_settings_write(userdata, f);
+        const Prepared *p = userdata;
+        return nspawn_settings_write(p->c, p->user, f);
+}
+
+/* [User]: the host user in the machine, as the host has it now (a changed UID is followed). */
+static int provision_user(const MachineConfig *c, HostUser *ret) {
+        const char *machines = getenv("MACHINESPAWN_MACHINES_DIR") ?: "/var/lib/machines";
+        _cleanup_free_ char *root = strjoin(machines, "/", c->name);
+        int r;
+
+        if (!c->user.name)
+                return 0;
+        if (!root)
+                return log_oom();
+        r = host_user_lookup(c->user.name, ret);
+        if (r == -ESRCH)
+                return log_error_errno(r, "%s: [User] Name=%s: no such user on this host.", c->source_path,
+                                       c->user.name);
+        if (r < 0)
+                return log_error_errno(r, "Cannot look up user %s: %m", c->user.name);
+        r = machine_provision_user(root, ret, c->user.groups, c->user.sudo > 0);
+        if (r < 0)
+                return log_error_errno(r, "Cannot provision user %s in %s: %m", c->user.name, root);
+        log_debug("User %s (%u) provisioned in %s.", ret->name, (unsigned) ret->uid, root);
+        return 1;
 }
 
 static int run(int argc, char *argv[]) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(host_user_done) HostUser user = {};
         _cleanup_free_ char *content = NULL, *path = NULL, *etc_path = NULL;
         int r;
 
@@ -42,7 +73,11 @@ static int run(int argc, char *argv[]) {
         if (!c)
                 return log_error_errno(ENOENT, "Machine '%s' is masked.", argv[1]);
 
-        r = write_to_string(nspawn_writer, c, &content);
+        r = provision_user(c, &user);
+        if (r < 0)
+                return r;
+        Prepared prepared = { c, r > 0 ? &user : NULL };
+        r = write_to_string(nspawn_writer, &prepared, &content);
         if (r < 0)
                 return log_oom();
 

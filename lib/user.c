@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+#include "strv.h"
+#include "user.h"
+
+void host_user_done(HostUser *u) {
+        free(u->name);
+        free(u->group);
+        free(u->gecos);
+        free(u->home);
+        free(u->shell);
+        *u = (HostUser) {};
+}
+
+int host_user_lookup(const char *name, HostUser *ret) {
+        struct passwd *pw;
+        struct group *gr;
+        char gidbuf[32];
+        HostUser u = {};
+
+        errno = 0;
+        pw = getpwnam(name);
+        if (!pw)
+                return errno > 0 ? -errno : -ESRCH;
+        gr = getgrgid(pw->pw_gid);
+        snprintf(gidbuf, sizeof gidbuf, "%u", (unsigned) pw->pw_gid);
+        u.name = strdup(pw->pw_name);
+        u.group = strdup(gr ? gr->gr_name : name);
+        u.gecos = strdup(pw->pw_gecos ?: "");
+        u.home = strdup(pw->pw_dir ?: "/");
+        u.shell = strdup(isempty(pw->pw_shell) ? "/bin/sh" : pw->pw_shell);
+        u.uid = pw->pw_uid;
+        u.gid = pw->pw_gid;
+        if (!u.name || !u.group || !u.gecos || !u.home || !u.shell) {
+                host_user_done(&u);
+                return -ENOMEM;
+        }
+        *ret = u;
+        return 0;
+}
+
+/* The lines of text, with the one whose first field is key replaced by line (or line appended). */
+static int replace_line(const char *text, const char *key, const char *line, char **ret) {
+        _cleanup_strv_free_ char **lines = NULL;
+        _cleanup_free_ char *prefix = strjoin(key, ":"), *joined = NULL;
+        bool done = false;
+
+        if (!prefix || strv_split(&lines, strempty(text), "\n") < 0)
+                return -ENOMEM;
+        STRV_FOREACH(l, lines)
+                if (startswith(*l, prefix)) {
+                        char *n = strdup(line);
+                        if (!n)
+                                return -ENOMEM;
+                        free(*l);
+                        *l = n;
+                        done = true;
+                }
+        if (!done && strv_extend(&lines, line) < 0)
+                return -ENOMEM;
+        joined = strv_join(lines, "\n");
+        if (!joined)
+                return -ENOMEM;
+        *ret = strjoin(joined, "\n");
+        return *ret ? 0 : -ENOMEM;
+}
+
+static char *find_line(const char *text, const char *key) {
+        _cleanup_free_ char *prefix = strjoin("\n", key, ":"), *t = strjoin("\n", strempty(text));
+        const char *p;
+
+        if (!prefix || !t)
+                return NULL;
+        p = strstr(t, prefix);
+        return p ? strndup(p + 1, strcspn(p + 1, "\n")) : NULL;
+}
+
+int passwd_apply(const char *text, const HostUser *u, char **ret) {
+        _cleanup_free_ char *line = NULL;
+        char ids[64];
+
+        snprintf(ids, sizeof ids, ":x:%u:%u:", (unsigned) u->uid, (unsigned) u->gid);
+        line = strjoin(u->name, ids, u->gecos, ":", u->home, ":", u->shell);
+        if (!line)
+                return -ENOMEM;
+        return replace_line(text, u->name, line, ret);
+}
+
+int group_gid(const char *text, const char *group, gid_t *ret) {
+        _cleanup_free_ char *line = find_line(text, group);
+        const char *p;
+
+        if (!line)
+                return -ENOENT;
+        /* "name:x:GID:members" */
+        p = strchr(line, ':');
+        p = p ? strchr(p + 1, ':') : NULL;
+        if (!p)
+                return -EBADMSG;
+        *ret = (gid_t) strtoul(p + 1, NULL, 10);
+        return 0;
+}
+
+gid_t group_free_gid(const char *text) {
+        for (gid_t g = 1000;; g++) {
+                char needle[40];
+                /* the third field, ":x:GID:" */
+                snprintf(needle, sizeof needle, ":x:%u:", (unsigned) g);
+                if (!strstr(strempty(text), needle))
+                        return g;
+        }
+}
+
+int group_apply(const char *text, const char *group, gid_t gid, const char *member, char **ret) {
+        _cleanup_free_ char *line = find_line(text, group), *new_line = NULL;
+        _cleanup_strv_free_ char **members = NULL;
+        char gids[32];
+
+        if (line) {
+                const char *p = line;
+                for (int i = 0; i < 3 && p; i++) {
+                        p = strchr(p, ':');
+                        if (p)
+                                p++;
+                }
+                if (p && strv_split(&members, p, ",") < 0)
+                        return -ENOMEM;
+        }
+        if (member && !strv_contains(members, member) && strv_extend(&members, member) < 0)
+                return -ENOMEM;
+        _cleanup_free_ char *m = strv_join(members, ",");
+        snprintf(gids, sizeof gids, ":x:%u:", (unsigned) gid);
+        new_line = m ? strjoin(group, gids, m) : NULL;
+        if (!new_line)
+                return -ENOMEM;
+        return replace_line(text, group, new_line, ret);
+}
+
+int shadow_apply(const char *text, const char *name, char **ret) {
+        _cleanup_free_ char *line = find_line(text, name), *new_line = NULL;
+
+        /* an existing entry (a password set inside) stays; a new one is locked: machinectl shell needs none */
+        if (line) {
+                *ret = strdup(strempty(text));
+                return *ret ? 0 : -ENOMEM;
+        }
+        new_line = strjoin(name, ":!:1::::::");
+        if (!new_line)
+                return -ENOMEM;
+        return replace_line(text, name, new_line, ret);
+}
+
+/* Rewrites root/rel with new content, keeping the old file's owner and mode. */
+static int rewrite(const char *root, const char *rel, const char *content) {
+        _cleanup_free_ char *p = strjoin(root, "/", rel);
+        struct stat st = { .st_mode = 0644 };
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        bool existed = stat(p, &st) >= 0;
+        r = write_file_atomic(p, content, strlen(content), st.st_mode & 07777, 0);
+        if (r < 0)
+                return r;
+        if (existed && (chown(p, st.st_uid, st.st_gid) < 0 || chmod(p, st.st_mode & 07777) < 0))
+                return -errno;
+        return 0;
+}
+
+static int read_in(const char *root, const char *rel, char **ret) {
+        _cleanup_free_ char *p = strjoin(root, "/", rel);
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = read_full_file(p, ret, NULL);
+        if (r == -ENOENT) {
+                *ret = strdup("");
+                return *ret ? 0 : -ENOMEM;
+        }
+        return r;
+}
+
+int machine_provision_user(const char *root, const HostUser *u, char **groups, bool sudo) {
+        _cleanup_free_ char *passwd = NULL, *group = NULL, *shadow = NULL, *p2 = NULL, *s2 = NULL;
+        int r;
+
+        r = read_in(root, "etc/passwd", &passwd);
+        if (r >= 0)
+                r = read_in(root, "etc/group", &group);
+        if (r >= 0)
+                r = read_in(root, "etc/shadow", &shadow);
+        if (r < 0)
+                return r;
+
+        /* the primary group: the host's name and GID */
+        {
+                char *g2 = NULL;
+                r = group_apply(group, u->group, u->gid, NULL, &g2);
+                if (r < 0)
+                        return r;
+                free(group);
+                group = g2;
+        }
+        STRV_FOREACH(g, groups) {
+                gid_t gid;
+                char *g2 = NULL;
+                if (group_gid(group, *g, &gid) < 0) {
+                        struct group *hg = getgrnam(*g);
+                        gid = hg ? hg->gr_gid : group_free_gid(group);
+                }
+                r = group_apply(group, *g, gid, u->name, &g2);
+                if (r < 0)
+                        return r;
+                free(group);
+                group = g2;
+        }
+        r = passwd_apply(passwd, u, &p2);
+        if (r >= 0)
+                r = shadow_apply(shadow, u->name, &s2);
+        if (r < 0)
+                return r;
+
+        r = rewrite(root, "etc/group", group);
+        if (r >= 0)
+                r = rewrite(root, "etc/passwd", p2);
+        if (r >= 0)
+                r = rewrite(root, "etc/shadow", s2);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *sudoers = strjoin("etc/sudoers.d/machinespawn-", u->name);
+        if (!sudoers)
+                return -ENOMEM;
+        if (sudo) {
+                _cleanup_free_ char *line = strjoin("# Written by machinespawn ([User] Sudo=yes)\n", u->name,
+                                                    " ALL=(ALL:ALL) NOPASSWD: ALL\n"),
+                                    *p = strjoin(root, "/", sudoers);
+                if (!line || !p)
+                        return -ENOMEM;
+                r = mkdir_parents(p, 0755);
+                if (r >= 0)
+                        r = write_file_atomic(p, line, strlen(line), 0440, 0);
+                return r;
+        }
+        _cleanup_free_ char *p = strjoin(root, "/", sudoers);
+        if (p && unlink(p) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* A host user, as the machine gets it: same name, UID, GID, primary group, shell and home path. */
+typedef struct HostUser {
+        char *name, *group, *gecos, *home, *shell;
+        uid_t uid;
+        gid_t gid;
+} HostUser;
+
+void host_user_done(HostUser *u);
+int host_user_lookup(const char *name, HostUser *ret); /* -ESRCH: no such user on the host */
+
+/* Pure edits of /etc/passwd, /etc/group and /etc/shadow text (unit-tested): the user's line set to what
+ * the host says, replacing an older one (a UID changed on the host is followed); the group made or moved
+ * to gid; name added to a group's members. */
+int passwd_apply(const char *text, const HostUser *u, char **ret);
+int group_apply(const char *text, const char *group, gid_t gid, const char *member, char **ret);
+int shadow_apply(const char *text, const char *name, char **ret);
+/* The GID of group in text, or -ENOENT; the lowest GID >= 1000 not used in text. */
+int group_gid(const char *text, const char *group, gid_t *ret);
+gid_t group_free_gid(const char *text);
+
+/* Applies all of it to the machine's tree at root: the user, its primary group, the supplementary groups
+ * (made if missing, with the host's GID for a group the host has), and passwordless sudo if asked. */
+int machine_provision_user(const char *root, const HostUser *u, char **groups, bool sudo);

@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs inside the booted test host, see test-user.sh.
+. /e2e/inside.sh
+ms=/usr/bin/machinespawn
+in_desk() { systemd-run -M desk --wait -q --pipe "$@"; }
+
+groupadd -g 1234 alice
+useradd -m -u 1234 -g 1234 -s /bin/bash -c "Alice Example" alice
+
+check "the machine starts" systemctl start systemd-nspawn@desk
+wait_for 60 systemd-run -M desk --wait -q true
+check_output "alice has the host's UID, GID and name in the machine" "uid=1234(alice) gid=1234(alice)" in_desk id alice
+check_output "... her supplementary groups, an existing one and a created one" "audio" in_desk id -nG alice
+check_output "... the created one too" "mspawntest" in_desk id -nG alice
+check_output "... her shell, home path and name" "alice:x:1234:1234:Alice Example:/home/alice:/bin/bash" \
+        in_desk getent passwd alice
+check_output "Sudo=yes: passwordless sudo for alice" "alice ALL=(ALL:ALL) NOPASSWD: ALL" \
+        in_desk cat /etc/sudoers.d/machinespawn-alice
+check "machinespawn enter runs a command as alice" $ms enter desk -- touch /home/alice/made-inside
+check_output "a file alice makes inside is alice's on the host" "1234:1234" stat -c %u:%g /home/alice/made-inside
+check_output "enter --user=root" "0" $ms enter desk --user=root -- id -u
+
+# the host changes alice's UID: the next start follows it
+systemctl stop systemd-nspawn@desk
+usermod -u 1300 alice
+chown -R alice /home/alice
+check "the machine starts again" systemctl start systemd-nspawn@desk
+wait_for 60 systemd-run -M desk --wait -q true
+check_output "alice's new UID is followed" "uid=1300(alice)" in_desk id alice
+check "enter after the change" $ms enter desk -- touch /home/alice/made-after
+check_output "... and the file is hers with the new UID" "1300" stat -c %u /home/alice/made-after
+
+# enter on a stopped machine starts it
+systemctl stop systemd-nspawn@desk
+check_output "enter starts a stopped machine first" "alice" $ms enter desk -- id -un
+e2e_done

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "tests.h"
+
+#include "fileio.h"
+#include "strv.h"
+#include "user.h"
+
+static const HostUser ALICE = {
+        .name = (char *) "alice", .group = (char *) "alice", .gecos = (char *) "Alice", .home = (char *) "/home/alice",
+        .shell = (char *) "/bin/bash", .uid = 1234, .gid = 1234,
+};
+
+static void test_passwd(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        HostUser moved = ALICE;
+
+        assert_int_equal(passwd_apply("root:x:0:0:root:/root:/bin/bash\n", &ALICE, &a), 0);
+        assert_string_equal(a, "root:x:0:0:root:/root:/bin/bash\nalice:x:1234:1234:Alice:/home/alice:/bin/bash\n");
+        /* a UID changed on the host replaces the line, nothing else moves */
+        moved.uid = 1300;
+        assert_int_equal(passwd_apply(a, &moved, &b), 0);
+        assert_string_equal(b, "root:x:0:0:root:/root:/bin/bash\nalice:x:1300:1234:Alice:/home/alice:/bin/bash\n");
+}
+
+static void test_group(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+        const char *text = "root:x:0:\naudio:x:29:pulse\n";
+        gid_t gid;
+
+        assert_int_equal(group_apply(text, "audio", 29, "alice", &a), 0);
+        assert_string_equal(a, "root:x:0:\naudio:x:29:pulse,alice\n");
+        /* idempotent: a second start adds nothing */
+        assert_int_equal(group_apply(a, "audio", 29, "alice", &b), 0);
+        assert_string_equal(a, b);
+        assert_int_equal(group_apply(b, "alice", 1234, NULL, &c), 0);
+        assert_non_null(strstr(c, "\nalice:x:1234:\n"));
+        assert_int_equal(group_gid(c, "audio", &gid), 0);
+        assert_int_equal(gid, 29);
+        assert_int_equal(group_gid(c, "video", &gid), -ENOENT);
+        /* "aud" is not "audio" */
+        assert_int_equal(group_gid(c, "aud", &gid), -ENOENT);
+        assert_int_equal(group_free_gid("a:x:1000:\nb:x:1001:\n"), 1002);
+        assert_int_equal(group_free_gid(""), 1000);
+}
+
+static void test_shadow(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        assert_int_equal(shadow_apply("root:*:19000:0:99999:7:::\n", "alice", &a), 0);
+        assert_string_equal(a, "root:*:19000:0:99999:7:::\nalice:!:1::::::\n");
+        /* a password set inside the machine stays */
+        assert_int_equal(shadow_apply("alice:$y$secret:19000::::::\n", "alice", &b), 0);
+        assert_string_equal(b, "alice:$y$secret:19000::::::\n");
+}
+
+static void test_provision_tree(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *p = NULL, *g = NULL, *s = NULL, *sudo = NULL;
+        _cleanup_strv_free_ char **groups = NULL;
+
+        tests_write(root, "etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+        tests_write(root, "etc/group", "root:x:0:\naudio:x:29:\n");
+        tests_write(root, "etc/shadow", "root:*:19000:0:99999:7:::\n");
+        assert_int_equal(strv_split_words(&groups, "audio newgroup"), 0);
+
+        assert_int_equal(machine_provision_user(root, &ALICE, groups, true), 0);
+        p = strjoin(root, "/etc/passwd");
+        g = strjoin(root, "/etc/group");
+        _cleanup_free_ char *tp = NULL, *tg = NULL, *ts = NULL;
+        assert_int_equal(read_full_file(p, &tp, NULL), 0);
+        assert_non_null(strstr(tp, "alice:x:1234:1234:Alice:/home/alice:/bin/bash\n"));
+        assert_int_equal(read_full_file(g, &tg, NULL), 0);
+        assert_non_null(strstr(tg, "audio:x:29:alice\n"));
+        assert_non_null(strstr(tg, "alice:x:1234:\n"));
+        assert_non_null(strstr(tg, ":alice\n")); /* newgroup, with some GID */
+        assert_non_null(strstr(tg, "newgroup:x:"));
+        sudo = strjoin(root, "/etc/sudoers.d/machinespawn-alice");
+        assert_int_equal(access(sudo, F_OK), 0);
+
+        /* Sudo= turned off again: the rule goes */
+        assert_int_equal(machine_provision_user(root, &ALICE, groups, false), 0);
+        assert_int_equal(access(sudo, F_OK), -1);
+        s = strjoin(root, "/etc/shadow");
+        assert_int_equal(read_full_file(s, &ts, NULL), 0);
+        assert_non_null(strstr(ts, "alice:!:"));
+        tests_rm_rf(root);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_passwd),
+                cmocka_unit_test(test_group),
+                cmocka_unit_test(test_shadow),
+                cmocka_unit_test(test_provision_tree),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
