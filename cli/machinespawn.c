@@ -22,6 +22,7 @@
 #include "proxy.h"
 #include "strv.h"
 #include "tree.h"
+#include "user.h"
 #include "valid.h"
 
 /* Exit codes, see machinespawn(1): 0 success, 1 failure, 2 usage; "run" and "boot" pass on the command's. */
@@ -445,8 +446,23 @@ static int verb_enter(char **args) {
         target = strjoin(user, "@", name);
         if (!target)
                 return log_oom();
-        if (strv_extend_strv(&argv, (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet", target,
-                                                  NULL }) < 0)
+        if (strv_extend_strv(&argv, (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet", NULL }) < 0)
+                return log_oom();
+        /* the host session's display and audio, as machinespawn-prepare found them at start */
+        {
+                _cleanup_free_ char *envp = NULL, *text = NULL;
+                _cleanup_strv_free_ char **lines = NULL;
+                build_options_init(&o);
+                envp = strjoin(o.machines_dir, "/", name, "/" MACHINE_SESSION_ENV);
+                if (envp && read_full_file(envp, &text, NULL) >= 0 && strv_split(&lines, text, "\n") >= 0)
+                        STRV_FOREACH(l, lines)
+                                if (**l != '#' && strchr(*l, '=')) {
+                                        _cleanup_free_ char *opt = strjoin("--setenv=", *l);
+                                        if (!opt || strv_extend(&argv, opt) < 0)
+                                                return log_oom();
+                                }
+        }
+        if (strv_extend(&argv, target) < 0)
                 return log_oom();
         /* a command through env(1): machinectl shell wants an absolute path, env finds it in $PATH */
         if (cmd[0] && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend_strv(&argv, cmd) < 0))

@@ -83,8 +83,9 @@ int machine_dropin_write(const MachineConfig *c, const GeneratorPaths *paths, FI
         return ferror(f) ? -EIO : 0;
 }
 
-int nspawn_settings_write(const MachineConfig *c, const HostUser *user, FILE *f) {
+int nspawn_settings_write(const MachineConfig *c, const HostUser *user, const HostSockets *sockets, FILE *f) {
         bool bind_home = user && c->user.home != HOME_NONE;
+        bool bind_sockets = sockets && sockets->binds;
         bool hostname_set = false;
 
         for (size_t i = 0; i < c->exec.n; i++)
@@ -98,13 +99,16 @@ int nspawn_settings_write(const MachineConfig *c, const HostUser *user, FILE *f)
                         fprintf(f, "Hostname=%s\n", c->hostname);
                 write_settings(&c->exec, f);
         }
-        if (c->files.n > 0 || bind_home) {
+        if (c->files.n > 0 || bind_home || bind_sockets) {
                 fputs("\n[Files]\n", f);
                 /* The home at the same path. "idmap": the machine runs with its own user namespace
                  * (-U), and an idmapped mount shows the host's owners unshifted, so a file alice makes
                  * inside is alice's on the host. */
                 if (bind_home)
                         fprintf(f, "Bind=%s:%s:idmap\n", user->home, user->home);
+                /* the session's sockets, idmapped for the same reason: they are the user's */
+                STRV_FOREACH(b, bind_sockets ? sockets->binds : NULL)
+                        fprintf(f, "Bind=%s:idmap\n", *b);
                 write_settings(&c->files, f);
         }
         if (c->network.n > 0) {

@@ -32,8 +32,10 @@ int generator_plan_machine(const MachineConfig *c, const GeneratorPaths *paths, 
  * installs at start time. */
 int machine_dropin_write(const MachineConfig *c, const GeneratorPaths *paths, FILE *f);
 struct HostUser;
-/* user: the [User] host user as looked up at start time, or NULL. */
-int nspawn_settings_write(const MachineConfig *c, const struct HostUser *user, FILE *f);
+struct HostSockets;
+/* user: the [User] host user as looked up at start time, or NULL; sockets: what Display=/Audio= found. */
+int nspawn_settings_write(const MachineConfig *c, const struct HostUser *user, const struct HostSockets *sockets,
+                          FILE *f);
 
 /* Writes every entry below dir, each atomically. On failure, carries on with the others and returns the
  * first error; ret_failed_path (if given) names the entry that failed first. */

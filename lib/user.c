@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
+
+#include "diag.h"
 #include "fileio.h"
 #include "strv.h"
 #include "user.h"
@@ -251,4 +255,154 @@ int machine_provision_user(const char *root, const HostUser *u, char **groups, b
         if (p && unlink(p) < 0 && errno != ENOENT)
                 return -errno;
         return 0;
+}
+
+void host_sockets_done(HostSockets *s) {
+        strv_free(s->binds);
+        strv_free(s->env);
+        *s = (HostSockets) {};
+}
+
+static bool is_socket(const char *path) {
+        struct stat st;
+        return stat(path, &st) >= 0 && S_ISSOCK(st.st_mode);
+}
+
+static int add_bind(HostSockets *s, const char *host, const char *name) {
+        _cleanup_free_ char *b = strjoin(host, ":" MACHINE_SOCKET_DIR "/", name);
+        if (!b)
+                return -ENOMEM;
+        return strv_push(&s->binds, TAKE_PTR(b));
+}
+
+static int add_env(HostSockets *s, const char *key, const char *value) {
+        _cleanup_free_ char *e = strjoin(key, "=", value);
+        if (!e)
+                return -ENOMEM;
+        return strv_push(&s->env, TAKE_PTR(e));
+}
+
+int host_sockets_find(const HostUser *u, bool display, bool audio, const char *runtime_dir, const char *x11_dir,
+                      HostSockets *ret, Diagnostics *d) {
+        _cleanup_(host_sockets_done) HostSockets s = {};
+        _cleanup_free_ char *rt = NULL;
+        char uid[32];
+        int r;
+
+        snprintf(uid, sizeof uid, "%u", (unsigned) u->uid);
+        rt = runtime_dir ? strdup(runtime_dir) : strjoin("/run/user/", uid);
+        x11_dir = x11_dir ?: "/tmp/.X11-unix";
+        if (!rt)
+                return -ENOMEM;
+
+        if (display) {
+                _cleanup_free_ char *wayland = strjoin(rt, "/wayland-0"), *xauth = NULL;
+                bool any = false;
+                DIR *dir = opendir(x11_dir);
+
+                /* X11: the lowest display's socket, "X0" is ":0" */
+                if (dir) {
+                        struct dirent *de;
+                        long best = -1;
+                        while ((de = readdir(dir)))
+                                if (de->d_name[0] == 'X' && isdigit((unsigned char) de->d_name[1])) {
+                                        long n = strtol(de->d_name + 1, NULL, 10);
+                                        if (best < 0 || n < best)
+                                                best = n;
+                                }
+                        closedir(dir);
+                        if (best >= 0) {
+                                char sock[64], disp[32];
+                                _cleanup_free_ char *host = NULL;
+                                snprintf(sock, sizeof sock, "X%ld", best);
+                                snprintf(disp, sizeof disp, ":%ld", best);
+                                host = strjoin(x11_dir, "/", sock);
+                                /* X clients look for the socket in /tmp/.X11-unix: bind it there */
+                                _cleanup_free_ char *b = host ? strjoin(host, ":/tmp/.X11-unix/", sock) : NULL;
+                                if (!b || strv_push(&s.binds, TAKE_PTR(b)) < 0 || add_env(&s, "DISPLAY", disp) < 0)
+                                        return -ENOMEM;
+                                any = true;
+                        }
+                }
+                /* its cookie, when there is an X server: the display manager's, else the one in the home */
+                const char *candidates[] = { "/gdm/Xauthority", NULL };
+                for (size_t i = 0; any && candidates[i] && !xauth; i++) {
+                        _cleanup_free_ char *p = strjoin(rt, candidates[i]);
+                        if (p && access(p, R_OK) >= 0)
+                                xauth = TAKE_PTR(p);
+                }
+                if (any && !xauth) {
+                        _cleanup_free_ char *p = strjoin(u->home, "/.Xauthority");
+                        if (p && access(p, F_OK) >= 0)
+                                xauth = TAKE_PTR(p);
+                }
+                if (xauth && (add_bind(&s, xauth, "Xauthority") < 0 ||
+                              add_env(&s, "XAUTHORITY", MACHINE_SOCKET_DIR "/Xauthority") < 0))
+                        return -ENOMEM;
+                if (wayland && is_socket(wayland)) {
+                        if (add_bind(&s, wayland, "wayland-0") < 0 ||
+                            add_env(&s, "WAYLAND_DISPLAY", MACHINE_SOCKET_DIR "/wayland-0") < 0)
+                                return -ENOMEM;
+                        any = true;
+                }
+                if (!any)
+                        diag_warning(d, NULL, 0, "Display=yes: no X11 socket in %s and no Wayland socket in %s for %s, "
+                                     "starting without a display.", x11_dir, rt, u->name);
+        }
+
+        if (audio) {
+                _cleanup_free_ char *pulse = strjoin(rt, "/pulse/native"), *pw = strjoin(rt, "/pipewire-0");
+                bool any = false;
+
+                if (!pulse || !pw)
+                        return -ENOMEM;
+                if (is_socket(pulse)) {
+                        if (add_bind(&s, pulse, "pulse-native") < 0 ||
+                            add_env(&s, "PULSE_SERVER", "unix:" MACHINE_SOCKET_DIR "/pulse-native") < 0)
+                                return -ENOMEM;
+                        any = true;
+                }
+                if (is_socket(pw)) {
+                        if (add_bind(&s, pw, "pipewire-0") < 0 ||
+                            add_env(&s, "PIPEWIRE_REMOTE", MACHINE_SOCKET_DIR "/pipewire-0") < 0)
+                                return -ENOMEM;
+                        any = true;
+                }
+                if (!any)
+                        diag_warning(d, NULL, 0, "Audio=yes: no PulseAudio or PipeWire socket in %s for %s, starting "
+                                     "without audio.", rt, u->name);
+        }
+
+        r = 0;
+        *ret = s;
+        s = (HostSockets) {};
+        return r;
+}
+
+int machine_write_session_env(const char *root, const HostSockets *s) {
+        _cleanup_free_ char *text = NULL, *path = strjoin(root, "/" MACHINE_SESSION_ENV),
+                            *profile = strjoin(root, "/etc/profile.d/machinespawn-session.sh");
+        int r;
+
+        if (!path || !profile)
+                return -ENOMEM;
+        if (strv_length(s->env) == 0) {
+                (void) unlink(path);
+                (void) unlink(profile);
+                return 0;
+        }
+        _cleanup_free_ char *lines = strv_join(s->env, "\n");
+        text = lines ? strjoin("# Written by machinespawn at start: the host session's display and audio\n", lines,
+                               "\n") : NULL;
+        if (!text)
+                return -ENOMEM;
+        r = write_file_atomic(path, text, strlen(text), 0644, 0);
+        if (r < 0)
+                return r;
+        static const char sh[] = "# Written by machinespawn: the host session's display and audio\n"
+                                 "set -a\n. /" MACHINE_SESSION_ENV "\nset +a\n";
+        r = mkdir_parents(profile, 0755);
+        if (r < 0)
+                return r;
+        return write_file_atomic(profile, sh, strlen(sh), 0644, 0);
 }

@@ -27,3 +27,25 @@ gid_t group_free_gid(const char *text);
 /* Applies all of it to the machine's tree at root: the user, its primary group, the supplementary groups
  * (made if missing, with the host's GID for a group the host has), and passwordless sudo if asked. */
 int machine_provision_user(const char *root, const HostUser *u, char **groups, bool sudo);
+
+/* The user's display and audio sockets, found at start time in their live session (/run/user/UID,
+ * /tmp/.X11-unix), each with where it goes in the machine, and the environment that points there. */
+typedef struct HostSockets {
+        char **binds; /* "HOST:MACHINE" pairs */
+        char **env;   /* "DISPLAY=:0" ... */
+} HostSockets;
+
+void host_sockets_done(HostSockets *s);
+
+/* Missing sockets are warnings in d (the machine still starts). runtime_dir NULL: /run/user/UID;
+ * x11_dir NULL: /tmp/.X11-unix. */
+struct Diagnostics;
+int host_sockets_find(const HostUser *u, bool display, bool audio, const char *runtime_dir, const char *x11_dir,
+                      HostSockets *ret, struct Diagnostics *d);
+
+/* Where the sockets appear in the machine, and the file with the environment (KEY=VALUE lines) that
+ * login shells and "machinespawn enter" read. */
+#define MACHINE_SOCKET_DIR "/run/machinespawn-host"
+#define MACHINE_SESSION_ENV "etc/machinespawn-session.env"
+
+int machine_write_session_env(const char *root, const HostSockets *s);

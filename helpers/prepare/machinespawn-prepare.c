@@ -19,11 +19,33 @@ static const char *nspawn_dir(void) {
 typedef struct Prepared {
         const MachineConfig *c;
         const HostUser *user;
+        const HostSockets *sockets;
 } Prepared;
 
 static int nspawn_writer(const void *userdata, FILE *f) {
         const Prepared *p = userdata;
-        return nspawn_settings_write(p->c, p->user, f);
+        return nspawn_settings_write(p->c, p->user, p->sockets, f);
+}
+
+/* Display=, Audio=: the sockets of the user's live session, found now; missing ones are warnings. */
+static int find_sockets(const MachineConfig *c, const HostUser *user, HostSockets *ret) {
+        const char *machines = getenv("MACHINESPAWN_MACHINES_DIR") ?: "/var/lib/machines";
+        _cleanup_free_ char *root = strjoin(machines, "/", c->name);
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        int r;
+
+        if (!root)
+                return log_oom();
+        if (c->user.display > 0 || c->user.audio > 0) {
+                r = host_sockets_find(user, c->user.display > 0, c->user.audio > 0, NULL, NULL, ret, &d);
+                diagnostics_log(&d);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot look for %s's session sockets: %m", user->name);
+        }
+        r = machine_write_session_env(root, ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write the session environment into %s: %m", root);
+        return 0;
 }
 
 /* [User]: the host user in the machine, as the host has it now (a changed UID is followed). */
@@ -53,6 +75,7 @@ static int run(int argc, char *argv[]) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
         _cleanup_(host_user_done) HostUser user = {};
+        _cleanup_(host_sockets_done) HostSockets sockets = {};
         _cleanup_free_ char *content = NULL, *path = NULL, *etc_path = NULL;
         int r;
 
@@ -76,7 +99,12 @@ static int run(int argc, char *argv[]) {
         r = provision_user(c, &user);
         if (r < 0)
                 return r;
-        Prepared prepared = { c, r > 0 ? &user : NULL };
+        if (r > 0) {
+                r = find_sockets(c, &user, &sockets);
+                if (r < 0)
+                        return r;
+        }
+        Prepared prepared = { c, user.name ? &user : NULL, &sockets };
         r = write_to_string(nspawn_writer, &prepared, &content);
         if (r < 0)
                 return log_oom();

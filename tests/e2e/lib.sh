@@ -8,9 +8,12 @@ set -u
 E2E_CACHE=${MACHINESPAWN_E2E_CACHE:-/var/cache/machinespawn-e2e}
 E2E_RELEASE=${MACHINESPAWN_E2E_RELEASE:-bookworm}
 E2E_MIRROR=${MACHINESPAWN_E2E_MIRROR:-http://deb.debian.org/debian}
-# What the test host needs: systemd as PID 1, nested nspawn, the libraries our binaries link, bootstrap tools.
+# What the test host needs: systemd as PID 1, nested nspawn, the libraries our binaries link, bootstrap tools,
+# and an X server and a sound server with their clients for [User] Display=/Audio= (machines copied from
+# this tree have the clients too).
 E2E_PACKAGES="systemd systemd-sysv dbus systemd-container iproute2 ca-certificates debootstrap \
-distro-info-data debian-archive-keyring libcurl4 libarchive13 libiniparser1 libsystemd0 zstd xz-utils"
+distro-info-data debian-archive-keyring libcurl4 libarchive13 libiniparser1 libsystemd0 zstd xz-utils \
+xvfb xauth x11-utils pulseaudio pulseaudio-utils"
 
 e2e_skip() {
         echo "SKIP: $*"
@@ -37,8 +40,8 @@ e2e_host_tree() {
                 return 0
         fi
         mkdir -p "$E2E_CACHE"
-        # partial builds of earlier runs
-        rm -rf "$E2E_CACHE"/.tmp-host-* 2>/dev/null
+        # partial builds of earlier runs, and trees for package lists of the past
+        rm -rf "$E2E_CACHE"/.tmp-host-* "$E2E_CACHE"/host-*-* 2>/dev/null
         tmp=$(mktemp -d "$E2E_CACHE/.tmp-host-XXXXXX")
         e2e_log "building test host tree $tree (once)"
         if command -v mmdebstrap >/dev/null; then

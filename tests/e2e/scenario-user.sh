@@ -7,8 +7,12 @@ in_desk() { systemd-run -M desk --wait -q --pipe "$@"; }
 groupadd -g 1234 alice
 useradd -m -u 1234 -g 1234 -s /bin/bash -c "Alice Example" alice
 
-check "the machine starts" systemctl start systemd-nspawn@desk
+check "the machine starts without alice's display and sound servers" systemctl start systemd-nspawn@desk
 wait_for 60 systemd-run -M desk --wait -q true
+check_output "... with a warning about the display" "Display=yes: no X11 socket" \
+        journalctl -b -o cat -u systemd-nspawn@desk.service
+check_output "... and one about the sound" "Audio=yes: no PulseAudio or PipeWire socket" \
+        journalctl -b -o cat -u systemd-nspawn@desk.service
 check_output "alice has the host's UID, GID and name in the machine" "uid=1234(alice) gid=1234(alice)" in_desk id alice
 check_output "... her supplementary groups, an existing one and a created one" "audio" in_desk id -nG alice
 check_output "... the created one too" "mspawntest" in_desk id -nG alice
@@ -42,4 +46,22 @@ check_output "... and the file is hers with the new UID" "1300" stat -c %u /home
 # enter on a stopped machine starts it
 systemctl stop systemd-nspawn@desk
 check_output "enter starts a stopped machine first" "alice" $ms enter desk -- id -un
+
+# alice's session: an X server with a cookie, a PulseAudio server, in her runtime directory
+uid=$(id -u alice)
+install -d -o alice -g alice -m 0700 "/run/user/$uid"
+runuser -u alice -- sh -c 'xauth -q -f ~/.Xauthority add :7 . "$(mcookie)" &&
+        xauth -f ~/.Xauthority nlist :7 | sed "s/^..../ffff/" | xauth -q -f ~/.Xauthority nmerge -'
+runuser -u alice -- sh -c 'Xvfb :7 -nolisten tcp -auth ~/.Xauthority >/tmp/xvfb.log 2>&1 &'
+runuser -u alice -- env XDG_RUNTIME_DIR="/run/user/$uid" HOME=/home/alice pulseaudio --daemonize=yes -n \
+        --exit-idle-time=-1 --load="module-native-protocol-unix auth-anonymous=1" --load=module-null-sink
+wait_for 20 test -S /tmp/.X11-unix/X7
+wait_for 20 test -S "/run/user/$uid/pulse/native"
+check "X and PulseAudio run for alice on the test host" test -S /tmp/.X11-unix/X7 -a -S "/run/user/$uid/pulse/native"
+systemctl restart systemd-nspawn@desk
+wait_for 60 systemd-run -M desk --wait -q true
+check_output "an X client as alice inside talks to the host's X server" "name of display:    :7" \
+        $ms enter desk -- xdpyinfo
+check_output "pactl as alice inside reaches the host's PulseAudio" "Server Name: pulseaudio" $ms enter desk -- pactl info
+check_output "a login shell gets DISPLAY too" "DISPLAY=:7" $ms enter desk -- sh -lc 'env'
 e2e_done

@@ -18,6 +18,8 @@ Release=bookworm
 Name=alice
 Groups=audio mspawntest
 Sudo=yes
+Display=yes
+Audio=yes
 MSPAWN
 cp -a --reflink=auto "$(e2e_host_tree)" "$work/root/var/lib/machines/desk"
 

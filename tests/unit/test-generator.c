@@ -73,7 +73,7 @@ static void test_nspawn_settings(void **state) {
         c = load_text(root, "[Machine]\nDistribution=debian\nRelease=12\nHostname=h1\n"
                             "[Network]\nPort=80\n[Files]\nBind=/a\nBind=/b\n[Exec]\nBoot=yes\n");
         f = open_memstream(&buf, &size);
-        assert_int_equal(nspawn_settings_write(c, NULL, f), 0);
+        assert_int_equal(nspawn_settings_write(c, NULL, NULL, f), 0);
         fclose(f);
         /* sections in nspawn's order, whatever the order in the .mspawn */
         assert_non_null(strstr(buf, "\n[Exec]\nHostname=h1\nBoot=yes\n\n[Files]\nBind=/a\nBind=/b\n\n[Network]\nPort=80\n"));

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "tests.h"
 
+#include "diag.h"
 #include "fileio.h"
 #include "strv.h"
 #include "user.h"
@@ -85,12 +89,60 @@ static void test_provision_tree(void **state) {
         tests_rm_rf(root);
 }
 
+static void make_socket(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        close(fd);
+}
+
+static void test_session_sockets(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *rt = strjoin(root, "/rt"), *x11 = strjoin(root, "/x11"),
+                            *p = NULL, *home = strjoin(root, "/home");
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(host_sockets_done) HostSockets s = {}, none = {};
+        HostUser u = ALICE;
+
+        u.home = home;
+        tests_write(root, "rt/pulse/.keep", "");
+        tests_write(root, "x11/.keep", "");
+        tests_write(root, "home/.Xauthority", "cookie");
+        p = strjoin(x11, "/X7");
+        make_socket(p);
+        free(p);
+        p = strjoin(x11, "/X12");
+        make_socket(p);
+        free(p);
+        p = strjoin(rt, "/pulse/native");
+        make_socket(p);
+
+        assert_int_equal(host_sockets_find(&u, true, true, rt, x11, &s, &d), 0);
+        assert_int_equal(d.n, 0);
+        /* the lowest display, its cookie from the home, PulseAudio; no Wayland, no PipeWire here */
+        assert_true(strv_contains(s.env, "DISPLAY=:7"));
+        assert_true(strv_contains(s.env, "XAUTHORITY=/run/machinespawn-host/Xauthority"));
+        assert_true(strv_contains(s.env, "PULSE_SERVER=unix:/run/machinespawn-host/pulse-native"));
+        assert_int_equal(strv_length(s.env), 3);
+        _cleanup_free_ char *xb = strjoin(x11, "/X7:/tmp/.X11-unix/X7");
+        assert_true(strv_contains(s.binds, xb));
+
+        /* nothing running: warnings, no failure */
+        assert_int_equal(host_sockets_find(&u, true, true, "/nonexistent", "/nonexistent", &none, &d), 0);
+        assert_int_equal(diagnostics_count(&d, LOG_WARNING), 2);
+        assert_null(none.env);
+        tests_rm_rf(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_passwd),
                 cmocka_unit_test(test_group),
                 cmocka_unit_test(test_shadow),
                 cmocka_unit_test(test_provision_tree),
+                cmocka_unit_test(test_session_sockets),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
