@@ -13,7 +13,7 @@ E2E_MIRROR=${MACHINESPAWN_E2E_MIRROR:-http://deb.debian.org/debian}
 # this tree have the clients too).
 E2E_PACKAGES="systemd systemd-sysv dbus systemd-container iproute2 ca-certificates debootstrap \
 distro-info-data debian-archive-keyring libcurl4 libarchive13 libiniparser1 libsystemd0 zstd xz-utils \
-xvfb xauth x11-utils pulseaudio pulseaudio-utils"
+xvfb xauth x11-utils pulseaudio pulseaudio-utils sudo"
 
 e2e_skip() {
         echo "SKIP: $*"

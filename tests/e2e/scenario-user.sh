@@ -20,6 +20,7 @@ check_output "... her shell, home path and name" "alice:x:1234:1234:Alice Exampl
         in_desk getent passwd alice
 check_output "Sudo=yes: passwordless sudo for alice" "alice ALL=(ALL:ALL) NOPASSWD: ALL" \
         in_desk cat /etc/sudoers.d/machinespawn-alice
+check_output "... and sudo works for her without a password" "0" $ms enter desk -- sudo -n id -u
 check "machinespawn enter runs a command as alice" $ms enter desk -- touch /home/alice/made-inside
 check_output "a file alice makes inside is alice's on the host" "1234:1234" stat -c %u:%g /home/alice/made-inside
 check_output "enter --user=root" "0" $ms enter desk --user=root -- id -u
