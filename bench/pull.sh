@@ -16,13 +16,9 @@ trap '[ -n "$server" ] && kill $server; rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/www" "$tmp/etc"
 tar -C "$tree" -cf "$tmp/www/rootfs.tar" .
 size=$(stat -c %s "$tmp/www/rootfs.tar")
-python3 -m http.server --bind 127.0.0.1 --directory "$tmp/www" 0 >"$tmp/server.log" 2>&1 &
-server=$!
-for _ in $(seq 50); do
-        port=$(grep -o 'port [0-9]*' "$tmp/server.log" | grep -o '[0-9]*' || true)
-        [ -n "$port" ] && break
-        sleep 0.1
-done
+. "$(dirname "$0")/../tests/http-server.sh"
+http_server_start "$tmp/www"
+server=$http_pid port=$http_port
 url=http://127.0.0.1:$port/rootfs.tar
 printf '[Cache]\nDirectory=%s/cache\n' "$tmp" >"$tmp/etc/machinespawn.conf"
 export MACHINESPAWN_MACHINES_DIR=$tmp/machines MACHINESPAWN_RUN_DIR=$tmp/run MACHINESPAWN_STATE_DIR=$tmp/state MACHINESPAWN_SYSCONFDIR=$tmp/etc \

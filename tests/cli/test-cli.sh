@@ -97,13 +97,9 @@ assert c1["origin"].startswith("base=debian-bookworm-amd64-minbase-") and 0 <= c
 mkdir -p "$tmp/www"
 tar -C "$tmp/machines/cli2" -cf - . | zstd -q -T0 -o "$tmp/www/rootfs.tar.zst"
 (cd "$tmp/www" && sha256sum rootfs.tar.zst >SHA256SUMS)
-python3 -m http.server --bind 127.0.0.1 --directory "$tmp/www" 0 >"$tmp/server.log" 2>&1 &
-server=$!
-for _ in $(seq 50); do
-        port=$(grep -o 'port [0-9]*' "$tmp/server.log" | grep -o '[0-9]*' || true)
-        [ -n "$port" ] && break
-        sleep 0.1
-done
+. "$(dirname "$0")/../http-server.sh"
+http_server_start "$tmp/www"
+server=$http_pid port=$http_port
 check_status "pull-tar from a loopback server" 0 "Machine cli3 ready" \
         "$CLI" pull-tar "http://127.0.0.1:$port/rootfs.tar.zst" cli3
 check_output "the pulled machine works" "bookworm" "$CLI" run cli3 cat /etc/os-release

@@ -18,15 +18,9 @@ trap cleanup EXIT
 mkdir -p "$work/www"
 tar -C "$(e2e_host_tree)" -cf - . | zstd -q -T0 -3 -o "$work/www/rootfs.tar.zst"
 (cd "$work/www" && sha256sum rootfs.tar.zst >SHA256SUMS)
-python3 -m http.server --bind 127.0.0.1 --directory "$work/www" 0 >"$work/server.log" 2>&1 &
-server=$!
-port=
-for _ in $(seq 50); do
-        port=$(grep -o 'port [0-9]*' "$work/server.log" | grep -o '[0-9]*' || true)
-        [ -n "$port" ] && break
-        sleep 0.1
-done
-[ -n "$port" ] || { echo "the HTTP server did not start"; exit 1; }
+. "$(dirname "$0")/../http-server.sh"
+http_server_start "$work/www" || exit 1
+server=$http_pid port=$http_port
 
 e2e_prepare_host "$work"
 mkdir -p "$work/root/etc/machinespawn"
@@ -37,7 +31,7 @@ done
 e2e_boot "$work" "$(dirname "$0")/scenario-pull.sh"
 rc=$?
 # python's http.server logs each request with its status
-if grep -q '"GET /rootfs.tar.zst HTTP/1.1" 304' "$work/server.log"; then
+if grep -q '"GET /rootfs.tar.zst HTTP/1.1" 304' "$work/www.log"; then
         echo "ok   the second machine's request was answered 304"
 else
         echo "FAIL the second machine's request was answered 304"
