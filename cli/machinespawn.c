@@ -81,13 +81,12 @@ static int load_global(GlobalConfig **ret) {
 }
 
 /* A bar on a terminal, a line per phase elsewhere. */
-static void on_progress(void *userdata, const char *status) {
+static void on_progress(void *userdata, const char *status, int percent) {
         static char last[128];
-        const char *pct = startswith(status, "Downloading ");
         bool tty = isatty(STDERR_FILENO);
 
-        if (pct && strchr(pct, '%')) {
-                unsigned p = (unsigned) atoi(pct);
+        if (percent >= 0) {
+                unsigned p = (unsigned) percent;
                 if (tty) {
                         char bar[41];
                         memset(bar, '#', p * 40 / 100);
@@ -246,15 +245,10 @@ static int verb_pull_tar(char **args) {
             !(c->source_path = strdup("(command line)")))
                 return log_oom();
         c->user.sudo = c->user.display = c->user.audio = -1;
-        if (!arg_verify || streq(arg_verify, "checksum"))
-                c->verify = VERIFY_CHECKSUM;
-        else if (streq(arg_verify, "no"))
-                c->verify = VERIFY_NO;
-        else if (startswith(arg_verify, "sha256:") && sha256_hex_is_valid(arg_verify + 7)) {
-                c->verify = VERIFY_SHA256;
-                if (!(c->verify_sha256 = strdup(arg_verify + 7)))
-                        return log_oom();
-        } else
+        r = verify_parse(arg_verify, &c->verify, &c->verify_sha256);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
                 return usage_error("--verify=%s is not one of checksum, no, sha256:<64 hex digits>.", arg_verify);
 
         r = build(c, &res);

@@ -141,9 +141,6 @@ int symlink_atomic_at(const char *target, int dir_fd, const char *path) {
         return 0;
 }
 
-int symlink_atomic(const char *target, const char *path) {
-        return symlink_atomic_at(target, AT_FDCWD, path);
-}
 
 int read_full_file(const char *path, char **ret, size_t *ret_size) {
         return read_full_file_at(AT_FDCWD, path, ret, ret_size);

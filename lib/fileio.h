@@ -20,7 +20,6 @@ typedef enum WriteFlags {
         WRITE_DURABLE = 1 << 0,
 } WriteFlags;
 int write_file_atomic(const char *path, const char *content, size_t size, mode_t mode, WriteFlags flags);
-int symlink_atomic(const char *target, const char *path);
 int write_file_atomic_at(int dir_fd, const char *path, const char *content, size_t size, mode_t mode,
                          WriteFlags flags);
 int symlink_atomic_at(const char *target, int dir_fd, const char *path);

@@ -61,8 +61,8 @@ const char *tool_package(const char *tool) {
         return tool;
 }
 
-static void progress(const BuildOptions *o, const char *fmt, ...) _printf_(2, 3);
-static void progress(const BuildOptions *o, const char *fmt, ...) {
+static void progress_percent(const BuildOptions *o, int percent, const char *fmt, ...) _printf_(3, 4);
+static void progress_percent(const BuildOptions *o, int percent, const char *fmt, ...) {
         char buf[512];
         va_list ap;
 
@@ -71,8 +71,10 @@ static void progress(const BuildOptions *o, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
-        o->progress(o->userdata, buf);
+        o->progress(o->userdata, buf, percent);
 }
+
+#define progress(o, ...) progress_percent((o), -1, __VA_ARGS__)
 
 /* qemu's name for a Debian architecture, for the binfmt_misc entry that runs it. */
 static const char *qemu_name(const char *arch) {
@@ -265,7 +267,8 @@ static void pull_progress(void *userdata, uint64_t done, uint64_t total) {
         /* STATUS= once per percent, not once per packet */
         if (total > 0 && pct != last) {
                 last = pct;
-                progress(o, "Downloading %u%% of %llu MiB", pct, (unsigned long long) (total >> 20));
+                progress_percent(o, (int) pct, "Downloading %u%% of %llu MiB", pct,
+                                 (unsigned long long) (total >> 20));
         }
 }
 

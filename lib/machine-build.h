@@ -8,7 +8,8 @@
 #include "global-config.h"
 #include "machine-config.h"
 
-typedef void (*BuildProgress)(void *userdata, const char *status);
+/* status: a line for STATUS= and people; percent: of a download, or -1 for a phase change. */
+typedef void (*BuildProgress)(void *userdata, const char *status, int percent);
 
 typedef struct BuildOptions {
         const char *machines_dir; /* /var/lib/machines */

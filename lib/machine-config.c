@@ -62,13 +62,25 @@ const char *verify_mode_to_string(VerifyMode m) {
         return m < ELEMENTSOF(t) ? t[m] : NULL;
 }
 
-const char *home_mode_to_string(HomeMode m) {
-        static const char *const t[] = {
-                [HOME_DEFAULT] = "default",
-                [HOME_BIND] = "bind",
-                [HOME_NONE] = "none",
-        };
-        return m < ELEMENTSOF(t) ? t[m] : NULL;
+int verify_parse(const char *s, VerifyMode *ret_mode, char **ret_sha256) {
+        const char *hex;
+        char *copy = NULL;
+
+        if (isempty(s) || streq(s, "checksum"))
+                *ret_mode = VERIFY_CHECKSUM;
+        else if (streq(s, "no"))
+                *ret_mode = VERIFY_NO;
+        else {
+                hex = startswith(s, "sha256:");
+                if (!hex || !sha256_hex_is_valid(hex))
+                        return -EINVAL;
+                copy = strdup(hex);
+                if (!copy)
+                        return -ENOMEM;
+                *ret_mode = VERIFY_SHA256;
+        }
+        *ret_sha256 = copy;
+        return 0;
 }
 
 static int free_and_strdup(char **p, const char *s) {
@@ -146,22 +158,20 @@ static int parse_hostname(const UnitAssignment *a, void *field, Diagnostics *d) 
 
 static int parse_verify(const UnitAssignment *a, void *field, Diagnostics *d) {
         MachineConfig *c = field;
-        const char *hex;
+        VerifyMode mode;
+        char *hex;
+        int r;
 
-        if (isempty(a->value) || streq(a->value, "checksum")) {
-                c->verify = VERIFY_CHECKSUM;
-                return free_and_strdup(&c->verify_sha256, NULL);
-        }
-        if (streq(a->value, "no")) {
-                c->verify = VERIFY_NO;
-                return free_and_strdup(&c->verify_sha256, NULL);
-        }
-        hex = startswith(a->value, "sha256:");
-        if (!hex || !sha256_hex_is_valid(hex))
+        r = verify_parse(a->value, &mode, &hex);
+        if (r == -EINVAL)
                 return diag_error(d, a->file, a->line, EINVAL,
                                   "Verify=%s is not one of checksum, no, sha256:<64 hex digits>.", a->value);
-        c->verify = VERIFY_SHA256;
-        return free_and_strdup(&c->verify_sha256, hex);
+        if (r < 0)
+                return r;
+        c->verify = mode;
+        free(c->verify_sha256);
+        c->verify_sha256 = hex;
+        return 0;
 }
 
 static int parse_list(const UnitAssignment *a, char ***l, bool (*valid)(const char *), const char *what,

@@ -81,4 +81,7 @@ int machine_config_from_unit(const char *name, const char *main_file, const Unit
                              MachineConfig **ret, Diagnostics *d);
 
 const char *verify_mode_to_string(VerifyMode m);
-const char *home_mode_to_string(HomeMode m);
+
+/* "checksum" (or empty), "no", "sha256:HEX": the mode, and the hex as given for sha256 (else NULL).
+ * -EINVAL for anything else. Shared by Verify= and "machinespawn pull-tar --verify=". */
+int verify_parse(const char *s, VerifyMode *ret_mode, char **ret_sha256);

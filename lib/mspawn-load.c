@@ -250,24 +250,6 @@ int mspawn_find(const MspawnIndex *idx, const char *name, char **ret_main, char 
         return masked;
 }
 
-int mspawn_parse(const char *main_path, char **dropins, UnitFile *u, Diagnostics *d) {
-        int r, ret = 0;
-
-        r = unit_file_parse_path(u, main_path, d);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                ret = r;
-        STRV_FOREACH(p, dropins) {
-                r = unit_file_parse_path(u, *p, d);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        ret = r;
-        }
-        return ret;
-}
-
 int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineConfig **ret, Diagnostics *d) {
         _cleanup_(unit_file_done) UnitFile u = {};
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;

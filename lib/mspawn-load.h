@@ -35,6 +35,3 @@ int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineCon
 
 /* The same for one machine, from the configured search path. */
 int mspawn_load_by_name(const char *name, time_t now, MachineConfig **ret, Diagnostics *d);
-
-/* Parsing only (for "machinespawn cat"): the merged assignments of the main file and drop-ins. */
-int mspawn_parse(const char *main_path, char **dropins, UnitFile *u, Diagnostics *d);

@@ -224,10 +224,26 @@ int mounts_below(const char *path, const char *mountinfo, char ***ret) {
         return 0;
 }
 
+/* Opens the top of a tree (never through a symlink) and tells which mount it is on. */
+static int open_top(const char *path, uint64_t *ret_mnt_id) {
+        _cleanup_close_ int fd = -EBADF;
+        struct statx stx;
+        int r;
+
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = statx_mnt(fd, "", &stx);
+        if (r < 0)
+                return r;
+        *ret_mnt_id = stx.stx_mnt_id;
+        return TAKE_FD(fd);
+}
+
 int tree_remove(const char *path, RemoveStats *ret_stats) {
         _cleanup_strv_free_ char **mounts = NULL;
         RemoveStats stats = {};
-        struct statx stx;
+        uint64_t mnt_id;
         int fd, r;
 
         r = mounts_below(path, NULL, &mounts);
@@ -239,15 +255,10 @@ int tree_remove(const char *path, RemoveStats *ret_stats) {
                 stats.mounts_detached++;
         }
 
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        fd = open_top(path, &mnt_id);
         if (fd < 0)
-                return -errno;
-        r = statx_mnt(fd, "", &stx);
-        if (r < 0) {
-                close(fd);
-                return r;
-        }
-        r = remove_children(fd, stx.stx_mnt_id, &stats);
+                return fd;
+        r = remove_children(fd, mnt_id, &stats);
         if (r >= 0 && rmdir(path) < 0)
                 r = -errno;
         if (r >= 0)
@@ -285,17 +296,12 @@ static int usage_children(int dfd, uint64_t mnt_id, uint64_t *total) {
 }
 
 int tree_disk_usage(const char *path, uint64_t *ret) {
-        struct statx stx;
-        int fd, r;
+        uint64_t mnt_id;
+        int fd;
 
         *ret = 0;
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        fd = open_top(path, &mnt_id);
         if (fd < 0)
-                return -errno;
-        r = statx_mnt(fd, "", &stx);
-        if (r < 0) {
-                close(fd);
-                return r;
-        }
-        return usage_children(fd, stx.stx_mnt_id, ret);
+                return fd;
+        return usage_children(fd, mnt_id, ret);
 }

@@ -14,12 +14,10 @@
 #include "mspawn-load.h"
 #include "strv.h"
 
-static void on_progress(void *userdata, const char *status) {
-        const char *pct = startswith(status, "Downloading ");
-
+static void on_progress(void *userdata, const char *status, int percent) {
         (void) sd_notifyf(false, "STATUS=%s", status);
         /* STATUS= follows every percent; the journal only every quarter */
-        if (pct && strchr(pct, '%') && atoi(pct) % 25 != 0)
+        if (percent >= 0 && percent % 25 != 0)
                 return;
         log_info("%s", status);
 }
