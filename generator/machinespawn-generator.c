@@ -111,8 +111,14 @@ static int run(int argc, char *argv[]) {
                 }
 
                 r = generator_plan_machine(c, &paths, &plan);
-                if (r < 0)
+                if (r == -ENOMEM)
                         return log_oom();
+                if (r < 0) {
+                        log_error_errno(r, "Machine '%s': a path or value would read back differently in a unit "
+                                        "file, no units generated for it: %m", *name);
+                        ret = r;
+                        continue;
+                }
         }
 
         if (arg_dry_run)

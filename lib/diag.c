@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdarg.h>
 
+#include "alloc-util.h"
 #include "diag.h"
 #include "log.h"
 
@@ -23,12 +24,13 @@ size_t diagnostics_count(const Diagnostics *d, int max_level) {
 
 int diag_add(Diagnostics *d, int level, int error, const char *file, unsigned line, const char *format, ...) {
         _cleanup_free_ char *msg = NULL, *f = NULL;
-        Diagnostic *n;
         va_list ap;
         int k;
 
         error = error > 0 ? -error : error;
 
+        /* "%m" says what error is, not whatever the last failed call left in errno */
+        errno = -error;
         va_start(ap, format);
         k = vasprintf(&msg, format, ap);
         va_end(ap);
@@ -44,10 +46,8 @@ int diag_add(Diagnostics *d, int level, int error, const char *file, unsigned li
                 if (!f)
                         return -ENOMEM;
         }
-        n = realloc(d->items, sizeof(Diagnostic) * (d->n + 1));
-        if (!n)
+        if (GREEDY_REALLOC(d->items, d->n_allocated, d->n + 1) < 0)
                 return -ENOMEM;
-        d->items = n;
         d->items[d->n++] = (Diagnostic) {
                 .level = level,
                 .file = TAKE_PTR(f),

@@ -17,14 +17,14 @@ typedef struct Diagnostic {
 
 typedef struct Diagnostics {
         Diagnostic *items;
-        size_t n;
+        size_t n, n_allocated;
 } Diagnostics;
 
 void diagnostics_done(Diagnostics *d);
 size_t diagnostics_count(const Diagnostics *d, int max_level);
 
-/* Records a finding; returns error (negative) so parsers can "return diag_error(...)".
- * d may be NULL, then the finding is only logged at debug level. */
+/* Records a finding; returns error (negative) so parsers can "return diag_error(...)". "%m" in format is
+ * the error's text. d may be NULL, then the finding is only logged at debug level. */
 int diag_add(Diagnostics *d, int level, int error, const char *file, unsigned line, const char *format, ...)
         _printf_(6, 7);
 

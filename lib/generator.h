@@ -20,12 +20,13 @@ typedef struct OutputEntry {
 
 typedef struct OutputPlan {
         OutputEntry *items;
-        size_t n;
+        size_t n, n_allocated;
 } OutputPlan;
 
 void output_plan_done(OutputPlan *p);
 
-/* Pure: what machine c needs, appended to plan. */
+/* Pure: what machine c needs, appended to plan. -EINVAL when some value or path would read back
+ * differently in a unit file (see unit_value_is_safe()); the parser refuses those already. */
 int generator_plan_machine(const MachineConfig *c, const GeneratorPaths *paths, OutputPlan *plan);
 
 /* The drop-in for systemd-nspawn@NAME.service, and the .nspawn settings file that machinespawn-prepare

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc-util.h"
 #include "distro-info.h"
 #include "log.h"
 #include "machine-config.h"
@@ -97,7 +99,29 @@ static int free_and_strdup(char **p, const char *s) {
 
 /* ---- per-key parsers: (assignment, field, diagnostics); an empty value resets to the default ---- */
 
-typedef int (*ConfigParser)(const UnitAssignment *a, void *field, Diagnostics *d);
+/* Lengths and capacities of the lists being built, so that each word costs O(1) to append: a file may hold
+ * a hundred thousand of them. Duplicates are dropped once, at the end. */
+typedef struct ListState {
+        char ***list;
+        size_t n, allocated;
+} ListState;
+
+typedef struct ParseContext {
+        ListState lists[8];
+        size_t n_lists;
+} ParseContext;
+
+static ListState *parse_context_list(ParseContext *ctx, char ***l) {
+        for (size_t i = 0; i < ctx->n_lists; i++)
+                if (ctx->lists[i].list == l)
+                        return ctx->lists + i;
+        assert(ctx->n_lists < ELEMENTSOF(ctx->lists));
+        /* lists start out empty (NULL): nothing to take over */
+        ctx->lists[ctx->n_lists] = (ListState) { .list = l };
+        return ctx->lists + ctx->n_lists++;
+}
+
+typedef int (*ConfigParser)(const UnitAssignment *a, void *field, ParseContext *ctx, Diagnostics *d);
 
 static int set_located(const UnitAssignment *a, Located *l) {
         if (isempty(a->value)) {
@@ -111,7 +135,7 @@ static int set_located(const UnitAssignment *a, Located *l) {
         return 0;
 }
 
-static int parse_distribution(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_distribution(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         if (!isempty(a->value) && !distribution_name_is_valid(a->value))
                 return diag_error(d, a->file, a->line, EINVAL,
                                   "Distribution=%s is not a distribution name (debian, ubuntu, or a debootstrap "
@@ -119,21 +143,21 @@ static int parse_distribution(const UnitAssignment *a, void *field, Diagnostics 
         return set_located(a, field);
 }
 
-static int parse_release(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_release(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         if (!isempty(a->value) && !release_name_is_valid(a->value))
                 return diag_error(d, a->file, a->line, EINVAL, "Release=%s is not a release name or version.",
                                   a->value);
         return set_located(a, field);
 }
 
-static int parse_image(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_image(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         if (!isempty(a->value) && !url_is_valid(a->value, true))
                 return diag_error(d, a->file, a->line, EINVAL,
                                   "%s=%s is not an http://, https:// or file:/// URL.", a->key, a->value);
         return set_located(a, field);
 }
 
-static int parse_architecture(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_architecture(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         if (!isempty(a->value) && !architecture_is_known(a->value))
                 return diag_error(d, a->file, a->line, EINVAL,
                                   "Architecture=%s is not a Debian architecture (known: %s).", a->value,
@@ -141,7 +165,7 @@ static int parse_architecture(const UnitAssignment *a, void *field, Diagnostics 
         return free_and_strdup(field, isempty(a->value) ? NULL : a->value);
 }
 
-static int parse_variant(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_variant(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         if (!isempty(a->value) && !streq(a->value, "minbase") && !streq(a->value, "buildd") &&
             !streq(a->value, "default"))
                 return diag_error(d, a->file, a->line, EINVAL,
@@ -149,14 +173,14 @@ static int parse_variant(const UnitAssignment *a, void *field, Diagnostics *d) {
         return free_and_strdup(field, isempty(a->value) ? NULL : a->value);
 }
 
-static int parse_hostname(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_hostname(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         if (!isempty(a->value) && !hostname_is_valid(a->value))
                 return diag_error(d, a->file, a->line, EINVAL, "Hostname=%s is not a valid host name.",
                                   a->value);
         return free_and_strdup(field, isempty(a->value) ? NULL : a->value);
 }
 
-static int parse_verify(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_verify(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         MachineConfig *c = field;
         VerifyMode mode;
         char *hex;
@@ -174,13 +198,15 @@ static int parse_verify(const UnitAssignment *a, void *field, Diagnostics *d) {
         return 0;
 }
 
-static int parse_list(const UnitAssignment *a, char ***l, bool (*valid)(const char *), const char *what,
-                      Diagnostics *d) {
+static int parse_list(const UnitAssignment *a, char ***l, ParseContext *ctx, bool (*valid)(const char *),
+                      const char *what, Diagnostics *d) {
         _cleanup_strv_free_ char **words = NULL;
-        int r;
+        ListState *s = parse_context_list(ctx, l);
+        int r = 0;
 
         if (isempty(a->value)) {
                 *l = strv_free(*l);
+                s->n = s->allocated = 0;
                 return 0;
         }
         r = strv_split_words(&words, a->value);
@@ -190,32 +216,37 @@ static int parse_list(const UnitAssignment *a, char ***l, bool (*valid)(const ch
                 if (!valid(*w))
                         return diag_error(d, a->file, a->line, EINVAL, "%s=: '%s' is not a valid %s.", a->key,
                                           *w, what);
-        STRV_FOREACH(w, words)
-                if (!strv_contains(*l, *w)) {
-                        r = strv_extend(l, *w);
-                        if (r < 0)
-                                return r;
-                }
-        return 0;
+        /* the words move over; words keeps those not moved yet */
+        size_t n_words = strv_length(words), i = 0;
+        for (; i < n_words; i++) {
+                r = strv_push_greedy(l, &s->n, &s->allocated, words[i]);
+                words[i] = NULL;
+                if (r < 0)
+                        break;
+        }
+        for (size_t k = i + 1; k < n_words; k++)
+                free(words[k]);
+        words = mfree(words);
+        return r;
 }
 
-static int parse_components(const UnitAssignment *a, void *field, Diagnostics *d) {
-        return parse_list(a, field, component_name_is_valid, "archive component", d);
+static int parse_components(const UnitAssignment *a, void *field, ParseContext *ctx, Diagnostics *d) {
+        return parse_list(a, field, ctx, component_name_is_valid, "archive component", d);
 }
 
-static int parse_packages(const UnitAssignment *a, void *field, Diagnostics *d) {
-        return parse_list(a, field, package_name_is_valid, "Debian package name", d);
+static int parse_packages(const UnitAssignment *a, void *field, ParseContext *ctx, Diagnostics *d) {
+        return parse_list(a, field, ctx, package_name_is_valid, "Debian package name", d);
 }
 
-static int parse_groups(const UnitAssignment *a, void *field, Diagnostics *d) {
-        return parse_list(a, field, user_name_is_valid, "group name", d);
+static int parse_groups(const UnitAssignment *a, void *field, ParseContext *ctx, Diagnostics *d) {
+        return parse_list(a, field, ctx, user_name_is_valid, "group name", d);
 }
 
-static int parse_units(const UnitAssignment *a, void *field, Diagnostics *d) {
-        return parse_list(a, field, unit_name_is_valid, "unit name", d);
+static int parse_units(const UnitAssignment *a, void *field, ParseContext *ctx, Diagnostics *d) {
+        return parse_list(a, field, ctx, unit_name_is_valid, "unit name", d);
 }
 
-static int parse_user_name(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_user_name(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         if (!isempty(a->value) && !user_name_is_valid(a->value))
                 return diag_error(d, a->file, a->line, EINVAL, "Name=%s is not a valid user name.", a->value);
         if (!isempty(a->value) && streq(a->value, "root"))
@@ -224,7 +255,7 @@ static int parse_user_name(const UnitAssignment *a, void *field, Diagnostics *d)
         return free_and_strdup(field, isempty(a->value) ? NULL : a->value);
 }
 
-static int parse_home(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_home(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         HomeMode *m = field;
 
         if (isempty(a->value))
@@ -238,7 +269,7 @@ static int parse_home(const UnitAssignment *a, void *field, Diagnostics *d) {
         return 0;
 }
 
-static int parse_tristate(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_tristate(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         int *b = field, r;
 
         if (isempty(a->value)) {
@@ -262,27 +293,54 @@ static int setting_list_append(SettingList *l, const UnitAssignment *a) {
                 .file = a->file,
                 .line = a->line,
         };
-        Setting *n;
 
-        if (!s.key || !s.value)
-                goto fail;
-        n = realloc(l->items, sizeof(Setting) * (l->n + 1));
-        if (!n)
-                goto fail;
-        l->items = n;
+        if (!s.key || !s.value || GREEDY_REALLOC(l->items, l->n_allocated, l->n + 1) < 0) {
+                free(s.key);
+                free(s.value);
+                return -ENOMEM;
+        }
         l->items[l->n++] = s;
         return 0;
-fail:
-        free(s.key);
-        free(s.value);
-        return -ENOMEM;
 }
 
-/* In a .nspawn an empty assignment is not a reset everywhere, so do the reset here: drop what came before. */
-static void setting_list_drop_key(SettingList *l, const char *key) {
+static int setting_index_compare(const void *a, const void *b, void *userdata) {
+        const Setting *items = userdata;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcmp(items[x].key, items[y].key);
+        return c != 0 ? c : (x > y) - (x < y);
+}
+
+/* In a .nspawn an empty assignment is not a reset everywhere, so do the resets here: an empty value drops
+ * itself and everything of its key before it. All at once at the end, sorted by key: dropping per reset
+ * would cost O(n) each. */
+static int setting_list_apply_resets(SettingList *l) {
+        _cleanup_free_ size_t *idx = NULL;
+        _cleanup_free_ bool *drop = NULL;
         size_t j = 0;
+
+        if (l->n == 0)
+                return 0;
+        idx = malloc(sizeof(size_t) * l->n);
+        drop = calloc(l->n, sizeof(bool));
+        if (!idx || !drop)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n; i++)
+                idx[i] = i;
+        qsort_r(idx, l->n, sizeof(size_t), setting_index_compare, l->items);
+
+        /* per run of one key (in file order), drop up to and including its last reset */
+        for (size_t start = 0, end; start < l->n; start = end) {
+                size_t last_reset = SIZE_MAX;
+                for (end = start; end < l->n && streq(l->items[idx[end]].key, l->items[idx[start]].key); end++)
+                        if (isempty(l->items[idx[end]].value))
+                                last_reset = end;
+                if (last_reset != SIZE_MAX)
+                        for (size_t k = start; k <= last_reset; k++)
+                                drop[idx[k]] = true;
+        }
+
         for (size_t i = 0; i < l->n; i++) {
-                if (streq(l->items[i].key, key)) {
+                if (drop[i]) {
                         free(l->items[i].key);
                         free(l->items[i].value);
                         continue;
@@ -290,23 +348,22 @@ static void setting_list_drop_key(SettingList *l, const char *key) {
                 l->items[j++] = l->items[i];
         }
         l->n = j;
+        return 0;
 }
 
-static int parse_nspawn_setting(const UnitAssignment *a, void *field, Diagnostics *d) {
+static int parse_nspawn_setting(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
         SettingList *l = field;
 
         if (!nspawn_key_is_known(a->section, a->key))
                 diag_warning(d, a->file, a->line,
                              "Unknown key '%s' in section [%s] for systemd-nspawn, passing it on as it is.", a->key,
                              a->section);
-        if (isempty(a->value)) {
-                setting_list_drop_key(l, a->key);
-                return 0;
-        }
+        /* an empty value is kept as a reset mark until setting_list_apply_resets() */
         return setting_list_append(l, a);
 }
 
-static int parse_unit_setting(const UnitAssignment *a, void *field, _unused_ Diagnostics *d) {
+static int parse_unit_setting(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx,
+                              _unused_ Diagnostics *d) {
         /* Kept as written, empty ones too: in a drop-in they reset what the upstream template set. */
         return setting_list_append(field, a);
 }
@@ -433,6 +490,7 @@ static int check_whole(MachineConfig *c, const char *main_file, time_t now, Diag
 int machine_config_from_unit(const char *name, const char *main_file, const UnitFile *u, time_t now,
                              MachineConfig **ret, Diagnostics *d) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        ParseContext ctx = {};
         int r, ret_r = 0;
 
         if (!machine_name_is_valid(name))
@@ -456,9 +514,7 @@ int machine_config_from_unit(const char *name, const char *main_file, const Unit
                 bool section_known;
 
                 /* what the config keeps must point at its own copy of the file name */
-                for (size_t k = 0; k < u->n_files; k++)
-                        if (u->items[i].file == u->files[k])
-                                a_copy.file = c->sources[k];
+                a_copy.file = c->sources[u->items[i].file_index];
 
                 if (startswith(a->section, "X-") || startswith(a->key, "X-"))
                         continue; /* vendor extensions, as in unit files */
@@ -474,12 +530,20 @@ int machine_config_from_unit(const char *name, const char *main_file, const Unit
                         continue;
                 }
 
-                r = t->parse(a, (uint8_t *) c + t->offset, d);
+                r = t->parse(a, (uint8_t *) c + t->offset, &ctx, d);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
                         ret_r = -EBADMSG;
         }
+
+        for (size_t i = 0; i < ctx.n_lists; i++)
+                if (strv_uniq_stable(*ctx.lists[i].list) < 0)
+                        return -ENOMEM;
+        SettingList *nspawn_lists[] = { &c->exec, &c->files, &c->network };
+        for (size_t i = 0; i < ELEMENTSOF(nspawn_lists); i++)
+                if (setting_list_apply_resets(nspawn_lists[i]) < 0)
+                        return -ENOMEM;
 
         if (ret_r < 0) /* cross checks on a half-understood file would only add noise */
                 return ret_r;

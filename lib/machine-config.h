@@ -29,7 +29,7 @@ typedef struct Setting {
 
 typedef struct SettingList {
         Setting *items;
-        size_t n;
+        size_t n, n_allocated;
 } SettingList;
 
 /* A value with the place it was set, so later checks can still say FILE:LINE. */

@@ -95,3 +95,12 @@ static inline const char *endswith(const char *s, const char *suffix) {
 static inline const char *yes_no(bool b) {
         return b ? "yes" : "no";
 }
+
+#ifndef MIN
+#define MIN(a, b)                               \
+        ({                                      \
+                typeof(a) _a_ = (a);            \
+                typeof(b) _b_ = (b);            \
+                _a_ < _b_ ? _a_ : _b_;          \
+        })
+#endif

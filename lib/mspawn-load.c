@@ -80,12 +80,12 @@ int mspawn_index_build(char **search_path, MspawnIndex *ret) {
                 }
                 if (!d)
                         continue; /* a missing directory is an empty one */
-                size_t *n = idx.n_entries + i;
+                size_t *n = idx.n_entries + i, allocated = 1;
                 while ((de = readdir(d))) {
                         if (!endswith(de->d_name, ".mspawn") && !endswith(de->d_name, ".mspawn.d"))
                                 continue;
                         char *e = strdup(de->d_name);
-                        r = e ? strv_push_n(&idx.entries[i], n, e) : -ENOMEM;
+                        r = e ? strv_push_greedy(&idx.entries[i], n, &allocated, e) : -ENOMEM;
                         if (r < 0) {
                                 closedir(d);
                                 return r;
@@ -113,7 +113,7 @@ int mspawn_enumerate(const MspawnIndex *idx, char ***ret_names) {
         _cleanup_strv_free_ char **names = NULL;
         int r;
 
-        size_t n = 0;
+        size_t n = 0, allocated = 1;
 
         names = calloc(1, sizeof(char *));
         if (!names)
@@ -127,7 +127,7 @@ int mspawn_enumerate(const MspawnIndex *idx, char ***ret_names) {
                         char *name = strndup(*e, suffix - *e);
                         if (!name)
                                 return -ENOMEM;
-                        r = strv_push_n(&names, &n, name);
+                        r = strv_push_greedy(&names, &n, &allocated, name);
                         if (r < 0)
                                 return r;
                 }
@@ -147,10 +147,20 @@ static int path_is_masked(const char *path) {
         return S_ISCHR(st.st_mode) || (S_ISREG(st.st_mode) && st.st_size == 0);
 }
 
-static int collect_dropins(const MspawnIndex *idx, const char *name, char ***ret) {
+/* Drop-in names end up in generated comments and messages: keep them to characters that need no
+ * escaping anywhere. */
+static bool dropin_name_is_safe(const char *s) {
+        for (; *s; s++)
+                if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.@+:", *s))
+                        return false;
+        return true;
+}
+
+static int collect_dropins(const MspawnIndex *idx, const char *name, char ***ret, Diagnostics *diag) {
         _cleanup_strv_free_ char **bases = NULL, **paths = NULL;
         _cleanup_free_ char *dname = NULL;
-        int r;
+        size_t n_bases = 0, a_bases = 1, n_paths = 0, a_paths = 1;
+        int r, ret_r = 0;
 
         bases = calloc(1, sizeof(char *));
         paths = calloc(1, sizeof(char *));
@@ -174,9 +184,15 @@ static int collect_dropins(const MspawnIndex *idx, const char *name, char ***ret
                 while ((de = readdir(d))) {
                         if (!endswith(de->d_name, ".conf") || de->d_name[0] == '.' || de->d_type == DT_DIR)
                                 continue;
-                        if (strv_contains(bases, de->d_name))
-                                continue; /* an earlier directory has this drop-in already */
-                        r = strv_extend(&bases, de->d_name);
+                        if (!dropin_name_is_safe(de->d_name)) {
+                                _cleanup_free_ char *e = unit_escape_comment(de->d_name);
+                                ret_r = diag_error(diag, dropin_dir, 0, EINVAL,
+                                                   "Drop-in name \"%s\" has characters other than letters, digits "
+                                                   "and \"-_.@+:\"; refusing the machine.", strempty(e));
+                                continue;
+                        }
+                        char *b = strdup(de->d_name);
+                        r = b ? strv_push_greedy(&bases, &n_bases, &a_bases, b) : -ENOMEM;
                         if (r < 0) {
                                 closedir(d);
                                 return r;
@@ -184,8 +200,12 @@ static int collect_dropins(const MspawnIndex *idx, const char *name, char ***ret
                 }
                 closedir(d);
         }
+        if (ret_r < 0)
+                return ret_r;
 
+        /* the same name in several directories: the earliest directory's file is found below */
         strv_sort(bases);
+        strv_uniq_sorted(bases);
         STRV_FOREACH(b, bases)
                 for (size_t i = 0; i < idx->n_dirs; i++) {
                         _cleanup_free_ char *p = NULL;
@@ -199,7 +219,7 @@ static int collect_dropins(const MspawnIndex *idx, const char *name, char ***ret
                                 continue;
                         /* a masked drop-in (empty, /dev/null) hides the same name further down, adds nothing */
                         if (path_is_masked(p) <= 0) {
-                                r = strv_push(&paths, TAKE_PTR(p));
+                                r = strv_push_greedy(&paths, &n_paths, &a_paths, TAKE_PTR(p));
                                 if (r < 0)
                                         return r;
                         }
@@ -239,7 +259,7 @@ int mspawn_find(const MspawnIndex *idx, const char *name, char **ret_main, char 
         if (masked < 0)
                 return masked;
         if (!masked) {
-                r = collect_dropins(idx, name, &dropins);
+                r = collect_dropins(idx, name, &dropins, NULL);
                 if (r < 0)
                         return r;
         }
@@ -255,7 +275,7 @@ int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineCon
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_free_ char *main_path = NULL, *text = NULL;
         _cleanup_strv_free_ char **dropins = NULL;
-        size_t size;
+        size_t size = 0;
         int r;
 
         r = find_main(idx, name, &main_path);
@@ -265,9 +285,9 @@ int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineCon
                 return r;
 
         /* Read once: what reads as empty (an empty file, a link to /dev/null) masks the machine. */
-        r = read_full_file_at(idx->dir_fds[r], strrchr(main_path, '/') + 1, &text, &size);
+        r = unit_file_read_at(idx->dir_fds[r], strrchr(main_path, '/') + 1, &text, &size);
         if (r < 0)
-                return diag_error(d, main_path, 0, r, "Failed to read: %s", strerror(-r));
+                return unit_file_read_error(d, main_path, r, size);
         if (size == 0) {
                 *ret = NULL;
                 return 0;
@@ -278,7 +298,7 @@ int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineCon
                                   "'%s' is not a valid machine name (1-64 letters, digits, '-', '_', '.'; not "
                                   "starting with '.' or '-', no '..').", name);
 
-        r = collect_dropins(idx, name, &dropins);
+        r = collect_dropins(idx, name, &dropins, d);
         if (r < 0)
                 return r;
 

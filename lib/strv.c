@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdarg.h>
 
+#include "alloc-util.h"
 #include "strv.h"
 
 char **strv_free(char **l) {
@@ -24,21 +25,28 @@ bool strv_contains(char * const *l, const char *s) {
         return false;
 }
 
-int strv_push_n(char ***l, size_t *n, char *value) {
-        char **c = realloc(*l, sizeof(char *) * (*n + 2));
-        if (!c) {
+int strv_push_greedy(char ***l, size_t *n, size_t *allocated, char *value) {
+        if (GREEDY_REALLOC(*l, *allocated, *n + 2) < 0) {
                 free(value);
                 return -ENOMEM;
         }
-        c[*n] = value;
-        c[++*n] = NULL;
-        *l = c;
+        (*l)[*n] = value;
+        (*l)[++*n] = NULL;
         return 0;
 }
 
 int strv_push(char ***l, char *value) {
+        /* No capacity is known for a list made elsewhere: exactly one more slot. */
         size_t n = strv_length(*l);
-        return strv_push_n(l, &n, value);
+        char **c = realloc(*l, sizeof(char *) * (n + 2));
+        if (!c) {
+                free(value);
+                return -ENOMEM;
+        }
+        c[n] = value;
+        c[n + 1] = NULL;
+        *l = c;
+        return 0;
 }
 
 int strv_extend(char ***l, const char *value) {
@@ -49,21 +57,35 @@ int strv_extend(char ***l, const char *value) {
 }
 
 int strv_extend_strv(char ***a, char * const *b) {
-        for (size_t i = 0; b && b[i]; i++) {
-                int r = strv_extend(a, b[i]);
-                if (r < 0)
-                        return r;
+        size_t n = strv_length(*a), k = strv_length(b);
+        char **c;
+
+        if (k == 0)
+                return 0;
+        /* one allocation for all of b, not one per element */
+        c = realloc(*a, sizeof(char *) * (n + k + 1));
+        if (!c)
+                return -ENOMEM;
+        *a = c;
+        for (size_t i = 0; i < k; i++) {
+                c[n + i] = strdup(b[i]);
+                if (!c[n + i]) {
+                        c[n + i] = NULL;
+                        return -ENOMEM;
+                }
         }
+        c[n + k] = NULL;
         return 0;
 }
 
 int strv_split(char ***ret, const char *s, const char *separators) {
         _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 0;
 
         /* Always hand out a real (possibly empty) array so callers can tell "nothing" from failure. */
-        l = calloc(1, sizeof(char *));
-        if (!l)
+        if (GREEDY_REALLOC(l, allocated, 1) < 0)
                 return -ENOMEM;
+        l[0] = NULL;
 
         for (const char *p = s; p && *p;) {
                 size_t skip = strspn(p, separators), len;
@@ -74,7 +96,7 @@ int strv_split(char ***ret, const char *s, const char *separators) {
                 char *w = strndup(p, len);
                 if (!w)
                         return -ENOMEM;
-                int r = strv_push(&l, w);
+                int r = strv_push_greedy(&l, &n, &allocated, w);
                 if (r < 0)
                         return r;
                 p += len;
@@ -158,4 +180,40 @@ char *strjoin_real(const char *first, ...) {
         va_end(ap);
         *p = 0;
         return r;
+}
+
+static int index_compare(const void *a, const void *b, void *userdata) {
+        char **base = userdata;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcmp(base[x], base[y]);
+        return c != 0 ? c : (x > y) - (x < y);
+}
+
+int strv_uniq_stable(char **l) {
+        _cleanup_free_ size_t *idx = NULL;
+        _cleanup_free_ bool *drop = NULL;
+        size_t n = strv_length(l), j = 0;
+
+        if (n < 2)
+                return 0;
+        idx = malloc(sizeof(size_t) * n);
+        drop = calloc(n, sizeof(bool));
+        if (!idx || !drop)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                idx[i] = i;
+        /* sorted by text, then position: of equal strings the first in the list comes first */
+        qsort_r(idx, n, sizeof(size_t), index_compare, l);
+        for (size_t i = 1; i < n; i++)
+                if (streq(l[idx[i - 1]], l[idx[i]]))
+                        drop[idx[i]] = true;
+        for (size_t i = 0; i < n; i++) {
+                if (drop[i]) {
+                        free(l[i]);
+                        continue;
+                }
+                l[j++] = l[i];
+        }
+        l[j] = NULL;
+        return 0;
 }
