@@ -5,9 +5,17 @@
 Each CASE.mspawn is installed as NAME.mspawn (NAME from "## name", default CASE) into a fresh set of
 configuration directories; "## also" lines add further files. Then the generator runs twice, the two
 outputs must be byte-identical, and every "## assert-..." line is checked. An output file that no
-assertion names is a failure. See README.md in this directory for the directives."""
+assertion names is a failure, and so is any output file that systemd would read differently from how it
+looks (see check_readback). See DEVELOPERS.md for the directives.
+
+Raw bytes that a text case file cannot hold: "## main-bytes 'ESCAPED'" installs the decoded string
+(Python bytes escapes: \\n, \\r, \\x00, ...) as NAME.mspawn instead of the case file itself;
+"## also-bytes 'PATH' 'ESCAPED'" adds a file whose path and content are decoded the same way;
+"## pad-to BYTES [PATH]" appends comment lines to the installed NAME.mspawn (or to PATH, an "also" file)
+until it has that size."""
 
 import argparse
+import codecs
 import filecmp
 import os
 import shlex
@@ -18,12 +26,39 @@ import tempfile
 LAYERS = ["etc", "run", "local", "lib"]
 
 
+def unescape(s):
+    return codecs.escape_decode(s.encode())[0]
+
+
+def check_readback(path):
+    """What systemd's reader would take differently from a plain reading: a CR (ends a line for systemd),
+    a NUL, another control character, invalid UTF-8, a line continued by a trailing backslash."""
+    with open(path, "rb") as f:
+        data = f.read()
+    problems = []
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        problems.append(f"invalid UTF-8 at byte {e.start}")
+    for n, line in enumerate(data.split(b"\n"), 1):
+        bad = [c for c in line if (c < 0x20 and c != 0x09) or c == 0x7F]
+        if bad:
+            problems.append(f"line {n}: control character 0x{bad[0]:02x}")
+        stripped = line.lstrip(b" \t")
+        if stripped[:1] in (b"#", b";"):
+            continue
+        trailing = len(line) - len(line.rstrip(b"\\"))
+        if trailing % 2 == 1:
+            problems.append(f"line {n}: ends in a backslash, systemd would join the next line")
+    return problems
+
+
 def parse_unit(path):
     """The assignments of a generated unit file: {(section, key): [values in order]}."""
     values, section = {}, None
     with open(path) as f:
         for line in f:
-            line = line.strip()
+            line = line.strip(" \t\r\n")
             if not line or line[0] in "#;":
                 continue
             if line.startswith("["):
@@ -42,6 +77,8 @@ class Case:
         self.layer = "etc"
         self.extra = []  # (relpath, content or None, symlink target or None)
         self.asserts = []
+        self.main_bytes = None
+        self.pad_to = []  # (size, relpath or None)
         current = None
         with open(path) as f:
             for line in f:
@@ -65,6 +102,12 @@ class Case:
                     self.extra.append(current)
                 elif words[0] == "also-symlink":
                     self.extra.append([words[1], None, words[2]])
+                elif words[0] == "also-bytes":
+                    self.extra.append([os.fsdecode(unescape(words[1])), unescape(words[2]), None])
+                elif words[0] == "main-bytes":
+                    self.main_bytes = unescape(words[1])
+                elif words[0] == "pad-to":
+                    self.pad_to.append((int(words[1]), words[2] if len(words) > 2 else None))
                 elif words[0].startswith("assert-"):
                     self.asserts.append(words)
                 else:
@@ -74,16 +117,31 @@ class Case:
         for layer in LAYERS:
             os.makedirs(os.path.join(root, layer), exist_ok=True)
         target = os.path.join(root, self.layer, self.name + ".mspawn")
-        with open(self.path) as src, open(target, "w") as dst:
-            dst.write(src.read())
+        with open(self.path, "rb") as src:
+            data = src.read() if self.main_bytes is None else self.main_bytes
+        with open(target, "wb") as dst:
+            dst.write(data)
         for rel, lines, link in self.extra:
             p = os.path.join(root, rel)
             os.makedirs(os.path.dirname(p), exist_ok=True)
             if link is not None:
                 os.symlink(link, p)
+            elif isinstance(lines, bytes):
+                with open(p, "wb") as f:
+                    f.write(lines)
             else:
                 with open(p, "w") as f:
                     f.write("".join(lines))
+        for size, rel in self.pad_to:
+            p = target if rel is None else os.path.join(root, rel)
+            with open(p, "ab") as f:
+                have = f.tell()
+                line = b"#" * 1023 + b"\n"
+                while have + len(line) <= size:
+                    f.write(line)
+                    have += len(line)
+                if have < size:
+                    f.write(b"#" * (size - have - 1) + b"\n")
         return target
 
 
@@ -93,7 +151,8 @@ def run_generator(args, root, out, extra_env=None, wrapper=()):
     env.pop("SYSTEMD_SCOPE", None)
     env.update(extra_env or {})
     os.makedirs(out, exist_ok=True)
-    return subprocess.run([*wrapper, args.generator, out, out, out], env=env, capture_output=True, text=True)
+    return subprocess.run([*wrapper, args.generator, out, out, out], env=env, capture_output=True, text=True,
+                          errors="backslashreplace")
 
 
 def output_files(out):
@@ -158,6 +217,11 @@ def check_case(args, case):
         named = set()
         nspawn = None
 
+        for rel in sorted(produced):
+            p = os.path.join(out1, rel)
+            if not os.path.islink(p):
+                errors.extend(f"{rel}: {e}" for e in check_readback(p))
+
         for a in case.asserts:
             kind, rest = a[0], [expand(x) for x in a[1:]]
             if kind == "assert-failed":
@@ -219,11 +283,14 @@ def run_prepare(args, root, case, tmp, errors):
     env = dict(os.environ)
     env["MACHINESPAWN_CONFIG_PATH"] = ":".join(os.path.join(root, layer) for layer in LAYERS)
     env["MACHINESPAWN_NSPAWN_DIR"] = os.path.join(tmp, "nspawn")
-    res = subprocess.run([args.prepare, case.name], env=env, capture_output=True, text=True)
+    res = subprocess.run([args.prepare, case.name], env=env, capture_output=True, text=True,
+                         errors="backslashreplace")
     if res.returncode != 0:
         errors.append(f"machinespawn-prepare failed:\n{res.stderr}")
         return None
-    return parse_unit(os.path.join(tmp, "nspawn", case.name + ".nspawn"))
+    path = os.path.join(tmp, "nspawn", case.name + ".nspawn")
+    errors.extend(f".nspawn: {e}" for e in check_readback(path))
+    return parse_unit(path)
 
 
 def main():
