@@ -8,6 +8,7 @@
 #include "generator.h"
 #include "mspawn-load.h"
 #include "strv.h"
+#include "user.h"
 
 static const time_t NOW = 1795910400;
 static const GeneratorPaths PATHS = { .helperdir = "/usr/libexec/machinespawn", .unitdir = "/usr/lib/systemd/system" };
@@ -140,12 +141,74 @@ static void test_write_failure_continues(void **state) {
         tests_rm_rf(root);
 }
 
+/* The writer refuses what systemd would read back differently, even when it did not come from the parser. */
+static void test_writer_refuses_unsafe(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp();
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(output_plan_done) OutputPlan plan = {};
+        const char *bad[] = { "--foo \\", "a\nExecStartPre=/bin/evil", "a\rb", "\xff", "a\vb", " a" };
+        char *saved;
+
+        c = load_text(root, "[Machine]\nDistribution=debian\nRelease=12\n[Unit]\nDescription=B\n[Exec]\nBoot=yes\n");
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *buf = NULL;
+                size_t size = 0;
+                FILE *f;
+
+                saved = c->unit.items[0].value;
+                c->unit.items[0].value = (char *) bad[i];
+                assert_int_equal(generator_plan_machine(c, &PATHS, &plan), -EINVAL);
+                assert_int_equal(plan.n, 0);
+                c->unit.items[0].value = saved;
+
+                saved = c->exec.items[0].value;
+                c->exec.items[0].value = (char *) bad[i];
+                f = open_memstream(&buf, &size);
+                assert_int_equal(nspawn_settings_write(c, NULL, NULL, f), -EINVAL);
+                fclose(f);
+                c->exec.items[0].value = saved;
+        }
+
+        /* a key with '=' would shift the value */
+        saved = c->unit.items[0].key;
+        c->unit.items[0].key = (char *) "A=B";
+        assert_int_equal(generator_plan_machine(c, &PATHS, &plan), -EINVAL);
+        c->unit.items[0].key = saved;
+
+        /* SourcePath= cannot be escaped: refused; in comments, paths are escaped */
+        saved = c->source_path;
+        c->source_path = (char *) "/etc/x\n[Service]\nExecStartPre=/bin/evil\n.mspawn";
+        assert_int_equal(generator_plan_machine(c, &PATHS, &plan), -EINVAL);
+        c->source_path = saved;
+        assert_int_equal(strv_extend(&c->dropin_paths, "/etc/b.mspawn.d/a\n[Service]\nExecStartPre=/bin/evil\n.conf"), 0);
+        assert_int_equal(generator_plan_machine(c, &PATHS, &plan), 0);
+        assert_non_null(strstr(plan.items[0].content,
+                               "# With drop-in /etc/b.mspawn.d/a\\x0a[Service]\\x0aExecStartPre=/bin/evil\\x0a.conf\n"));
+        assert_null(strstr(plan.items[0].content, "\nExecStartPre=/bin/evil"));
+
+        /* a home from the host's passwd that would split Bind= or break the line */
+        const char *homes[] = { "/home/a:b", "/home/a\nBind=/", "/home/a\\" };
+        for (size_t i = 0; i < ELEMENTSOF(homes); i++) {
+                _cleanup_free_ char *buf = NULL;
+                size_t size = 0;
+                HostUser u = { .name = (char *) "alice", .home = (char *) homes[i] };
+                FILE *f = open_memstream(&buf, &size);
+
+                free(c->user.name);
+                c->user.name = strdup("alice");
+                assert_int_equal(nspawn_settings_write(c, &u, NULL, f), -EINVAL);
+                fclose(f);
+        }
+        tests_rm_rf(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dropin_content),
                 cmocka_unit_test(test_nspawn_settings),
                 cmocka_unit_test(test_write_atomic_and_repeatable),
                 cmocka_unit_test(test_write_failure_continues),
+                cmocka_unit_test(test_writer_refuses_unsafe),
         };
         char dir[4096];
 

@@ -90,6 +90,36 @@ static void test_list_reset(void **state) {
         assert_string_equal(c->service.items[0].value, "");
 }
 
+/* Resets and duplicates are applied once at the end; the result must be what applying them in order gives. */
+static void test_list_order_and_duplicates(void **state) {
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+
+        assert_int_equal(load("[Machine]\nDistribution=debian\nRelease=sid\n"
+                              "Packages=zz aa zz\nPackages=mm aa\nComponents=main\nComponents=\n"
+                              "Components=contrib main contrib\n"
+                              "[Files]\nBind=/a\nBindReadOnly=/r\nBind=/b\nBindReadOnly=\nBind=/c\nBind=\nBind=/d\n"
+                              "BindReadOnly=/s\nBind=/a\n"
+                              "[Exec]\nEnvironment=A=1\nEnvironment=B=2\n",
+                              &c, &d),
+                         0);
+        assert_int_equal(strv_length(c->packages), 3);
+        assert_string_equal(c->packages[0], "zz");
+        assert_string_equal(c->packages[1], "aa");
+        assert_string_equal(c->packages[2], "mm");
+        assert_int_equal(strv_length(c->components), 2);
+        assert_string_equal(c->components[0], "contrib");
+        assert_string_equal(c->components[1], "main");
+        /* Bind= reset after /c, BindReadOnly= after /r; the survivors in file order, repeats kept */
+        assert_int_equal(c->files.n, 3);
+        assert_string_equal(c->files.items[0].value, "/d");
+        assert_string_equal(c->files.items[1].key, "BindReadOnly");
+        assert_string_equal(c->files.items[1].value, "/s");
+        assert_string_equal(c->files.items[2].value, "/a");
+        assert_int_equal(c->exec.n, 2);
+        assert_string_equal(c->exec.items[1].value, "B=2");
+}
+
 static void test_image(void **state) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
@@ -175,6 +205,7 @@ static void test_invalid_name(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full),        cmocka_unit_test(test_list_reset),
+                cmocka_unit_test(test_list_order_and_duplicates),
                 cmocka_unit_test(test_image),       cmocka_unit_test(test_rejections),
                 cmocka_unit_test(test_warnings),    cmocka_unit_test(test_invalid_name),
         };
