@@ -93,7 +93,12 @@ bool unit_value_is_safe(const char *s) {
 }
 
 bool unit_key_is_safe(const char *s) {
-        return !isempty(s) && unit_value_is_safe(s) && !strchr(s, '=') && !strchr("#;[", s[0]);
+        size_t l = strlen(s);
+
+        /* A trailing backslash is harmless here: "=" follows. At the start of a line a byte order mark is
+         * skipped by systemd if no line had one before. */
+        return l > 0 && utf8_is_valid_n(s, l) && !find_control(s) && !strchr(BLANKS, s[0]) &&
+                !strchr(BLANKS, s[l - 1]) && !strchr(s, '=') && !strchr("#;[", s[0]) && !startswith(s, UTF8_BOM);
 }
 
 char *unit_escape_comment(const char *s) {
@@ -190,6 +195,12 @@ static int parse_one(UnitFile *u, const char *path, unsigned line, char *l, cons
                 return diag_error(d, path, line, EBADMSG, "Control character 0x%02x in line (only tab is allowed).",
                                   (unsigned char) *bad);
         }
+
+        /* Where systemd skips one depends on whether an earlier line had one: refuse the guesswork. */
+        if (startswith(l, UTF8_BOM))
+                return diag_error(d, path, line, EBADMSG,
+                                  "Line starts with a byte order mark (U+FEFF), which is allowed only at the start "
+                                  "of the file.");
 
         if (*l == '[') {
                 size_t n = strlen(l);
@@ -356,7 +367,7 @@ static int read_bounded(int fd, char **ret, size_t *ret_size) {
                         break;
                 size += k;
                 if (size > UNIT_FILE_SIZE_MAX) {
-                        *ret_size = UNIT_FILE_SIZE_MAX + 1;
+                        *ret_size = 0; /* not known: reading stopped here */
                         return -EFBIG;
                 }
         }
@@ -375,9 +386,8 @@ int unit_file_read_at(int dir_fd, const char *path, char **ret, size_t *ret_size
         return read_bounded(fd, ret, ret_size);
 }
 
-/* size: what fstat() said, or UNIT_FILE_SIZE_MAX + 1 when reading stopped there. */
 int unit_file_read_error(Diagnostics *d, const char *path, int r, size_t size) {
-        if (r == -EFBIG && size > UNIT_FILE_SIZE_MAX + 1)
+        if (r == -EFBIG && size > 0)
                 return diag_error(d, path, 0, r, "File is %zu bytes, more than the %zu allowed; refusing it.", size,
                                   UNIT_FILE_SIZE_MAX);
         if (r == -EFBIG)
@@ -396,7 +406,7 @@ int unit_file_parse(UnitFile *u, const char *path, FILE *f, Diagnostics *d) {
                 size_t k = fread(buf + size, 1, MIN(allocated - size - 1, UNIT_FILE_SIZE_MAX + 1 - size), f);
                 size += k;
                 if (size > UNIT_FILE_SIZE_MAX)
-                        return unit_file_read_error(d, path, -EFBIG, UNIT_FILE_SIZE_MAX + 1);
+                        return unit_file_read_error(d, path, -EFBIG, 0);
                 if (k == 0) {
                         if (ferror(f))
                                 return diag_error(d, path, 0, EIO, "Failed to read: %m");

@@ -44,10 +44,11 @@ int unit_file_parse_path(UnitFile *u, const char *path, Diagnostics *d);
 /* The same for a file already in memory; buf is cut into lines in place and must have a NUL at buf[size]. */
 int unit_file_parse_buffer(UnitFile *u, const char *path, char *buf, size_t size, Diagnostics *d);
 
-/* Reads a configuration file of at most UNIT_FILE_SIZE_MAX bytes, NUL-terminated. -EFBIG (with
- * *ret_size set to the size seen) when it is bigger; never blocks on a FIFO. */
+/* Reads a configuration file of at most UNIT_FILE_SIZE_MAX bytes, NUL-terminated. -EFBIG when it is
+ * bigger, with *ret_size set to its size if fstat() knew it, else 0; never blocks on a FIFO. */
 int unit_file_read_at(int dir_fd, const char *path, char **ret, size_t *ret_size);
-/* Reports a unit_file_read_at() failure r for path to d (file name, and size for -EFBIG); returns r. */
+/* Reports a unit_file_read_at() failure r for path to d (file name, and for -EFBIG the size when it is
+ * known, i.e. not 0); returns r. */
 int unit_file_read_error(Diagnostics *d, const char *path, int r, size_t size);
 
 bool utf8_is_valid_n(const char *s, size_t n);
@@ -55,7 +56,8 @@ bool utf8_is_valid_n(const char *s, size_t n);
  * valid UTF-8, no control character but tab, no blank at either end (systemd strips them), and not
  * ending in an unescaped backslash (systemd would join the next line). */
 bool unit_value_is_safe(const char *s);
-/* The same for a key: also not empty, no '=', not starting like a comment or a section header. */
+/* For a key: not empty, valid UTF-8, no control character, no blank at either end, no '=', not starting
+ * like a comment, a section header or a byte order mark (a trailing backslash is fine: "=" follows). */
 bool unit_key_is_safe(const char *s);
 /* s with every byte outside printable ASCII (and the backslash) as \xNN: for comments and messages. */
 char *unit_escape_comment(const char *s);

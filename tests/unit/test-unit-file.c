@@ -225,6 +225,7 @@ static void test_safe_for_writing(void **state) {
         assert_false(unit_key_is_safe("A=B"));
         assert_false(unit_key_is_safe("#A"));
         assert_false(unit_key_is_safe("[A"));
+        assert_false(unit_key_is_safe("\xEF\xBB\xBF" "A"));
 
         _cleanup_free_ char *e = unit_escape_comment("a\nb\\c\xff");
         assert_string_equal(e, "a\\x0ab\\x5cc\\xff");
