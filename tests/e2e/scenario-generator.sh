@@ -21,11 +21,51 @@ check_output "the generator names file, line and value" \
         "/etc/machinespawn/broken.mspawn:3: Release=woody2 is not a release of debian" \
         /usr/lib/systemd/system-generators/machinespawn-generator --dry-run
 
+# The hostile table (test-generator.sh): what systemd reads from the generated units is what each .mspawn says.
+show() { systemctl show -p "$2" "systemd-nspawn@$1.service"; }
+check_output "bare CR: the line ends there" "Description=one" show h-cr Description
+check_output "bare CR: the [Service] after it is a section" "MemoryMax=1073741824" show h-cr MemoryMax
+check_output "BOM and CR LF: read" "Description=crlf" show h-bom-crlf Description
+check_output "BOM and CR LF: [Service] too" "Environment=A=1" show h-bom-crlf Environment
+check_output "UTF-8 passes unchanged" "Description=café €" show h-utf8 Description
+check_output "an escaped backslash at the end stays" 'Description=back\' show h-backslash Description
+check_output "... and does not swallow the next line" "MemoryMax=2147483648" show h-backslash MemoryMax
+check_output "a drop-in with @+: in its name is read" "Description=odd name" show h-dropin-name Description
+for n in h-cr h-bom-crlf h-utf8 h-backslash h-dropin-name; do
+        # the whole drop-in applied: its last lines are these
+        check_output "$n: Requires= the bootstrap" "machinespawn-bootstrap@$n.service" show $n Requires
+        check_output "$n: ExecStartPre= prepares" "machinespawn-prepare $n" show $n ExecStartPre
+done
+check "systemd-analyze verify passes on the hostile but valid units" systemd-analyze verify --man=no \
+        systemd-nspawn@h-cr.service systemd-nspawn@h-bom-crlf.service systemd-nspawn@h-utf8.service \
+        systemd-nspawn@h-backslash.service systemd-nspawn@h-dropin-name.service
+gen_out=$(/usr/lib/systemd/system-generators/machinespawn-generator --dry-run 2>&1)
+for n in h-nul h-badutf8 h-tbs h-vt h-dropin-nl h-big; do
+        check_not_output "$n: refused, no drop-in" "50-machinespawn.conf" systemctl cat systemd-nspawn@$n.service
+done
+check_output "NUL: named with its line" "/etc/machinespawn/h-nul.mspawn:5: File contains a NUL byte" echo "$gen_out"
+check_output "invalid UTF-8: named with line and key" \
+        "/etc/machinespawn/h-badutf8.mspawn:5: Description=: the value is not valid UTF-8" echo "$gen_out"
+check_output "trailing backslash: named with line and key" \
+        "/etc/machinespawn/h-tbs.mspawn:5: Parameters=: the value ends in a backslash" echo "$gen_out"
+check_output "vertical tab: named with line and key" \
+        "/etc/machinespawn/h-vt.mspawn:5: Boot=: control character 0x0b" echo "$gen_out"
+check_output "newline in a drop-in name: shown escaped" \
+        'Drop-in name "10-a\x0a[Service]\x0aExecStartPre=evil\x0a#.conf"' echo "$gen_out"
+check_not_output "... and nothing of it reaches a unit" "evil" systemctl show -p ExecStartPre systemd-nspawn@h-dropin-nl.service
+check_output "over the cap: named with its size" "/etc/machinespawn/h-big.mspawn: File is 1048623 bytes" echo "$gen_out"
+
 check "the machine starts" systemctl start $unit
 wait_for 60 systemd-run -M bread --wait -q true
 check_output "machinectl lists it" "bread" machinectl list --no-legend
 check_output "[Files] reached systemd-nspawn" "marker one" systemd-run -M bread --wait -q --pipe cat /marker
 check_output "[Exec] reached systemd-nspawn" "E2E_SETTING=from-mspawn" \
+        systemd-run -M bread --wait -q --pipe /bin/sh -c 'tr "\0" "\n" </proc/1/environ'
+check_output "the .nspawn has the settings of a BOM, CR LF, bare CR drop-in apart" \
+        $'Environment=E2E_CR_A=1\nEnvironment=E2E_CR_B=café' cat /run/systemd/nspawn/bread.nspawn
+check_output "... and systemd-nspawn read them so (one)" "E2E_CR_A=1" \
+        systemd-run -M bread --wait -q --pipe /bin/sh -c 'tr "\0" "\n" </proc/1/environ'
+check_output "... (two)" "E2E_CR_B=café" \
         systemd-run -M bread --wait -q --pipe /bin/sh -c 'tr "\0" "\n" </proc/1/environ'
 
 sed -i 's|/srv/marker-1|/srv/marker-2|; s|Bread test machine|Bread, edited|' /etc/machinespawn/bread.mspawn

@@ -98,7 +98,7 @@ static void test_list_order_and_duplicates(void **state) {
         assert_int_equal(load("[Machine]\nDistribution=debian\nRelease=sid\n"
                               "Packages=zz aa zz\nPackages=mm aa\nComponents=main\nComponents=\n"
                               "Components=contrib main contrib\n"
-                              "[Files]\nBind=/a\nBindReadOnly=/r\nBind=/b\nBindReadOnly=\nBind=/c\nBind=\nBind=/d\n"
+                              "[Files]\nBind=/a\nBindReadOnly=/r\nBind=\nBind=/b\nBindReadOnly=\nBind=/c\nBind=\nBind=/d\n"
                               "BindReadOnly=/s\nBind=/a\n"
                               "[Exec]\nEnvironment=A=1\nEnvironment=B=2\n",
                               &c, &d),
@@ -110,7 +110,8 @@ static void test_list_order_and_duplicates(void **state) {
         assert_int_equal(strv_length(c->components), 2);
         assert_string_equal(c->components[0], "contrib");
         assert_string_equal(c->components[1], "main");
-        /* Bind= reset after /c, BindReadOnly= after /r; the survivors in file order, repeats kept */
+        /* Bind= reset twice, the last after /c, BindReadOnly= after /r; the survivors in file order, repeats
+         * kept */
         assert_int_equal(c->files.n, 3);
         assert_string_equal(c->files.items[0].value, "/d");
         assert_string_equal(c->files.items[1].key, "BindReadOnly");
