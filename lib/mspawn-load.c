@@ -293,10 +293,15 @@ int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineCon
                 return 0;
         }
 
-        if (!machine_name_is_valid(name))
-                return diag_error(d, main_path, 0, EINVAL,
+        if (!machine_name_is_valid(name)) {
+                /* the name is a file name: anything but '/' and NUL, newlines too; never echo it raw */
+                _cleanup_free_ char *e = unit_escape_comment(name), *p = unit_escape_comment(main_path);
+                if (!e || !p)
+                        return -ENOMEM;
+                return diag_error(d, p, 0, EINVAL,
                                   "'%s' is not a valid machine name (1-64 letters, digits, '-', '_', '.'; not "
-                                  "starting with '.' or '-', no '..').", name);
+                                  "starting with '.' or '-', no '..').", e);
+        }
 
         r = collect_dropins(idx, name, &dropins, d);
         if (r < 0)

@@ -94,7 +94,7 @@ class Case:
                 if not words:
                     continue
                 if words[0] == "name":
-                    self.name = words[1]
+                    self.name = os.fsdecode(unescape(words[1]))
                 elif words[0] == "layer":
                     self.layer = words[1]
                 elif words[0] == "also":
