@@ -160,23 +160,23 @@ int shadow_apply(const char *text, const char *name, char **ret) {
 }
 
 int gshadow_apply(const char *text, const char *group, const char *member, char **ret) {
-        _cleanup_free_ char *line = find_line(text, group), *new_line = NULL, *m = NULL;
-        _cleanup_strv_free_ char **fields = NULL, **members = NULL;
+        _cleanup_free_ char *line = find_line(text, group), *new_line = NULL, *m = NULL, *head = NULL;
+        _cleanup_strv_free_ char **members = NULL;
+        const char *p = line;
 
         /* "name:password:admins:members"; a new group gets no password ("!") and no admins */
-        if (line && strv_split(&fields, line, ":") < 0)
-                return -ENOMEM;
-        if (line && strv_length(fields) >= 4 && strv_split(&members, fields[3], ",") < 0)
+        for (int i = 0; i < 3 && p; i++) {
+                p = strchr(p, ':');
+                if (p)
+                        p++;
+        }
+        if (p && strv_split(&members, p, ",") < 0)
                 return -ENOMEM;
         if (member && !strv_contains(members, member) && strv_extend(&members, member) < 0)
                 return -ENOMEM;
         m = strv_join(members, ",");
-        if (!m)
-                return -ENOMEM;
-        if (line && strv_length(fields) >= 3)
-                new_line = strjoin(group, ":", fields[1], ":", fields[2], ":", m);
-        else
-                new_line = strjoin(group, ":!::", m);
+        head = p ? strndup(line, p - line) : strjoin(group, ":!::");
+        new_line = m && head ? strjoin(head, m) : NULL;
         if (!new_line)
                 return -ENOMEM;
         return replace_line(text, group, new_line, ret);
