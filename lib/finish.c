@@ -5,13 +5,27 @@
 
 /* Everything here goes through chase.h: the tree may come from a tarball anyone made, so a path inside
  * it must never lead out of it, whatever links, FIFOs or devices it holds. */
-static int write_in(int root_fd, const char *rel, const char *content) {
-        return chase_write_file(root_fd, rel, content, strlen(content), 0644, (uid_t) -1, (gid_t) -1, CHASE_MKDIR_P);
+static int write_in(int root_fd, const char *rel, const char *content, const char **failed) {
+        int r = chase_write_file(root_fd, rel, content, strlen(content), 0644, (uid_t) -1, (gid_t) -1, CHASE_MKDIR_P);
+        if (r < 0)
+                *failed = rel;
+        return r;
 }
 
-static int unlink_in(int root_fd, const char *rel) {
+static int unlink_in(int root_fd, const char *rel, const char **failed) {
         int r = chase_unlink(root_fd, rel, 0);
-        return r == -ENOENT ? 0 : r;
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                *failed = rel;
+        return r;
+}
+
+static int empty_in(int root_fd, const char *rel, bool (*keep)(const char *name), const char **failed) {
+        int r = chase_empty_dir(root_fd, rel, keep);
+        if (r < 0)
+                *failed = rel;
+        return r;
 }
 
 static bool keep_non_deb(const char *name) {
@@ -22,30 +36,32 @@ static bool keep_lock(const char *name) {
         return streq(name, "lock");
 }
 
-int base_tidy(const char *root) {
+int base_tidy(const char *root, const char **ret_failed) {
+        const char *ignored, **failed = ret_failed ?: &ignored;
         _cleanup_close_ int root_fd = chase_root_open(root);
         int r;
 
         if (root_fd < 0)
                 return root_fd;
 
-        r = write_in(root_fd, "etc/machine-id", "");
+        r = write_in(root_fd, "etc/machine-id", "", failed);
         if (r < 0)
                 return r;
         /* mmdebstrap keeps its --aptopt settings here; a proxy of the build host has no place in a base */
-        r = unlink_in(root_fd, "etc/apt/apt.conf.d/99mmdebstrap");
+        r = unlink_in(root_fd, "etc/apt/apt.conf.d/99mmdebstrap", failed);
         if (r < 0)
                 return r;
-        r = chase_empty_dir(root_fd, "var/cache/apt/archives", keep_non_deb);
+        r = empty_in(root_fd, "var/cache/apt/archives", keep_non_deb, failed);
         if (r < 0)
                 return r;
-        r = chase_empty_dir(root_fd, "var/lib/apt/lists", keep_lock);
+        r = empty_in(root_fd, "var/lib/apt/lists", keep_lock, failed);
         if (r < 0)
                 return r;
-        return unlink_in(root_fd, "var/lib/dbus/machine-id");
+        return unlink_in(root_fd, "var/lib/dbus/machine-id", failed);
 }
 
-int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_proxy) {
+int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_proxy, const char **ret_failed) {
+        const char *ignored, **failed = ret_failed ?: &ignored;
         _cleanup_free_ char *hostname = NULL, *hosts = NULL, *sources = NULL, *proxy_conf = NULL;
         _cleanup_close_ int root_fd = -EBADF;
         int r;
@@ -63,17 +79,17 @@ int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_pr
         if (root_fd < 0)
                 return root_fd;
 
-        r = write_in(root_fd, "etc/hostname", hostname);
+        r = write_in(root_fd, "etc/hostname", hostname, failed);
         if (r >= 0)
-                r = write_in(root_fd, "etc/hosts", hosts);
+                r = write_in(root_fd, "etc/hosts", hosts, failed);
         if (r >= 0)
-                r = write_in(root_fd, "etc/machine-id", "");
+                r = write_in(root_fd, "etc/machine-id", "", failed);
         if (r >= 0)
-                r = write_in(root_fd, "etc/apt/sources.list", sources);
+                r = write_in(root_fd, "etc/apt/sources.list", sources, failed);
         if (r >= 0)
-                r = write_in(root_fd, "etc/default/locale", "LANG=C.UTF-8\n");
+                r = write_in(root_fd, "etc/default/locale", "LANG=C.UTF-8\n", failed);
         if (r >= 0)
-                r = write_in(root_fd, "etc/locale.conf", "LANG=C.UTF-8\n");
+                r = write_in(root_fd, "etc/locale.conf", "LANG=C.UTF-8\n", failed);
         if (r < 0)
                 return r;
 
@@ -82,12 +98,13 @@ int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_pr
                                      "\";\n");
                 if (!proxy_conf)
                         return -ENOMEM;
-                return write_in(root_fd, "etc/apt/apt.conf.d/01machinespawn-proxy", proxy_conf);
+                return write_in(root_fd, "etc/apt/apt.conf.d/01machinespawn-proxy", proxy_conf, failed);
         }
-        return unlink_in(root_fd, "etc/apt/apt.conf.d/01machinespawn-proxy");
+        return unlink_in(root_fd, "etc/apt/apt.conf.d/01machinespawn-proxy", failed);
 }
 
-int machine_finish_image(const char *root, const char *hostname) {
+int machine_finish_image(const char *root, const char *hostname, const char **ret_failed) {
+        const char *ignored, **failed = ret_failed ?: &ignored;
         _cleanup_free_ char *h = strjoin(hostname, "\n");
         _cleanup_close_ int root_fd = -EBADF;
         int r;
@@ -97,8 +114,8 @@ int machine_finish_image(const char *root, const char *hostname) {
         root_fd = chase_root_open(root);
         if (root_fd < 0)
                 return root_fd;
-        r = write_in(root_fd, "etc/hostname", h);
+        r = write_in(root_fd, "etc/hostname", h, failed);
         if (r < 0)
                 return r;
-        return write_in(root_fd, "etc/machine-id", "");
+        return write_in(root_fd, "etc/machine-id", "", failed);
 }
