@@ -26,7 +26,14 @@ bool chase_have_openat2(void) {
 
 int chase_root_open(const char *root) {
         int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
+        struct stat st;
+
+        if (fd >= 0)
+                return fd;
+        /* O_DIRECTORY says ENOTDIR for a symlink too: tell them apart for the message */
+        if (errno == ENOTDIR && lstat(root, &st) >= 0 && S_ISLNK(st.st_mode))
+                return -ELOOP;
+        return -errno;
 }
 
 const char *chase_strerror(int r) {

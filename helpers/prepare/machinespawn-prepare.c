@@ -106,7 +106,7 @@ static int run(int argc, char *argv[]) {
                 root_fd = chase_root_open(root);
                 if (root_fd < 0)
                         return log_error_errno(root_fd, "Cannot open the tree of machine %s at %s: %s", c->name, root,
-                                               root_fd == -ELOOP ? "it is a symbolic link, refused" : strerror(-root_fd));
+                                               root_fd == -ELOOP ? "it is a symbolic link, refused" : chase_strerror(root_fd));
                 r = provision_user(c, root_fd, root, &user);
                 if (r < 0)
                         return r;
