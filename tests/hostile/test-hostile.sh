@@ -118,7 +118,8 @@ plant() { # KIND PATH
                 up=..
         else
                 target=$tree/$p
-                n=$(($(tr -cd / <<<"$p" | wc -c) + 3)) # out of the tree, "machines" and the temporary directory
+                # from the link's directory up to the temporary directory: each "/" in p, the tree, "machines"
+                n=$(($(tr -cd / <<<"$p" | wc -c) + 2))
                 up=$(printf '../%.0s' $(seq $n))
                 up=${up%/}
         fi
@@ -132,6 +133,10 @@ plant() { # KIND PATH
         sparse-20g) truncate -s 20G "$target" ;;
         hardlink) ln "$tmp/host/victim" "$target" ;;
         esac
+        # a link out must really lead to the host's file, as anything that follows it would see it
+        if [[ $kind == symlink-* ]] && [ ! -e "$target" ]; then
+                fail "planting $p as $kind: $(readlink "$target") does not lead to the host's copy"
+        fi
 }
 
 CLEAR='refused|not a regular file|symbolic link|not a directory|Not a directory|No such file|Too many levels|hard link|larger than|is not a directory|has no image|not what machinespawn-prepare writes'
@@ -147,7 +152,9 @@ run_case() { # OP PATH KIND
         rc=$?
         elapsed=$((($(date +%s%N) - start) / 1000000))
         victims >"$tmp/victims.after"
-        leaked=$(find "$tmp/machines" -type f -links 1 -size -1M -print0 2>/dev/null | xargs -0 -r grep -l HOSTSECRET 2>/dev/null)
+        # (-size rounds up: -1024k is "under 1 MiB", where -1M would only be empty files)
+        leaked=$(find "$tmp/machines" -type f -links 1 -size -1024k -print0 2>/dev/null |
+                xargs -0 -r grep -l HOSTSECRET 2>/dev/null)
         local desc="$op with $p as $kind ($rc, ${elapsed} ms)"
         [ "$kind" = none ] && desc="$op on a clean tree ($rc, ${elapsed} ms)"
         if ! cmp -s "$tmp/victims.before" "$tmp/victims.after"; then
