@@ -64,6 +64,13 @@ victims() {
                 xargs -0 sha256sum)
 }
 victims >"$tmp/victims.before"
+cp -a "$tmp/host" "$tmp/host.pristine"
+# After a failure the host side is put back, so the next case starts from the same files (an operation
+# that writes the same thing twice would otherwise go unnoticed the second time).
+restore_host() {
+        rm -rf "$tmp/host"
+        cp -a "$tmp/host.pristine" "$tmp/host"
+}
 
 # Display=/Audio=: a session socket for nobody, if nobody has no runtime directory already.
 nobody_uid=$(id -u nobody)
@@ -160,7 +167,7 @@ run_case() { # OP PATH KIND
         if ! cmp -s "$tmp/victims.before" "$tmp/victims.after"; then
                 fail "$desc: CHANGED FILES OUTSIDE THE TREE"
                 diff "$tmp/victims.before" "$tmp/victims.after" | head -n 10 | sed 's/^/     | /'
-                victims >"$tmp/victims.before"
+                restore_host
         elif [ -n "$leaked" ] || [[ "$out" == *HOSTSECRET* ]]; then
                 fail "$desc: host content copied into the machine or its environment: $leaked"
         elif [ $rc = 124 ] || [ $rc = 137 ]; then
@@ -222,6 +229,7 @@ EOF
                         pass "pull-tar of an image whose etc links out ($variant): $rc, host unchanged"
                 else
                         fail "pull-tar of an image whose etc links out ($variant): $rc"
+                        restore_host
                         echo "$out" | tail -n 5 | sed 's/^/     | /'
                 fi
         done
