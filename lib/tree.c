@@ -406,6 +406,44 @@ static int open_top(const char *path, uint64_t *ret_mnt_id) {
         return TAKE_FD(fd);
 }
 
+/* Detaches the mount at rel below top. Reached one component at a time from the top, never through a
+ * symlink (a component swapped for one since mountinfo was read must not send umount2() to a host
+ * mount), then detached through the descriptor. */
+static int detach_below(const char *top, const char *rel) {
+        _cleanup_free_ char *todo = strdup(rel);
+        _cleanup_close_ int cur = -EBADF;
+        char proc[64], *p, *comp;
+
+        if (!todo)
+                return -ENOMEM;
+        cur = open(top, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (cur < 0)
+                return -errno;
+        for (p = todo; (comp = strsep(&p, "/"));) {
+                int next;
+
+                if (isempty(comp))
+                        continue;
+                if (streq(comp, ".") || streq(comp, ".."))
+                        return -EINVAL;
+                next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return -errno; /* ENOTDIR: a symlink (or no directory) there now */
+                close(cur);
+                cur = next;
+        }
+        snprintf(proc, sizeof proc, "/proc/self/fd/%i", cur);
+        if (umount2(proc, MNT_DETACH) >= 0)
+                return 0;
+        if (errno != ENOENT || access("/proc/self/fd", F_OK) >= 0)
+                return -errno;
+        /* no /proc: by the path, the last component at least not followed */
+        _cleanup_free_ char *full = strjoin(top, "/", rel);
+        if (!full)
+                return -ENOMEM;
+        return umount2(full, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 0;
+}
+
 int tree_remove(const char *path, RemoveStats *ret_stats) {
         _cleanup_strv_free_ char **mounts = NULL;
         RemoveStats stats = {};
@@ -416,8 +454,9 @@ int tree_remove(const char *path, RemoveStats *ret_stats) {
         if (r < 0)
                 return r;
         STRV_FOREACH(m, mounts) {
-                if (umount2(*m, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
-                        return -errno;
+                r = detach_below(path, *m + strlen(path) + 1);
+                if (r < 0 && r != -EINVAL && r != -ENOENT && r != -ENOTDIR)
+                        return r;
                 stats.mounts_detached++;
         }
 
