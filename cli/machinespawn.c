@@ -442,19 +442,24 @@ static int verb_enter(char **args) {
                 return log_oom();
         if (strv_extend_strv(&argv, (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet", NULL }) < 0)
                 return log_oom();
-        /* the host session's display and audio, as machinespawn-prepare found them at start */
+        /* the host session's display and audio, as machinespawn-prepare found them at start; read through
+         * chase.h (the machine owns the file): a refused file is a warning, the shell still opens */
         {
-                _cleanup_free_ char *envp = NULL, *text = NULL;
-                _cleanup_strv_free_ char **lines = NULL;
+                _cleanup_free_ char *root = NULL;
+                _cleanup_strv_free_ char **env = NULL;
                 build_options_init(&o);
-                envp = strjoin(o.machines_dir, "/", name, "/" MACHINE_SESSION_ENV);
-                if (envp && read_full_file(envp, &text, NULL) >= 0 && strv_split(&lines, text, "\n") >= 0)
-                        STRV_FOREACH(l, lines)
-                                if (**l != '#' && strchr(*l, '=')) {
-                                        _cleanup_free_ char *opt = strjoin("--setenv=", *l);
-                                        if (!opt || strv_extend(&argv, opt) < 0)
-                                                return log_oom();
-                                }
+                root = strjoin(o.machines_dir, "/", name);
+                if (!root)
+                        return log_oom();
+                r = machine_read_session_env(root, &env);
+                if (r < 0 && r != -ENOENT)
+                        log_warning("Ignoring %s/%s: %s", root, MACHINE_SESSION_ENV,
+                                    r == -EBADMSG ? "not what machinespawn-prepare writes" : chase_strerror(r));
+                STRV_FOREACH(l, env) {
+                        _cleanup_free_ char *opt = strjoin("--setenv=", *l);
+                        if (!opt || strv_extend(&argv, opt) < 0)
+                                return log_oom();
+                }
         }
         if (strv_extend(&argv, target) < 0)
                 return log_oom();
@@ -598,7 +603,6 @@ static int verb_list(char **args) {
         STRV_FOREACH(n, names) {
                 _cleanup_free_ char *declared = NULL, *path = strjoin(o.machines_dir, "/", *n),
                                     *originp = machine_origin_path(&o, *n), *origin_text = NULL, *origin = NULL;
-                struct stat st;
                 uint64_t size = 0;
                 bool image, running;
                 long long base_age = -1;
@@ -606,9 +610,11 @@ static int verb_list(char **args) {
                 if (!path || !originp)
                         return log_oom();
                 (void) mspawn_find(&idx, *n, &declared, NULL);
-                image = stat(path, &st) >= 0 && S_ISDIR(st.st_mode);
+                /* the tree's top, never through a link; its size counted on that descriptor */
+                _cleanup_close_ int root_fd = chase_root_open(path);
+                image = root_fd >= 0;
                 if (image)
-                        (void) tree_disk_usage(path, &size);
+                        (void) tree_disk_usage_fd(root_fd, &size);
                 running = machine_is_running(o.machines_dir, *n) > 0;
                 if (read_full_file(originp, &origin_text, NULL) >= 0) {
                         origin = strndup(origin_text, strcspn(origin_text, "\n"));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <limits.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
@@ -227,5 +228,151 @@ int write_to_string(int (*writer)(const void *userdata, FILE *f), const void *us
                 return r;
         }
         *ret = sink.buf;
+        return 0;
+}
+
+int write_file_atomic_owned_at(int dir_fd, const char *name, const char *content, size_t size, mode_t mode,
+                               uid_t uid, gid_t gid, WriteFlags flags) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (strchr(name, '/'))
+                return -EINVAL;
+        r = tmp_name_for(name, &tmp);
+        if (r < 0)
+                return r;
+        for (unsigned attempt = 0; fd < 0; attempt++) {
+                randomize_tail(tmp);
+                fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0 && (errno != EEXIST || attempt >= 100))
+                        return -errno;
+        }
+        for (size_t done = 0; done < size;) {
+                ssize_t k = write(fd, content + done, size - done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto fail;
+                }
+                done += (size_t) k;
+        }
+        /* owner first: fchown() clears set-ID bits, the mode is then exactly what was asked */
+        if ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown(fd, uid, gid) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (fchmod(fd, mode & 07777) < 0 || ((flags & WRITE_DURABLE) && fsync(fd) < 0)) {
+                r = -errno;
+                goto fail;
+        }
+        if (renameat(dir_fd, tmp, dir_fd, name) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return 0;
+fail:
+        (void) unlinkat(dir_fd, tmp, 0);
+        return r;
+}
+
+/* Reopens an O_PATH descriptor for reading: the very inode that was checked, no second lookup by name. */
+static int reopen_read(int path_fd, int dir_fd, const char *name, const struct stat *want) {
+        char proc[64];
+        struct stat st;
+        int fd;
+
+        snprintf(proc, sizeof proc, "/proc/self/fd/%i", path_fd);
+        fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 && errno == ENOENT)
+                /* no /proc: by name again, never followed, and the result checked below */
+                fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino) {
+                close(fd);
+                return -ESTALE;
+        }
+        return fd;
+}
+
+int read_regular_file_at(int dir_fd, const char *name, size_t max, char **ret, size_t *ret_size,
+                         struct stat *ret_st) {
+        _cleanup_close_ int path_fd = -EBADF, fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t n = 0;
+
+        if (strchr(name, '/'))
+                return -EINVAL;
+        /* O_PATH first: looking at a FIFO or a device must not open it */
+        path_fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (path_fd < 0)
+                return -errno;
+        if (fstat(path_fd, &st) < 0)
+                return -errno;
+        if (S_ISLNK(st.st_mode))
+                return -ELOOP;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if (st.st_nlink > 1)
+                return -EMLINK;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+        fd = reopen_read(path_fd, dir_fd, name, &st);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+
+        /* the size may still change while we read: the cap holds whatever fstat() said */
+        size_t alloc = ((size_t) st.st_size > 4095 ? (size_t) st.st_size : 4095);
+        alloc = (alloc < max ? alloc : max) + 1;
+        buf = malloc(alloc);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k;
+
+                if (n + 1 >= alloc) {
+                        char c;
+
+                        if (alloc - 1 >= max) {
+                                /* full at the cap: only the end of the file may follow */
+                                k = read(fd, &c, 1);
+                                if (k < 0 && errno == EINTR)
+                                        continue;
+                                if (k < 0)
+                                        return -errno;
+                                if (k > 0)
+                                        return -EFBIG;
+                                break;
+                        }
+                        size_t a = alloc * 2 - 1 < max ? alloc * 2 : max + 1;
+                        char *nb = realloc(buf, a);
+                        if (!nb)
+                                return -ENOMEM;
+                        buf = nb;
+                        alloc = a;
+                }
+                k = read(fd, buf + n, alloc - n - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = n;
+        if (ret_st)
+                *ret_st = st;
         return 0;
 }

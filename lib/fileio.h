@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -23,10 +24,19 @@ int write_file_atomic(const char *path, const char *content, size_t size, mode_t
 int write_file_atomic_at(int dir_fd, const char *path, const char *content, size_t size, mode_t mode,
                          WriteFlags flags);
 int symlink_atomic_at(const char *target, int dir_fd, const char *path);
+/* The same for a name directly in dir_fd, with the owner (unless uid and gid are both -1) and the exact mode
+ * (no umask) set on the temporary's descriptor before it takes the name. */
+int write_file_atomic_owned_at(int dir_fd, const char *name, const char *content, size_t size, mode_t mode,
+                               uid_t uid, gid_t gid, WriteFlags flags);
 
 /* The whole file, NUL-terminated (the NUL not counted in *ret_size). */
 int read_full_file(const char *path, char **ret, size_t *ret_size);
 int read_full_file_at(int dir_fd, const char *path, char **ret, size_t *ret_size);
+/* A file someone else controls: name directly in dir_fd, never followed; regular files only (-EBADFD),
+ * a single link only (-EMLINK), at most max bytes (-EFBIG); opened O_NONBLOCK | O_NOCTTY (a FIFO or a
+ * device never blocks us). ret_st (optional) gets the fstat() of the descriptor that was read. */
+int read_regular_file_at(int dir_fd, const char *name, size_t max, char **ret, size_t *ret_size,
+                         struct stat *ret_st);
 
 /* Runs the writer into a string: the pure writers take a FILE*, this gives their output to callers. */
 int write_to_string(int (*writer)(const void *userdata, FILE *f), const void *userdata, char **ret);

@@ -1,73 +1,69 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <dirent.h>
-#include <sys/stat.h>
-
-#include "fileio.h"
+#include "chase.h"
 #include "finish.h"
 #include "strv.h"
 
-/* Writes root/rel. The tree is ours, but a path inside it must never lead out of it: refuse symlinks in
- * the last component (O_NOFOLLOW on the temporary, rename() replaces a link rather than following it). */
-static int write_in(const char *root, const char *rel, const char *content) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        int r;
-
-        if (!p)
-                return -ENOMEM;
-        r = mkdir_parents(p, 0755);
+/* Everything here goes through chase.h: the tree may come from a tarball anyone made, so a path inside
+ * it must never lead out of it, whatever links, FIFOs or devices it holds. */
+static int write_in(int root_fd, const char *rel, const char *content, const char **failed) {
+        int r = chase_write_file(root_fd, rel, content, strlen(content), 0644, (uid_t) -1, (gid_t) -1, CHASE_MKDIR_P);
         if (r < 0)
-                return r;
-        return write_file_atomic(p, content, strlen(content), 0644, 0);
+                *failed = rel;
+        return r;
 }
 
-static int unlink_in(const char *root, const char *rel) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        if (!p)
-                return -ENOMEM;
-        if (unlink(p) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
+static int unlink_in(int root_fd, const char *rel, const char **failed) {
+        int r = chase_unlink(root_fd, rel, 0);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                *failed = rel;
+        return r;
 }
 
-/* Deletes the regular files in root/rel whose names end in suffix (NULL: all but "lock"). */
-static int empty_dir_in(const char *root, const char *rel, const char *suffix) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        struct dirent *de;
-        DIR *d;
-
-        if (!p)
-                return -ENOMEM;
-        d = opendir(p);
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
-        while ((de = readdir(d)))
-                if (de->d_type == DT_REG && (suffix ? !!endswith(de->d_name, suffix) : !streq(de->d_name, "lock")))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        closedir(d);
-        return 0;
+static int empty_in(int root_fd, const char *rel, bool (*keep)(const char *name), const char **failed) {
+        int r = chase_empty_dir(root_fd, rel, keep);
+        if (r < 0)
+                *failed = rel;
+        return r;
 }
 
-int base_tidy(const char *root) {
+static bool keep_non_deb(const char *name) {
+        return !endswith(name, ".deb");
+}
+
+static bool keep_lock(const char *name) {
+        return streq(name, "lock");
+}
+
+int base_tidy(const char *root, const char **ret_failed) {
+        const char *ignored, **failed = ret_failed ?: &ignored;
+        _cleanup_close_ int root_fd = chase_root_open(root);
         int r;
 
-        r = write_in(root, "etc/machine-id", "");
+        if (root_fd < 0)
+                return root_fd;
+
+        r = write_in(root_fd, "etc/machine-id", "", failed);
         if (r < 0)
                 return r;
         /* mmdebstrap keeps its --aptopt settings here; a proxy of the build host has no place in a base */
-        r = unlink_in(root, "etc/apt/apt.conf.d/99mmdebstrap");
+        r = unlink_in(root_fd, "etc/apt/apt.conf.d/99mmdebstrap", failed);
         if (r < 0)
                 return r;
-        r = empty_dir_in(root, "var/cache/apt/archives", ".deb");
+        r = empty_in(root_fd, "var/cache/apt/archives", keep_non_deb, failed);
         if (r < 0)
                 return r;
-        r = empty_dir_in(root, "var/lib/apt/lists", NULL);
+        r = empty_in(root_fd, "var/lib/apt/lists", keep_lock, failed);
         if (r < 0)
                 return r;
-        return unlink_in(root, "var/lib/dbus/machine-id") ;
+        return unlink_in(root_fd, "var/lib/dbus/machine-id", failed);
 }
 
-int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_proxy) {
+int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_proxy, const char **ret_failed) {
+        const char *ignored, **failed = ret_failed ?: &ignored;
         _cleanup_free_ char *hostname = NULL, *hosts = NULL, *sources = NULL, *proxy_conf = NULL;
+        _cleanup_close_ int root_fd = -EBADF;
         int r;
 
         hostname = strjoin(p->hostname, "\n");
@@ -79,18 +75,21 @@ int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_pr
         r = bootstrap_plan_sources_list(p, &sources);
         if (r < 0)
                 return r;
+        root_fd = chase_root_open(root);
+        if (root_fd < 0)
+                return root_fd;
 
-        r = write_in(root, "etc/hostname", hostname);
+        r = write_in(root_fd, "etc/hostname", hostname, failed);
         if (r >= 0)
-                r = write_in(root, "etc/hosts", hosts);
+                r = write_in(root_fd, "etc/hosts", hosts, failed);
         if (r >= 0)
-                r = write_in(root, "etc/machine-id", "");
+                r = write_in(root_fd, "etc/machine-id", "", failed);
         if (r >= 0)
-                r = write_in(root, "etc/apt/sources.list", sources);
+                r = write_in(root_fd, "etc/apt/sources.list", sources, failed);
         if (r >= 0)
-                r = write_in(root, "etc/default/locale", "LANG=C.UTF-8\n");
+                r = write_in(root_fd, "etc/default/locale", "LANG=C.UTF-8\n", failed);
         if (r >= 0)
-                r = write_in(root, "etc/locale.conf", "LANG=C.UTF-8\n");
+                r = write_in(root_fd, "etc/locale.conf", "LANG=C.UTF-8\n", failed);
         if (r < 0)
                 return r;
 
@@ -99,19 +98,24 @@ int machine_finish(const char *root, const BootstrapPlan *p, const char *keep_pr
                                      "\";\n");
                 if (!proxy_conf)
                         return -ENOMEM;
-                return write_in(root, "etc/apt/apt.conf.d/01machinespawn-proxy", proxy_conf);
+                return write_in(root_fd, "etc/apt/apt.conf.d/01machinespawn-proxy", proxy_conf, failed);
         }
-        return unlink_in(root, "etc/apt/apt.conf.d/01machinespawn-proxy");
+        return unlink_in(root_fd, "etc/apt/apt.conf.d/01machinespawn-proxy", failed);
 }
 
-int machine_finish_image(const char *root, const char *hostname) {
+int machine_finish_image(const char *root, const char *hostname, const char **ret_failed) {
+        const char *ignored, **failed = ret_failed ?: &ignored;
         _cleanup_free_ char *h = strjoin(hostname, "\n");
+        _cleanup_close_ int root_fd = -EBADF;
         int r;
 
         if (!h)
                 return -ENOMEM;
-        r = write_in(root, "etc/hostname", h);
+        root_fd = chase_root_open(root);
+        if (root_fd < 0)
+                return root_fd;
+        r = write_in(root_fd, "etc/hostname", h, failed);
         if (r < 0)
                 return r;
-        return write_in(root, "etc/machine-id", "");
+        return write_in(root_fd, "etc/machine-id", "", failed);
 }

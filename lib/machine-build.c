@@ -8,6 +8,7 @@
 
 #include "bootstrap.h"
 #include "cache.h"
+#include "chase.h"
 #include "distro-info.h"
 #include "fileio.h"
 #include "finish.h"
@@ -182,10 +183,12 @@ static int build_base(const BootstrapPlan *p, const GlobalConfig *g, const Build
         }
 
         progress(o, "Caching base %s", p->cache_key);
-        r = base_tidy(tmp);
+        const char *failed = NULL;
+        r = base_tidy(tmp, &failed);
         if (r < 0) {
                 (void) tree_remove(tmp, NULL);
-                return diag_error(d, NULL, 0, r, "Cannot tidy the new base: %s", strerror(-r));
+                return diag_error(d, NULL, 0, r, "Cannot tidy the new base: %s%s%s", strempty(failed), failed ? ": " : "",
+                                  chase_strerror(r));
         }
         if (cache_use_archives(g->cache_dir)) {
                 _cleanup_free_ char *archive = strjoin(tmp, CACHE_ARCHIVE_SUFFIX);
@@ -297,9 +300,11 @@ static int build_from_image(const MachineConfig *c, const GlobalConfig *g, const
         r = pull_image(&po, tmp, &pr, d);
         if (r >= 0) {
                 progress(o, "Finishing %s", c->name);
-                r = machine_finish_image(tmp, c->hostname ?: c->name);
+                const char *failed = NULL;
+                r = machine_finish_image(tmp, c->hostname ?: c->name, &failed);
                 if (r < 0)
-                        diag_error(d, NULL, 0, r, "Cannot finish %s: %s", tmp, strerror(-r));
+                        diag_error(d, NULL, 0, r, "Cannot finish %s: %s%s%s", c->name, strempty(failed),
+                                   failed ? ": " : "", chase_strerror(r));
         }
         if (r >= 0 && chmod(tmp, 0755) < 0)
                 r = diag_error(d, NULL, 0, errno, "Cannot finish %s: %m", tmp);
@@ -423,14 +428,16 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         }
 
         progress(o, "Finishing %s", c->name);
-        r = machine_finish(tmp, p, g->keep_proxy ? proxy.url : NULL);
+        const char *failed = NULL;
+        r = machine_finish(tmp, p, g->keep_proxy ? proxy.url : NULL, &failed);
         if (r >= 0 && chmod(tmp, 0755) < 0)
                 r = -errno;
         if (r >= 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0) {
                 (void) tree_remove(tmp, NULL);
-                return diag_error(d, NULL, 0, r, "Cannot finish %s: %s", path, strerror(-r));
+                return diag_error(d, NULL, 0, r, "Cannot finish %s: %s%s%s", path, strempty(failed), failed ? ": " : "",
+                                  chase_strerror(r));
         }
         (void) write_origin(o, c->name, "base", p->cache_key);
 

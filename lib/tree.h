@@ -28,7 +28,8 @@ typedef struct RemoveStats {
 
 /* Removes the tree at path. Never follows a symlink (links are removed as links) and never descends
  * into another mount: mount points below path are detached first (lazily, in this mount namespace), and
- * the walk refuses anything whose mount differs from the top's. */
+ * the walk refuses anything whose mount differs from the top's. Any depth, with at most 32 directories
+ * open at once (deeper ones are reached again through "..", checked by device, inode and mount). */
 int tree_remove(const char *path, RemoveStats *ret_stats);
 
 /* The mount points strictly below path, deepest first, from /proc/self/mountinfo (or the given file). */
@@ -36,3 +37,5 @@ int mounts_below(const char *path, const char *mountinfo, char ***ret);
 
 /* Size in bytes of the regular files below path (not following links, not crossing mounts). */
 int tree_disk_usage(const char *path, uint64_t *ret);
+/* The same below an open directory (a tree's top from chase_root_open()). */
+int tree_disk_usage_fd(int fd, uint64_t *ret);

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 
+#include "chase.h"
 #include "diag.h"
 #include "fileio.h"
 #include "strv.h"
@@ -158,103 +159,174 @@ int shadow_apply(const char *text, const char *name, char **ret) {
         return replace_line(text, name, new_line, ret);
 }
 
-/* Rewrites root/rel with new content, keeping the old file's owner and mode. */
-static int rewrite(const char *root, const char *rel, const char *content) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        struct stat st = { .st_mode = 0644 };
+int gshadow_apply(const char *text, const char *group, const char *member, char **ret) {
+        _cleanup_free_ char *line = find_line(text, group), *new_line = NULL, *m = NULL, *head = NULL;
+        _cleanup_strv_free_ char **members = NULL;
+        const char *p = line;
+
+        /* "name:password:admins:members"; a new group gets no password ("!") and no admins */
+        for (int i = 0; i < 3 && p; i++) {
+                p = strchr(p, ':');
+                if (p)
+                        p++;
+        }
+        if (p && strv_split(&members, p, ",") < 0)
+                return -ENOMEM;
+        if (member && !strv_contains(members, member) && strv_extend(&members, member) < 0)
+                return -ENOMEM;
+        m = strv_join(members, ",");
+        head = p ? strndup(line, p - line) : strjoin(group, ":!::");
+        new_line = m && head ? strjoin(head, m) : NULL;
+        if (!new_line)
+                return -ENOMEM;
+        return replace_line(text, group, new_line, ret);
+}
+
+/* One of the account files of the machine: its text ("" when missing) and the owner and mode of the very
+ * descriptor it was read from (the defaults when missing). */
+typedef struct AccountFile {
+        const char *path;
+        mode_t default_mode;
+        char *text;
+        bool existed;
+        struct stat st;
+} AccountFile;
+
+static int account_read(int root_fd, AccountFile *f) {
         int r;
 
-        if (!p)
-                return -ENOMEM;
-        bool existed = stat(p, &st) >= 0;
-        r = write_file_atomic(p, content, strlen(content), st.st_mode & 07777, 0);
-        if (r < 0)
+        r = chase_read_file(root_fd, f->path, CHASE_ACCOUNT_DB_MAX, &f->text, NULL, &f->st);
+        if (r >= 0) {
+                f->existed = true;
+                return 0;
+        }
+        if (r != -ENOENT)
                 return r;
-        if (existed && (chown(p, st.st_uid, st.st_gid) < 0 || chmod(p, st.st_mode & 07777) < 0))
-                return -errno;
+        f->st = (struct stat) { .st_mode = f->default_mode, .st_uid = (uid_t) -1, .st_gid = (gid_t) -1 };
+        f->text = strdup("");
+        return f->text ? 0 : -ENOMEM;
+}
+
+static int account_write(int root_fd, const AccountFile *f, const char *text) {
+        return chase_write_file(root_fd, f->path, text, strlen(text), f->st.st_mode & 07777, f->st.st_uid,
+                                f->st.st_gid, 0);
+}
+
+static int replace_text(char **text, char *n) {
+        if (!n)
+                return -ENOMEM;
+        free(*text);
+        *text = n;
         return 0;
 }
 
-static int read_in(const char *root, const char *rel, char **ret) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        int r;
+int machine_provision_user_at(int root_fd, const HostUser *u, char **groups, bool sudo, const char **ret_failed) {
+        AccountFile passwd = { .path = "etc/passwd", .default_mode = 0644 },
+                    group = { .path = "etc/group", .default_mode = 0644 },
+                    shadow = { .path = "etc/shadow", .default_mode = 0640 },
+                    gshadow = { .path = "etc/gshadow", .default_mode = 0640 };
+        AccountFile *files[] = { &passwd, &group, &shadow, &gshadow };
+        _cleanup_free_ char *sudoers = NULL;
+        const char *failed = NULL;
+        int r = 0;
 
-        if (!p)
-                return -ENOMEM;
-        r = read_full_file(p, ret, NULL);
-        if (r == -ENOENT) {
-                *ret = strdup("");
-                return *ret ? 0 : -ENOMEM;
+        /* everything read and checked before anything is written: a refused file changes nothing */
+        for (size_t i = 0; i < ELEMENTSOF(files) && r >= 0; i++) {
+                r = account_read(root_fd, files[i]);
+                if (r < 0)
+                        failed = files[i]->path;
         }
+        if (r < 0)
+                goto finish;
+
+        {
+                char *g2 = NULL, *gs2 = NULL;
+                r = group_apply(group.text, u->group, u->gid, NULL, &g2);
+                if (r >= 0)
+                        r = replace_text(&group.text, g2);
+                if (r >= 0 && gshadow.existed) {
+                        r = gshadow_apply(gshadow.text, u->group, NULL, &gs2);
+                        if (r >= 0)
+                                r = replace_text(&gshadow.text, gs2);
+                }
+                if (r < 0)
+                        goto finish;
+        }
+        STRV_FOREACH(g, groups) {
+                gid_t gid;
+                char *g2 = NULL, *gs2 = NULL;
+                if (group_gid(group.text, *g, &gid) < 0) {
+                        struct group *hg = getgrnam(*g);
+                        gid = hg ? hg->gr_gid : group_free_gid(group.text);
+                }
+                r = group_apply(group.text, *g, gid, u->name, &g2);
+                if (r >= 0)
+                        r = replace_text(&group.text, g2);
+                if (r >= 0 && gshadow.existed) {
+                        r = gshadow_apply(gshadow.text, *g, u->name, &gs2);
+                        if (r >= 0)
+                                r = replace_text(&gshadow.text, gs2);
+                }
+                if (r < 0)
+                        goto finish;
+        }
+        {
+                char *p2 = NULL, *s2 = NULL;
+                r = passwd_apply(passwd.text, u, &p2);
+                if (r >= 0)
+                        r = replace_text(&passwd.text, p2);
+                if (r >= 0)
+                        r = shadow_apply(shadow.text, u->name, &s2);
+                if (r >= 0)
+                        r = replace_text(&shadow.text, s2);
+                if (r < 0)
+                        goto finish;
+        }
+
+        /* group before passwd: a passwd line never names a group the machine does not have yet */
+        AccountFile *order[] = { &group, &gshadow, &passwd, &shadow };
+        for (size_t i = 0; i < ELEMENTSOF(order) && r >= 0; i++) {
+                if (order[i] == &gshadow && !gshadow.existed)
+                        continue;
+                r = account_write(root_fd, order[i], order[i]->text);
+                if (r < 0)
+                        failed = order[i]->path;
+        }
+        if (r < 0)
+                goto finish;
+
+        sudoers = strjoin("etc/sudoers.d/machinespawn-", u->name);
+        if (!sudoers) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        failed = "etc/sudoers.d";
+        if (sudo) {
+                _cleanup_free_ char *line = strjoin("# Written by machinespawn ([User] Sudo=yes)\n", u->name,
+                                                    " ALL=(ALL:ALL) NOPASSWD: ALL\n");
+                r = line ? chase_write_file(root_fd, sudoers, line, strlen(line), 0440, (uid_t) -1,
+                                                    (gid_t) -1, CHASE_MKDIR_P) : -ENOMEM;
+        } else {
+                r = chase_unlink(root_fd, sudoers, 0);
+                if (r == -ENOENT)
+                        r = 0;
+        }
+        if (r >= 0)
+                failed = NULL;
+finish:
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                free(files[i]->text);
+        if (ret_failed)
+                *ret_failed = failed;
         return r;
 }
 
 int machine_provision_user(const char *root, const HostUser *u, char **groups, bool sudo) {
-        _cleanup_free_ char *passwd = NULL, *group = NULL, *shadow = NULL, *p2 = NULL, *s2 = NULL;
-        int r;
+        _cleanup_close_ int root_fd = chase_root_open(root);
 
-        r = read_in(root, "etc/passwd", &passwd);
-        if (r >= 0)
-                r = read_in(root, "etc/group", &group);
-        if (r >= 0)
-                r = read_in(root, "etc/shadow", &shadow);
-        if (r < 0)
-                return r;
-
-        /* the primary group: the host's name and GID */
-        {
-                char *g2 = NULL;
-                r = group_apply(group, u->group, u->gid, NULL, &g2);
-                if (r < 0)
-                        return r;
-                free(group);
-                group = g2;
-        }
-        STRV_FOREACH(g, groups) {
-                gid_t gid;
-                char *g2 = NULL;
-                if (group_gid(group, *g, &gid) < 0) {
-                        struct group *hg = getgrnam(*g);
-                        gid = hg ? hg->gr_gid : group_free_gid(group);
-                }
-                r = group_apply(group, *g, gid, u->name, &g2);
-                if (r < 0)
-                        return r;
-                free(group);
-                group = g2;
-        }
-        r = passwd_apply(passwd, u, &p2);
-        if (r >= 0)
-                r = shadow_apply(shadow, u->name, &s2);
-        if (r < 0)
-                return r;
-
-        r = rewrite(root, "etc/group", group);
-        if (r >= 0)
-                r = rewrite(root, "etc/passwd", p2);
-        if (r >= 0)
-                r = rewrite(root, "etc/shadow", s2);
-        if (r < 0)
-                return r;
-
-        _cleanup_free_ char *sudoers = strjoin("etc/sudoers.d/machinespawn-", u->name);
-        if (!sudoers)
-                return -ENOMEM;
-        if (sudo) {
-                _cleanup_free_ char *line = strjoin("# Written by machinespawn ([User] Sudo=yes)\n", u->name,
-                                                    " ALL=(ALL:ALL) NOPASSWD: ALL\n"),
-                                    *p = strjoin(root, "/", sudoers);
-                if (!line || !p)
-                        return -ENOMEM;
-                r = mkdir_parents(p, 0755);
-                if (r >= 0)
-                        r = write_file_atomic(p, line, strlen(line), 0440, 0);
-                return r;
-        }
-        _cleanup_free_ char *p = strjoin(root, "/", sudoers);
-        if (p && unlink(p) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
+        if (root_fd < 0)
+                return root_fd;
+        return machine_provision_user_at(root_fd, u, groups, sudo, NULL);
 }
 
 void host_sockets_done(HostSockets *s) {
@@ -379,30 +451,75 @@ int host_sockets_find(const HostUser *u, bool display, bool audio, const char *r
         return r;
 }
 
-int machine_write_session_env(const char *root, const HostSockets *s) {
-        _cleanup_free_ char *text = NULL, *path = strjoin(root, "/" MACHINE_SESSION_ENV),
-                            *profile = strjoin(root, "/etc/profile.d/machinespawn-session.sh");
+#define SESSION_PROFILE "etc/profile.d/machinespawn-session.sh"
+
+int machine_write_session_env(int root_fd, const HostSockets *s) {
+        _cleanup_free_ char *text = NULL, *lines = NULL;
         int r;
 
-        if (!path || !profile)
-                return -ENOMEM;
         if (strv_length(s->env) == 0) {
-                (void) unlink(path);
-                (void) unlink(profile);
-                return 0;
+                r = chase_unlink(root_fd, MACHINE_SESSION_ENV, 0);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                r = chase_unlink(root_fd, SESSION_PROFILE, 0);
+                return r == -ENOENT ? 0 : r;
         }
-        _cleanup_free_ char *lines = strv_join(s->env, "\n");
+        lines = strv_join(s->env, "\n");
         text = lines ? strjoin("# Written by machinespawn at start: the host session's display and audio\n", lines,
                                "\n") : NULL;
         if (!text)
                 return -ENOMEM;
-        r = write_file_atomic(path, text, strlen(text), 0644, 0);
+        r = chase_write_file(root_fd, MACHINE_SESSION_ENV, text, strlen(text), 0644, (uid_t) -1, (gid_t) -1,
+                             CHASE_MKDIR_P);
         if (r < 0)
                 return r;
         static const char sh[] = "# Written by machinespawn: the host session's display and audio\n"
                                  "set -a\n. /" MACHINE_SESSION_ENV "\nset +a\n";
-        r = mkdir_parents(profile, 0755);
+        return chase_write_file(root_fd, SESSION_PROFILE, sh, strlen(sh), 0644, (uid_t) -1, (gid_t) -1, CHASE_MKDIR_P);
+}
+
+/* Only what machinespawn writes there: KEY=VALUE with a plain variable name, printable values. */
+static bool session_env_line_ok(const char *l) {
+        const char *eq = strchr(l, '=');
+
+        if (!eq || eq == l)
+                return false;
+        for (const char *c = l; c < eq; c++)
+                if (!(isalnum((unsigned char) *c) || *c == '_') || (c == l && isdigit((unsigned char) *c)))
+                        return false;
+        for (const char *c = eq + 1; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        return false;
+        return true;
+}
+
+int machine_read_session_env(const char *root, char ***ret) {
+        _cleanup_strv_free_ char **lines = NULL, **env = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int root_fd = chase_root_open(root);
+        size_t size;
+        int r;
+
+        if (root_fd < 0)
+                return root_fd;
+        r = chase_read_file(root_fd, MACHINE_SESSION_ENV, CHASE_SESSION_ENV_MAX, &text, &size, NULL);
         if (r < 0)
                 return r;
-        return write_file_atomic(profile, sh, strlen(sh), 0644, 0);
+        if (strlen(text) != size)
+                return -EBADMSG; /* a NUL inside */
+        r = strv_split(&lines, text, "\n");
+        if (r < 0)
+                return r;
+        STRV_FOREACH(l, lines) {
+                if (isempty(*l) || **l == '#')
+                        continue;
+                if (!session_env_line_ok(*l))
+                        return -EBADMSG;
+                if (strv_extend(&env, *l) < 0)
+                        return -ENOMEM;
+        }
+        if (!env && !(env = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *ret = TAKE_PTR(env);
+        return 0;
 }

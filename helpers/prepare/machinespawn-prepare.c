@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "build-config.h"
+#include "chase.h"
 #include "fileio.h"
 #include "generator.h"
 #include "log.h"
@@ -27,46 +28,46 @@ static int nspawn_writer(const void *userdata, FILE *f) {
         return nspawn_settings_write(p->c, p->user, p->sockets, f);
 }
 
+static const char *machines_dir(void) {
+        const char *e = getenv("MACHINESPAWN_MACHINES_DIR");
+        return isempty(e) ? "/var/lib/machines" : e;
+}
+
 /* Display=, Audio=: the sockets of the user's live session, found now; missing ones are warnings. */
-static int find_sockets(const MachineConfig *c, const HostUser *user, HostSockets *ret) {
-        const char *machines = getenv("MACHINESPAWN_MACHINES_DIR") ?: "/var/lib/machines";
-        _cleanup_free_ char *root = strjoin(machines, "/", c->name);
+static int find_sockets(const MachineConfig *c, const HostUser *user, int root_fd, const char *root,
+                        HostSockets *ret) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
         int r;
 
-        if (!root)
-                return log_oom();
         if (c->user.display > 0 || c->user.audio > 0) {
                 r = host_sockets_find(user, c->user.display > 0, c->user.audio > 0, NULL, NULL, ret, &d);
                 diagnostics_log(&d);
                 if (r < 0)
                         return log_error_errno(r, "Cannot look for %s's session sockets: %m", user->name);
         }
-        r = machine_write_session_env(root, ret);
+        r = machine_write_session_env(root_fd, ret);
         if (r < 0)
-                return log_error_errno(r, "Cannot write the session environment into %s: %m", root);
+                return log_error_errno(r, "Cannot write the session environment into %s: %s", root,
+                                       chase_strerror(r));
         return 0;
 }
 
-/* [User]: the host user in the machine, as the host has it now (a changed UID is followed). */
-static int provision_user(const MachineConfig *c, HostUser *ret) {
-        const char *machines = getenv("MACHINESPAWN_MACHINES_DIR") ?: "/var/lib/machines";
-        _cleanup_free_ char *root = strjoin(machines, "/", c->name);
+/* [User]: the host user in the machine, as the host has it now (a changed UID is followed). Everything in
+ * the tree goes through chase.h: the machine's root owns it. */
+static int provision_user(const MachineConfig *c, int root_fd, const char *root, HostUser *ret) {
+        const char *failed = NULL;
         int r;
 
-        if (!c->user.name)
-                return 0;
-        if (!root)
-                return log_oom();
         r = host_user_lookup(c->user.name, ret);
         if (r == -ESRCH)
                 return log_error_errno(r, "%s: [User] Name=%s: no such user on this host.", c->source_path,
                                        c->user.name);
         if (r < 0)
                 return log_error_errno(r, "Cannot look up user %s: %m", c->user.name);
-        r = machine_provision_user(root, ret, c->user.groups, c->user.sudo > 0);
+        r = machine_provision_user_at(root_fd, ret, c->user.groups, c->user.sudo > 0, &failed);
         if (r < 0)
-                return log_error_errno(r, "Cannot provision user %s in %s: %m", c->user.name, root);
+                return log_error_errno(r, "Cannot provision user %s in %s: %s%s%s", c->user.name, root,
+                                       failed ?: "", failed ? ": " : "", chase_strerror(r));
         log_debug("User %s (%u) provisioned in %s.", ret->name, (unsigned) ret->uid, root);
         return 1;
 }
@@ -96,11 +97,20 @@ static int run(int argc, char *argv[]) {
         if (!c)
                 return log_error_errno(ENOENT, "Machine '%s' is masked.", argv[1]);
 
-        r = provision_user(c, &user);
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                r = find_sockets(c, &user, &sockets);
+        if (c->user.name) {
+                _cleanup_free_ char *root = strjoin(machines_dir(), "/", c->name);
+                _cleanup_close_ int root_fd = -EBADF;
+
+                if (!root)
+                        return log_oom();
+                root_fd = chase_root_open(root);
+                if (root_fd < 0)
+                        return log_error_errno(root_fd, "Cannot open the tree of machine %s at %s: %s", c->name, root,
+                                               root_fd == -ELOOP ? "it is a symbolic link, refused" : chase_strerror(root_fd));
+                r = provision_user(c, root_fd, root, &user);
+                if (r < 0)
+                        return r;
+                r = find_sockets(c, &user, root_fd, root, &sockets);
                 if (r < 0)
                         return r;
         }

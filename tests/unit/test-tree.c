@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <sched.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "tests.h"
@@ -175,15 +178,120 @@ static void test_remove_with_bind_mount(void **state) {
         tests_rm_rf(root);
 }
 
+/* A chain of depth directories below tree (made relative to descriptors: the path is far beyond PATH_MAX),
+ * with a file and a link out at every level. Returns an O_PATH descriptor of the deepest directory. */
+static int make_deep(const char *tree, unsigned depth, const char *outside) {
+        int fd;
+
+        assert_int_equal(mkdir(tree, 0755), 0);
+        fd = open(tree, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        for (unsigned i = 0; i < depth; i++) {
+                int next;
+                assert_int_equal(mkdirat(fd, "d", 0755), 0);
+                if (i % 100 == 0) {
+                        int ffd = openat(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                        assert_true(ffd >= 0);
+                        assert_int_equal(write(ffd, "x", 1), 1);
+                        close(ffd);
+                        assert_int_equal(symlinkat(outside, fd, "out"), 0);
+                }
+                next = openat(fd, "d", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                assert_true(next >= 0);
+                close(fd);
+                fd = next;
+        }
+        return fd;
+}
+
+static void with_nofile(rlim_t n, struct rlimit *saved) {
+        struct rlimit rl;
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, saved), 0);
+        rl = *saved;
+        rl.rlim_cur = n;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+static void remove_deep(unsigned depth) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *tree = join(root, "tree"), *outside = join(root, "outside");
+        RemoveStats stats = {};
+        struct rlimit saved;
+        uint64_t size = 0;
+        time_t start;
+
+        tests_write(root, "outside/keep", "host file");
+        close(make_deep(tree, depth, outside));
+
+        /* the service default is 1,024; 256 leaves no room for one descriptor per level either */
+        with_nofile(256, &saved);
+        assert_int_equal(tree_disk_usage(tree, &size), 0);
+        assert_int_equal(size, (depth + 99) / 100);
+        start = time(NULL);
+        assert_int_equal(tree_remove(tree, &stats), 0);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+        printf("# %u levels removed in %lld s\n", depth, (long long) (time(NULL) - start));
+        assert_int_equal(stats.dirs, depth + 1);
+        assert_int_equal(stats.files, 2 * ((depth + 99) / 100));
+        assert_int_equal(access(tree, F_OK), -1);
+        _cleanup_free_ char *keep = join(outside, "keep");
+        assert_int_equal(access(keep, F_OK), 0);
+        tests_rm_rf(root);
+}
+
+static void test_remove_3000_deep(void **state) {
+        remove_deep(3000);
+}
+
+static void test_remove_10000_deep(void **state) {
+        remove_deep(10000);
+}
+
+/* Root only: a bind mount 3,000 levels down, where /proc/self/mountinfo cannot even spell its path, so
+ * it is still there when the walk reaches it: the walk must not cross it. */
+static void test_remove_deep_mount_not_crossed(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *tree = join(root, "tree"), *host = join(root, "host"),
+                            *keep = join(host, "precious"), *proc = NULL;
+        struct rlimit saved;
+        int deep, mp;
+
+        tests_write(root, "host/precious", "host data");
+        deep = make_deep(tree, 3000, host);
+        assert_int_equal(mkdirat(deep, "mnt", 0755), 0);
+        mp = openat(deep, "mnt", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        assert_true(mp >= 0);
+        assert_true(asprintf(&proc, "/proc/self/fd/%i", mp) > 0);
+        assert_int_equal(mount(host, proc, NULL, MS_BIND, NULL), 0);
+
+        with_nofile(256, &saved);
+        assert_int_equal(tree_remove(tree, NULL), -EBUSY);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+        assert_int_equal(access(keep, F_OK), 0);
+
+        /* the levels down to the mount stay (they are not empty), so the mount can still be undone */
+        close(mp);
+        mp = openat(deep, "mnt", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        free(proc);
+        assert_true(asprintf(&proc, "/proc/self/fd/%i", mp) > 0);
+        assert_int_equal(umount2(proc, MNT_DETACH), 0);
+        close(mp);
+        close(deep);
+        assert_int_equal(tree_remove(tree, NULL), 0);
+        assert_int_equal(access(keep, F_OK), 0);
+        tests_rm_rf(root);
+}
+
 int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_remove_never_follows_links),
                 cmocka_unit_test(test_remove_refuses_top_symlink),
                 cmocka_unit_test(test_mounts_below),
                 cmocka_unit_test(test_clone_keeps_what_matters),
+                cmocka_unit_test(test_remove_3000_deep),
+                cmocka_unit_test(test_remove_10000_deep),
         };
         const struct CMUnitTest root_tests[] = {
                 cmocka_unit_test(test_remove_with_bind_mount),
+                cmocka_unit_test(test_remove_deep_mount_not_crossed),
                 cmocka_unit_test(test_pack_unpack_roundtrip), /* owners */
         };
 
@@ -191,6 +299,11 @@ int main(int argc, char *argv[]) {
         if (argc > 1 && streq(argv[1], "--root")) {
                 if (geteuid() != 0) {
                         printf("SKIP: needs root to bind-mount\n");
+                        return 77;
+                }
+                /* our mounts stay in a namespace of our own */
+                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+                        printf("SKIP: cannot make a private mount namespace: %m\n");
                         return 77;
                 }
                 return cmocka_run_group_tests(root_tests, NULL, NULL);

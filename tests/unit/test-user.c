@@ -64,6 +64,7 @@ static void test_provision_tree(void **state) {
         tests_write(root, "etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
         tests_write(root, "etc/group", "root:x:0:\naudio:x:29:\n");
         tests_write(root, "etc/shadow", "root:*:19000:0:99999:7:::\n");
+        tests_write(root, "etc/gshadow", "root:*::\naudio:*::\n");
         assert_int_equal(strv_split_words(&groups, "audio newgroup"), 0);
 
         assert_int_equal(machine_provision_user(root, &ALICE, groups, true), 0);
@@ -79,6 +80,10 @@ static void test_provision_tree(void **state) {
         assert_non_null(strstr(tg, "newgroup:x:"));
         sudo = strjoin(root, "/etc/sudoers.d/machinespawn-alice");
         assert_int_equal(access(sudo, F_OK), 0);
+        _cleanup_free_ char *gs = strjoin(root, "/etc/gshadow"), *tgs = NULL;
+        assert_int_equal(read_full_file(gs, &tgs, NULL), 0);
+        assert_non_null(strstr(tgs, "audio:*::alice\n"));
+        assert_non_null(strstr(tgs, "newgroup:!::alice\n"));
 
         /* Sudo= turned off again: the rule goes */
         assert_int_equal(machine_provision_user(root, &ALICE, groups, false), 0);
@@ -136,6 +141,96 @@ static void test_session_sockets(void **state) {
         tests_rm_rf(root);
 }
 
+static void test_gshadow(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        assert_int_equal(gshadow_apply("root:*::\nsudo:*::bob\n", "sudo", "alice", &a), 0);
+        assert_string_equal(a, "root:*::\nsudo:*::bob,alice\n");
+        assert_int_equal(gshadow_apply(a, "alice", NULL, &b), 0);
+        assert_string_equal(b, "root:*::\nsudo:*::bob,alice\nalice:!::\n");
+}
+
+/* Every account file is read and checked before one is written: a refused one changes nothing, and the
+ * caller learns which it was. */
+static void test_provision_refuses_hostile(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *tree = strjoin(root, "/tree"), *fifo = NULL, *g = NULL,
+                            *outside = strjoin(root, "/outside"), *t = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *failed = NULL;
+
+        tests_write(root, "tree/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+        tests_write(root, "tree/etc/group", "root:x:0:\n");
+        tests_write(root, "outside/etc/group", "root:x:0:\n");
+        fifo = strjoin(tree, "/etc/shadow");
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        fd = chase_root_open(tree);
+        assert_true(fd >= 0);
+        assert_int_equal(machine_provision_user_at(fd, &ALICE, NULL, true, &failed), -EBADFD);
+        assert_string_equal(failed, "etc/shadow");
+        g = strjoin(tree, "/etc/group");
+        assert_int_equal(read_full_file(g, &t, NULL), 0);
+        assert_string_equal(t, "root:x:0:\n");
+        _cleanup_free_ char *sudo = strjoin(tree, "/etc/sudoers.d");
+        assert_int_equal(access(sudo, F_OK), -1);
+
+        /* etc a link to a host directory: confined to the tree's own copy of that path, which is missing */
+        assert_int_equal(unlink(fifo), 0);
+        _cleanup_free_ char *etc = strjoin(tree, "/etc"), *cmd = NULL, *oe = strjoin(outside, "/etc");
+        assert_true(asprintf(&cmd, "rm -rf '%s'", etc) > 0);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(symlink(oe, etc), 0);
+        assert_int_equal(machine_provision_user_at(fd, &ALICE, NULL, true, &failed), -ENOENT);
+        _cleanup_free_ char *og = strjoin(oe, "/group"), *osudo = strjoin(oe, "/sudoers.d");
+        free(t);
+        assert_int_equal(read_full_file(og, &t, NULL), 0);
+        assert_string_equal(t, "root:x:0:\n");
+        assert_int_equal(access(osudo, F_OK), -1);
+        tests_rm_rf(root);
+}
+
+/* What "machinespawn enter" passes on: written by prepare, read back through chase.h, refused otherwise. */
+static void test_session_env_read(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *env = NULL, *victim = NULL, *big = NULL;
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        HostSockets s = { .env = (char *[]) { (char *) "DISPLAY=:0", (char *) "PULSE_SERVER=unix:/x", NULL } };
+
+        tests_write(root, "etc/.keep", "");
+        tests_write(root, "host-secret", "SECRET=1\n");
+        fd = chase_root_open(root);
+        assert_true(fd >= 0);
+        assert_int_equal(machine_write_session_env(fd, &s), 0);
+        assert_int_equal(machine_read_session_env(root, &l), 0);
+        assert_int_equal(strv_length(l), 2);
+        assert_string_equal(l[0], "DISPLAY=:0");
+
+        env = strjoin(root, "/" MACHINE_SESSION_ENV);
+        victim = strjoin(root, "/host-secret");
+        assert_int_equal(unlink(env), 0);
+        assert_int_equal(symlink(victim, env), 0);
+        assert_int_equal(machine_read_session_env(root, &l), -ELOOP);
+        assert_int_equal(unlink(env), 0);
+        assert_int_equal(mkfifo(env, 0600), 0);
+        assert_int_equal(machine_read_session_env(root, &l), -EBADFD);
+        assert_int_equal(unlink(env), 0);
+        tests_write(root, MACHINE_SESSION_ENV, "DISPLAY=:0\nLD_PRELOAD=/x\x01\n");
+        assert_int_equal(machine_read_session_env(root, &l), -EBADMSG);
+        tests_write(root, MACHINE_SESSION_ENV, "1BAD=x\n");
+        assert_int_equal(machine_read_session_env(root, &l), -EBADMSG);
+        big = malloc(CHASE_SESSION_ENV_MAX + 2);
+        memset(big, 'A', CHASE_SESSION_ENV_MAX + 1);
+        big[CHASE_SESSION_ENV_MAX + 1] = 0;
+        tests_write(root, MACHINE_SESSION_ENV, big);
+        assert_int_equal(machine_read_session_env(root, &l), -EFBIG);
+
+        /* no sockets: both files go, and only inside */
+        s.env = NULL;
+        assert_int_equal(machine_write_session_env(fd, &s), 0);
+        assert_int_equal(machine_read_session_env(root, &l), -ENOENT);
+        assert_int_equal(access(victim, F_OK), 0);
+        tests_rm_rf(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_passwd),
@@ -143,6 +238,9 @@ int main(void) {
                 cmocka_unit_test(test_shadow),
                 cmocka_unit_test(test_provision_tree),
                 cmocka_unit_test(test_session_sockets),
+                cmocka_unit_test(test_gshadow),
+                cmocka_unit_test(test_provision_refuses_hostile),
+                cmocka_unit_test(test_session_env_read),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
