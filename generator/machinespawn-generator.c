@@ -9,6 +9,7 @@
 #include "generator.h"
 #include "log.h"
 #include "mspawn-load.h"
+#include "unit-file.h"
 #include "strv.h"
 
 static bool arg_dry_run = false;
@@ -100,8 +101,9 @@ static int run(int argc, char *argv[]) {
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0) {
-                        /* One bad file never stops the others. */
-                        log_error("Machine '%s' rejected, no units generated for it.", *name);
+                        /* One bad file never stops the others. The name is a file name: never echo it raw. */
+                        _cleanup_free_ char *e = unit_escape_comment(*name);
+                        log_error("Machine '%s' rejected, no units generated for it.", e ?: "?");
                         ret = -EINVAL;
                         continue;
                 }

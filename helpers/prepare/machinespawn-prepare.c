@@ -116,6 +116,11 @@ static int run(int argc, char *argv[]) {
         }
         Prepared prepared = { c, user.name ? &user : NULL, &sockets };
         r = write_to_string(nspawn_writer, &prepared, &content);
+        if (r == -EINVAL)
+                /* a host home or session socket path that systemd would read differently in a .nspawn */
+                return log_error_errno(r, "Machine '%s': a host path of [User] cannot be written into its "
+                                       ".nspawn settings (control characters, ':' or a trailing backslash).",
+                                       c->name);
         if (r < 0)
                 return log_oom();
 
