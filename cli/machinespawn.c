@@ -341,6 +341,8 @@ static int verb_run(char **args) {
         r = proxy_resolve(g->proxy, &proxy);
         if (r < 0)
                 return log_error_errno(r, "Proxy detection failed: %m");
+        if (proxy.ignored)
+                log_warning("Package proxy %s.", proxy.ignored);
 
         r = strv_extend_strv(&argv, (char *[]) { (char *) "systemd-nspawn", (char *) "--quiet", (char *) "-D", dir,
                                                   (char *) "--machine", (char *) name, NULL });
