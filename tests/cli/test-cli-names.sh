@@ -15,7 +15,9 @@ tmp=$(mktemp -d -p /var/tmp mspawn-names-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 top=$tmp/top
 mkdir -p "$top/machines/good/etc" "$top/etc" "$top/cache" "$top/nspawn" "$top/run" "$top/state"
-printf '[Cache]\nDirectory=%s/cache\n[Bootstrap]\nProxy=none\n' "$top" >"$top/etc/machinespawn.conf"
+# a mirror that is not there: whatever slips through fails fast instead of bootstrapping
+printf '[Cache]\nDirectory=%s/cache\n[Bootstrap]\nProxy=none\n[debian]\nMirror=http://127.0.0.1:9/debian\n' "$top" \
+        >"$top/etc/machinespawn.conf"
 export MACHINESPAWN_MACHINES_DIR=$top/machines MACHINESPAWN_RUN_DIR=$top/run MACHINESPAWN_STATE_DIR=$top/state \
         MACHINESPAWN_SYSCONFDIR=$top/etc MACHINESPAWN_CONFIG_PATH=$top/etc MACHINESPAWN_NSPAWN_DIR=$top/nspawn \
         MACHINESPAWN_VENDOR_CONF=$(dirname "$0")/../../conf.d/machinespawn.conf
