@@ -63,7 +63,7 @@ static void test_socket_table_parse(void **state) {
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
         skip(); /* the fixtures were written by a little-endian kernel */
 #endif
-        /* only LISTEN sockets on the port: not the connection to it, not the broken lines */
+        /* only LISTEN sockets on the port: not the connections to it or from it, not the broken lines */
         assert_int_equal(socket_table_parse(tcp, AF_INET, 3142, &l, &n), 0);
         assert_int_equal(n, 2);
         v4("127.0.0.1", a);
