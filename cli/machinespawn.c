@@ -19,6 +19,7 @@
 #include "machine-build.h"
 #include "machine-remove.h"
 #include "mspawn-load.h"
+#include "mspawn-write.h"
 #include "proxy.h"
 #include "strv.h"
 #include "tree.h"
@@ -39,7 +40,8 @@ static bool arg_no_save = false;
 static bool arg_keep_config = false;
 static bool arg_force = false;
 
-static const char *const saved_marker = "# Written by \"machinespawn bootstrap\".";
+#define SAVED_COMMENT "Written by \"machinespawn bootstrap\"."
+static const char *const saved_marker = "# " SAVED_COMMENT;
 
 static int usage_error(const char *fmt, ...) _printf_(1, 2);
 static int usage_error(const char *fmt, ...) {
@@ -52,6 +54,25 @@ static int usage_error(const char *fmt, ...) {
         fputc('\n', stderr);
         usage_failed = true;
         return -EINVAL;
+}
+
+/* An argument as it may be shown in a message: control characters and non-ASCII bytes as \xNN, so a name
+ * with a newline in it cannot fake further lines. Truncated to fit; good for one message at a time. */
+static const char *shown(const char *s) {
+        static char buf[4 * 80 + 4];
+        size_t n = 0;
+
+        for (; *s && n + 5 < sizeof buf; s++) {
+                unsigned char c = (unsigned char) *s;
+                if (c < 0x20 || c >= 0x7f || c == '\\')
+                        n += snprintf(buf + n, sizeof buf - n, "\\x%02x", c);
+                else
+                        buf[n++] = c;
+        }
+        if (*s)
+                n += snprintf(buf + n, sizeof buf - n, "...");
+        buf[n] = 0;
+        return buf;
 }
 
 static bool have_systemd(void) {
@@ -133,63 +154,79 @@ static int split_distro_release(const char *s, char **ret_dist, char **ret_rel) 
         return *ret_dist && *ret_rel ? 0 : -ENOMEM;
 }
 
-static int verb_bootstrap(char **args) {
+static bool variant_is_known(const char *s) {
+        return streq(s, "minbase") || streq(s, "buildd") || streq(s, "default");
+}
+
+/* The model of what "bootstrap" declares, from arguments checked one by one (each a usage error). */
+static int bootstrap_model(const char *spec, const char *name, const char *arch, MachineConfig **ret) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_free_ char *dist = NULL, *rel = NULL;
+        _cleanup_strv_free_ char **packages = NULL;
+
+        if (split_distro_release(spec, &dist, &rel) < 0 || !distribution_name_is_valid(dist) ||
+            !release_name_is_valid(rel))
+                return usage_error("'%s' is not DISTRIBUTION-RELEASE (debian-12, debian-bookworm, ubuntu-22.04).",
+                                   shown(spec));
+        if (arch && !architecture_is_known(arch))
+                return usage_error("'%s' is not a Debian architecture (known: %s).", shown(arch),
+                                   architecture_list());
+        if (arg_variant && !variant_is_known(arg_variant))
+                return usage_error("--variant=%s is not one of minbase, buildd, default.", shown(arg_variant));
+        if (arg_include) {
+                if (strv_split(&packages, arg_include, ",") < 0)
+                        return log_oom();
+                STRV_FOREACH(p, packages)
+                        if (!package_name_is_valid(*p))
+                                return usage_error("--include: '%s' is not a valid Debian package name.", shown(*p));
+        }
+
+        c = calloc(1, sizeof(MachineConfig));
+        if (!c)
+                return log_oom();
+        c->user.sudo = c->user.display = c->user.audio = -1;
+        c->name = strdup(name);
+        c->distribution.value = TAKE_PTR(dist);
+        c->release.value = TAKE_PTR(rel);
+        c->architecture = arch ? strdup(arch) : NULL;
+        c->variant = arg_variant ? strdup(arg_variant) : NULL;
+        c->packages = TAKE_PTR(packages);
+        if (!c->name || (arch && !c->architecture) || (arg_variant && !c->variant))
+                return log_oom();
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static int verb_bootstrap(char **args) {
+        _cleanup_(machine_config_freep) MachineConfig *declared = NULL, *c = NULL;
         _cleanup_(unit_file_done) UnitFile u = {};
         _cleanup_(diagnostics_done) Diagnostics d = {};
         _cleanup_(build_result_done) BuildResult res = {};
-        _cleanup_free_ char *dist = NULL, *rel = NULL, *text = NULL, *path = NULL, *packages = NULL, *existing = NULL;
-        const char *spec = args[0], *name = args[0] ? args[1] : NULL, *arch = name ? args[2] : NULL;
+        _cleanup_free_ char *text = NULL, *scratch = NULL, *path = NULL, *existing = NULL;
+        const char *spec = args[0], *name = args[0] ? args[1] : NULL, *arch = name ? args[2] : NULL, *bad = NULL;
         int r;
 
         if (!spec || !name || (arch && args[3]))
                 return usage_error("usage: machinespawn bootstrap DISTRO-RELEASE NAME [ARCH]");
-        if (split_distro_release(spec, &dist, &rel) < 0)
-                return usage_error("'%s' is not DISTRIBUTION-RELEASE (debian-12, debian-bookworm, ubuntu-22.04).",
-                                   spec);
-        if (!machine_name_is_valid(name))
-                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", name);
+        r = bootstrap_model(spec, name, arch, &declared);
+        if (r < 0)
+                return r;
         r = need_root("bootstrap");
         if (r < 0)
                 return r;
-        if (arg_include) {
-                packages = strdup(arg_include);
-                if (!packages)
-                        return log_oom();
-                for (char *p = packages; *p; p++)
-                        if (*p == ',')
-                                *p = ' ';
-        }
 
-        /* The same words a .mspawn would say, through the same parser: one set of checks and messages. */
-        text = strjoin(saved_marker, "\n[Machine]\nDistribution=", dist, "\nRelease=", rel, "\n");
-        if (!text)
+        /* Saved as the writer makes it from the model, never spliced together; then read back through the
+         * loader, so the machine is built from what the generator will see, with its checks and messages. */
+        r = mspawn_format(declared, SAVED_COMMENT, &text, &bad);
+        if (r == -ENOMEM)
                 return log_oom();
-#define APPEND(...)                                                     \
-        do {                                                            \
-                char *t = strjoin(text, __VA_ARGS__);                   \
-                if (!t)                                                 \
-                        return log_oom();                               \
-                free(text);                                             \
-                text = t;                                               \
-        } while (0)
-        if (arch)
-                APPEND("Architecture=", arch, "\n");
-        if (arg_variant)
-                APPEND("Variant=", arg_variant, "\n");
-        if (packages)
-                APPEND("Packages=", packages, "\n");
-#undef APPEND
-
+        if (r < 0)
+                return usage_error("Cannot declare %s: %s= cannot be written as given.", name, bad ?: "a value");
         path = strjoin(getenv("MACHINESPAWN_SYSCONFDIR") ?: "/etc/machinespawn", "/", name, ".mspawn");
-        if (!path)
+        scratch = strdup(text);
+        if (!path || !scratch)
                 return log_oom();
-        {
-                _cleanup_free_ char *scratch = strdup(text);
-                if (!scratch)
-                        return log_oom();
-                r = unit_file_parse_buffer(&u, "(command line)", scratch, strlen(scratch), &d);
-        }
+        r = unit_file_parse_buffer(&u, path, scratch, strlen(scratch), &d);
         if (r >= 0)
                 r = machine_config_from_unit(name, path, &u, time(NULL), &c, &d);
         diagnostics_log(&d);
@@ -197,6 +234,8 @@ static int verb_bootstrap(char **args) {
                 return r == -ENOMEM ? log_oom() : -EINVAL;
         free(c->source_path);
         c->source_path = strdup(path);
+        if (!c->source_path)
+                return log_oom();
 
         if (!arg_no_save) {
                 if (read_full_file(path, &existing, NULL) >= 0 && !streq(existing, text))
@@ -233,9 +272,7 @@ static int verb_pull_tar(char **args) {
         if (!url || !name || args[2])
                 return usage_error("usage: machinespawn pull-tar URL NAME [--verify=checksum|no|sha256:HEX]");
         if (!url_is_valid(url, true))
-                return log_error_errno(EINVAL, "%s is not an http://, https:// or file:/// URL.", url);
-        if (!machine_name_is_valid(name))
-                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", name);
+                return log_error_errno(EINVAL, "%s is not an http://, https:// or file:/// URL.", shown(url));
         r = need_root("pull-tar");
         if (r < 0)
                 return r;
@@ -304,6 +341,8 @@ static int verb_run(char **args) {
         r = proxy_resolve(g->proxy, &proxy);
         if (r < 0)
                 return log_error_errno(r, "Proxy detection failed: %m");
+        if (proxy.ignored)
+                log_warning("Package proxy %s.", proxy.ignored);
 
         r = strv_extend_strv(&argv, (char *[]) { (char *) "systemd-nspawn", (char *) "--quiet", (char *) "-D", dir,
                                                   (char *) "--machine", (char *) name, NULL });
@@ -366,8 +405,6 @@ static int verb_systemctl(const char *verb, char **args) {
 
         if (!args[0] || args[1])
                 return usage_error("usage: machinespawn %s NAME", verb);
-        if (!machine_name_is_valid(args[0]))
-                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", args[0]);
         if (!have_systemd())
                 return log_error_errno(EOPNOTSUPP, "'%s' needs systemd as the init system and its bus; here there is "
                                        "none (use \"machinespawn boot %s\").", verb, args[0]);
@@ -485,8 +522,6 @@ static int verb_remove(char **args) {
 
         if (!name || args[1])
                 return usage_error("usage: machinespawn remove NAME [--keep-config] [--force]");
-        if (!machine_name_is_valid(name))
-                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", name);
         r = need_root("remove");
         if (r < 0)
                 return r;
@@ -530,6 +565,9 @@ static int verb_clean_cache(char **keys) {
         _cleanup_strv_free_ char **removed = NULL;
         int r;
 
+        STRV_FOREACH(k, keys)
+                if (!cache_key_is_valid(*k))
+                        return usage_error("'%s' is not a cache key (see \"machinespawn-cache list\").", shown(*k));
         r = need_root("clean-cache");
         if (r < 0)
                 return r;
@@ -801,7 +839,41 @@ static int verb_help(const char *verb) {
         return usage_error("Unknown command '%s' (see machinespawn --help).", verb);
 }
 
+/* The verbs that take a machine NAME, and where. It is checked here, once for all of them, before any verb
+ * looks at the file system: a NAME becomes a path under the machines, configuration and settings
+ * directories, so "../x" must never reach one. */
+static const struct {
+        const char *verb;
+        unsigned name_arg;
+} verb_names[] = {
+        { "bootstrap", 1 }, { "pull-tar", 1 }, { "run", 0 },    { "boot", 0 },   { "remove", 0 },  { "enter", 0 },
+        { "cat", 0 },       { "start", 0 },    { "stop", 0 },   { "enable", 0 }, { "disable", 0 },
+};
+
+static int check_name_argument(const char *verb, char **args) {
+        for (size_t i = 0; i < ELEMENTSOF(verb_names); i++) {
+                const char *name, *why;
+
+                if (!streq(verb, verb_names[i].verb))
+                        continue;
+                if (strv_length(args) <= verb_names[i].name_arg)
+                        return 0; /* missing: the verb's usage says so */
+                name = args[verb_names[i].name_arg];
+                why = machine_name_invalid_reason(name);
+                if (why)
+                        return usage_error("'%s' is not a valid machine name: %s (see machinespawn(1)).",
+                                           shown(name), why);
+                return 0;
+        }
+        return 0;
+}
+
 static int dispatch(const char *verb, char **args) {
+        int r;
+
+        r = check_name_argument(verb, args);
+        if (r < 0)
+                return r;
         if (streq(verb, "bootstrap"))
                 return verb_bootstrap(args);
         if (streq(verb, "run"))

@@ -375,6 +375,8 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         r = proxy_resolve(g->proxy, &proxy);
         if (r < 0)
                 return r;
+        if (proxy.ignored)
+                diag_warning(d, NULL, 0, "Package proxy %s.", proxy.ignored);
 
         /* The base: copy from it under a shared lock; build or rebuild it under an exclusive one, and
          * check again once we have it, since whoever held it before may just have built it. */
@@ -428,8 +430,11 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         }
 
         progress(o, "Finishing %s", c->name);
+        if (g->keep_proxy && proxy.url && !proxy_to_keep(&proxy, true))
+                diag_warning(d, NULL, 0, "KeepProxy=yes: not keeping %s in the machine, it was detected, not "
+                             "configured.", proxy.url);
         const char *failed = NULL;
-        r = machine_finish(tmp, p, g->keep_proxy ? proxy.url : NULL, &failed);
+        r = machine_finish(tmp, p, proxy_to_keep(&proxy, g->keep_proxy), &failed);
         if (r >= 0 && chmod(tmp, 0755) < 0)
                 r = -errno;
         if (r >= 0 && rename(tmp, path) < 0)

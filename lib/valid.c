@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
+#include <stdio.h>
 #include <strings.h>
 
 #include "macro.h"
@@ -13,22 +14,37 @@ static bool all_chars_in(const char *s, const char *extra) {
 }
 
 /* Machine names as systemd accepts them, tightened to what the spec allows: 1-64 characters of letters,
- * digits, "-", "_", ".", not starting with "." or "-", no "..", and (like systemd) no trailing ".". */
-bool machine_name_is_valid(const char *s) {
+ * digits, "-", "_", ".", not starting with "." or "-", no "..", and (like systemd) no trailing ".". The one
+ * rule for every command, helper and the generator: a name becomes a file name in several directories, so
+ * nothing that could leave them ("/", "..") or be read as an option ("-") gets through. */
+const char *machine_name_invalid_reason(const char *s) {
         size_t l;
 
         if (isempty(s))
-                return false;
+                return "it is empty";
         l = strlen(s);
         if (l > 64)
-                return false;
+                return "it is longer than 64 characters";
         if (!all_chars_in(s, "-_."))
-                return false;
-        if (s[0] == '.' || s[0] == '-' || s[l - 1] == '.')
-                return false;
+                return "only ASCII letters, digits, \"-\", \"_\" and \".\" may be used";
+        if (s[0] == '.' || s[0] == '-')
+                return "it must not start with \".\" or \"-\"";
+        if (s[l - 1] == '.')
+                return "it must not end with \".\"";
         if (strstr(s, ".."))
+                return "it must not contain \"..\"";
+        return NULL;
+}
+
+bool machine_name_is_valid(const char *s) {
+        return !machine_name_invalid_reason(s);
+}
+
+/* A base's key in the cache, "debian-bookworm-amd64-minbase-1a2b3c4d": one file name, never a path. */
+bool cache_key_is_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 200 || !all_chars_in(s, "-_.+"))
                 return false;
-        return true;
+        return s[0] != '.' && s[0] != '-' && !strstr(s, "..");
 }
 
 /* RFC 1123 host names: dot-separated labels of letters, digits and "-", no label starting or ending in "-". */
@@ -136,12 +152,22 @@ bool sha256_hex_is_valid(const char *s) {
         return true;
 }
 
-/* Debian architecture names (dpkg-architecture -L, Linux ones, released and ports). */
+/* Debian architecture names for Linux: what "dpkg-architecture -L" lists without an OS prefix (dpkg's
+ * tupletable with every cputable CPU for "<cpu>"); tests/unit/test-valid.c compares the two. */
 static const char *const architectures[] = {
-        "amd64", "arm64",   "armel",   "armhf",    "i386",   "mips64el", "mipsel", "ppc64el", "s390x",
-        "riscv64", "loong64", "alpha", "hppa",     "ia64",   "m68k",     "powerpc", "ppc64",  "sh4",
-        "sparc64", "x32",     "arc",   "mips",     "mips64", "or1k",     "s390",    "sparc",
+        "alpha",      "amd64",      "arc",       "arm",         "arm64",      "arm64ilp32", "armeb",
+        "armel",      "armhf",      "avr32",     "hppa",        "i386",       "ia64",       "loong64",
+        "m32r",       "m68k",       "mips",      "mips64",      "mips64el",   "mips64r6",   "mips64r6el",
+        "mipsel",     "mipsn32",    "mipsn32el", "mipsn32r6",   "mipsn32r6el", "mipsr6",    "mipsr6el",
+        "nios2",      "or1k",       "powerpc",   "powerpcel",   "powerpcspe", "ppc64",      "ppc64el",
+        "riscv64",    "s390",       "s390x",     "sh3",         "sh3eb",      "sh4",        "sh4eb",
+        "sparc",      "sparc64",    "tilegx",    "x32",
 };
+
+size_t architectures_known(const char *const **ret) {
+        *ret = architectures;
+        return ELEMENTSOF(architectures);
+}
 
 bool architecture_is_known(const char *s) {
         for (size_t i = 0; s && i < ELEMENTSOF(architectures); i++)
@@ -151,13 +177,12 @@ bool architecture_is_known(const char *s) {
 }
 
 const char *architecture_list(void) {
-        static char buf[512];
+        static char buf[1024];
+        size_t n = 0;
+
         if (!buf[0])
-                for (size_t i = 0; i < ELEMENTSOF(architectures); i++) {
-                        if (i > 0)
-                                strcat(buf, " ");
-                        strcat(buf, architectures[i]);
-                }
+                for (size_t i = 0; i < ELEMENTSOF(architectures) && n < sizeof buf; i++)
+                        n += snprintf(buf + n, sizeof buf - n, "%s%s", i > 0 ? " " : "", architectures[i]);
         return buf;
 }
 

@@ -13,6 +13,11 @@
 #include "machine-build.h"
 #include "mspawn-load.h"
 #include "strv.h"
+#include "valid.h"
+
+/* Exit status 2 for a usage error, as machinespawn(1) has it. */
+#define EXIT_USAGE 2
+static bool usage_failed = false;
 
 static void on_progress(void *userdata, const char *status, int percent) {
         (void) sd_notifyf(false, "STATUS=%s", status);
@@ -39,7 +44,14 @@ static int run(int argc, char *argv[]) {
         }
         if (argc != 2 || argv[1][0] == '-') {
                 fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
+                usage_failed = true;
                 return -EINVAL;
+        }
+        /* before NAME becomes a path anywhere */
+        if (!machine_name_is_valid(argv[1])) {
+                usage_failed = true;
+                return log_error_errno(EINVAL, "Not a valid machine name: %s.",
+                                       machine_name_invalid_reason(argv[1]));
         }
 
         r = mspawn_load_by_name(argv[1], time(NULL), &c, &d);
@@ -93,5 +105,7 @@ int main(int argc, char *argv[]) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         r = run(argc, argv);
         curl_global_cleanup();
+        if (usage_failed)
+                return EXIT_USAGE;
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -11,6 +11,11 @@
 #include "log.h"
 #include "strv.h"
 #include "tree.h"
+#include "valid.h"
+
+/* Exit status 2 for a usage error, as machinespawn(1) has it. */
+#define EXIT_USAGE 2
+static bool usage_failed = false;
 
 static int list(const GlobalConfig *g) {
         CacheEntry *e = NULL;
@@ -70,8 +75,16 @@ static int run(int argc, char *argv[]) {
         if (argc < 2 || (!streq(argv[1], "list") && !streq(argv[1], "remove") && !streq(argv[1], "clean")) ||
             (streq(argv[1], "remove") && argc < 3)) {
                 fprintf(stderr, "Usage: %s list | remove KEY... | clean\n", program_invocation_short_name);
+                usage_failed = true;
                 return -EINVAL;
         }
+        /* a KEY is one name in the cache directory, never a path out of it */
+        for (int i = 2; streq(argv[1], "remove") && i < argc; i++)
+                if (!cache_key_is_valid(argv[i])) {
+                        usage_failed = true;
+                        return log_error_errno(EINVAL, "Not a cache key (see \"%s list\"): %s",
+                                               program_invocation_short_name, argv[i]);
+                }
         r = global_config_files(NULL, NULL, &files);
         if (r < 0)
                 return log_oom();
@@ -86,5 +99,9 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        int r = run(argc, argv);
+
+        if (usage_failed)
+                return EXIT_USAGE;
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -11,6 +11,7 @@
 #include "mspawn-load.h"
 #include "strv.h"
 #include "user.h"
+#include "valid.h"
 
 static const char *nspawn_dir(void) {
         const char *e = getenv("MACHINESPAWN_NSPAWN_DIR");
@@ -89,6 +90,8 @@ static int run(int argc, char *argv[]) {
                 fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
                 return -EINVAL;
         }
+        if (!machine_name_is_valid(argv[1]))
+                return log_error_errno(EINVAL, "Not a valid machine name: %s.", machine_name_invalid_reason(argv[1]));
 
         r = mspawn_load_by_name(argv[1], time(NULL), &c, &d);
         diagnostics_log(&d);

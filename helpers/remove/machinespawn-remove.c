@@ -10,6 +10,10 @@
 #include "tree.h"
 #include "valid.h"
 
+/* Exit status 2 for a usage error, as machinespawn(1) has it. */
+#define EXIT_USAGE 2
+static bool usage_failed = false;
+
 static const char *nspawn_dir(void) {
         return getenv("MACHINESPAWN_NSPAWN_DIR") ?: "/run/systemd/nspawn";
 }
@@ -38,10 +42,14 @@ static int run(int argc, char *argv[]) {
         log_set_prefix("machinespawn-remove");
         if (argc != 2 || argv[1][0] == '-') {
                 fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
+                usage_failed = true;
                 return -EINVAL;
         }
-        if (!machine_name_is_valid(argv[1]))
-                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", argv[1]);
+        if (!machine_name_is_valid(argv[1])) {
+                usage_failed = true;
+                return log_error_errno(EINVAL, "Not a valid machine name: %s.",
+                                       machine_name_invalid_reason(argv[1]));
+        }
 
         build_options_init(&o);
         r = stop_machine(argv[1]);
@@ -58,5 +66,9 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        int r = run(argc, argv);
+
+        if (usage_failed)
+                return EXIT_USAGE;
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The machinespawn command on a machine without systemd as init (like CI): bootstrap debian-12 from the
 # real Debian mirror, run, list (text and JSON), pull-tar from a loopback server, remove, clean-cache,
-# and every error path's message and exit status. Needs root and the mirror; skips (77) otherwise.
+# and every error path's message and exit status. Needs root and the mirror; skips (77) otherwise. Bad
+# names and arguments of every command are in test-cli-names.sh, which needs neither.
 set -u
 CLI=$1
 . "$(dirname "$0")/../e2e/inside.sh"
@@ -38,14 +39,14 @@ check_status() {
 check_status "no command: usage, status 2" 2 "COMMAND" "$CLI"
 check_status "unknown command" 2 "Unknown command 'frob'" "$CLI" frob
 check_status "bootstrap with a malformed DISTRO-RELEASE" 2 "is not DISTRIBUTION-RELEASE" "$CLI" bootstrap debian x
-check_status "bootstrap with a bad machine name" 1 "not a valid machine name" "$CLI" bootstrap debian-12 a..b
+check_status "bootstrap with a bad machine name" 2 "not a valid machine name" "$CLI" bootstrap debian-12 a..b
 check_status "bootstrap of an unknown release lists the known ones" 1 "Release=potato7 is not a release of debian (known:" \
         "$CLI" bootstrap debian-potato7 x
-check_status "bootstrap with an unknown architecture" 1 "Architecture=vax is not a Debian architecture" \
+check_status "bootstrap with an unknown architecture" 2 "'vax' is not a Debian architecture" \
         "$CLI" bootstrap debian-12 x vax
-check_status "bootstrap with a bad --variant" 1 "Variant=huge is not one of minbase, buildd, default" \
+check_status "bootstrap with a bad --variant" 2 "--variant=huge is not one of minbase, buildd, default" \
         "$CLI" bootstrap debian-12 x --variant=huge
-check_status "bootstrap with a bad --include" 1 "'Vim!' is not a valid Debian package name" \
+check_status "bootstrap with a bad --include" 2 "'Vim!' is not a valid Debian package name" \
         "$CLI" bootstrap debian-12 x --include=less,Vim!
 check "failed bootstraps declared nothing" test ! -e "$tmp/etc/x.mspawn"
 check_status "pull-tar with a bad URL" 1 "is not an http://, https:// or file:/// URL" "$CLI" pull-tar ftp://x/y z
@@ -65,6 +66,8 @@ start=$(date +%s)
 check_status "bootstrap debian-12 cli1" 0 "Machine cli1 ready" "$CLI" bootstrap debian-12 cli1
 echo "     (in $(($(date +%s) - start)) s)"
 check_output "it wrote the declaration" "Release=12" cat "$tmp/etc/cli1.mspawn"
+check "... exactly as the writer makes it from the model" cmp "$tmp/etc/cli1.mspawn" <(printf '%s\n' \
+        '# Written by "machinespawn bootstrap".' '[Machine]' 'Distribution=debian' 'Release=12')
 check "the machine exists" test -d "$tmp/machines/cli1/etc"
 check_status "bootstrap debian-bookworm cli2 --no-save comes from the cache" 0 "from the cache" \
         "$CLI" bootstrap debian-bookworm cli2 --no-save

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "tests.h"
 
+#include "fileio.h"
+#include "strv.h"
 #include "valid.h"
 
 static void test_machine_name(void **state) {
@@ -21,6 +23,42 @@ static void test_machine_name(void **state) {
         assert_false(machine_name_is_valid("a b"));
         assert_false(machine_name_is_valid("brot\xc3\xa9"));
         assert_false(machine_name_is_valid("a%i"));
+        /* what a command line may carry: paths, options, lines */
+        assert_false(machine_name_is_valid("../x"));
+        assert_false(machine_name_is_valid(".."));
+        assert_false(machine_name_is_valid("."));
+        assert_false(machine_name_is_valid("/etc"));
+        assert_false(machine_name_is_valid("x/"));
+        assert_false(machine_name_is_valid("--force"));
+        assert_false(machine_name_is_valid("a\nb"));
+        assert_false(machine_name_is_valid("a\\b"));
+        assert_false(machine_name_is_valid("a*"));
+
+        /* one rule, with its reason */
+        assert_null(machine_name_invalid_reason("bread"));
+        assert_string_equal(machine_name_invalid_reason(""), "it is empty");
+        assert_non_null(strstr(machine_name_invalid_reason("a/b"), "only ASCII letters"));
+        assert_non_null(strstr(machine_name_invalid_reason(".x"), "must not start"));
+        assert_non_null(strstr(machine_name_invalid_reason("-x"), "must not start"));
+        assert_non_null(strstr(machine_name_invalid_reason("x."), "must not end"));
+        assert_non_null(strstr(machine_name_invalid_reason("a..b"), "must not contain"));
+        assert_non_null(strstr(machine_name_invalid_reason(
+                                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+                               "longer than 64"));
+}
+
+static void test_cache_key(void **state) {
+        assert_true(cache_key_is_valid("debian-bookworm-amd64-minbase-1a2b3c4d"));
+        assert_true(cache_key_is_valid("ubuntu-jammy-arm64-buildd-00ff00ff"));
+        assert_false(cache_key_is_valid(""));
+        assert_false(cache_key_is_valid(NULL));
+        assert_false(cache_key_is_valid(".."));
+        assert_false(cache_key_is_valid("../etc"));
+        assert_false(cache_key_is_valid("a/b"));
+        assert_false(cache_key_is_valid(".lock"));
+        assert_false(cache_key_is_valid("-rf"));
+        assert_false(cache_key_is_valid("a..b"));
+        assert_false(cache_key_is_valid("a\nb"));
 }
 
 static void test_hostname(void **state) {
@@ -96,6 +134,81 @@ static void test_arch_and_misc(void **state) {
         assert_int_equal(parse_boolean("maybe"), -EINVAL);
 }
 
+/* Our table against dpkg's own: the Linux architectures "dpkg-architecture -L" lists, computed from the
+ * tables dpkg (essential on Debian) ships, and against dpkg-architecture itself where dpkg-dev is there. */
+static bool in_list(char **l, const char *s) {
+        return strv_contains(l, s);
+}
+
+static char **dpkg_linux_architectures(void) {
+        _cleanup_free_ char *cputable = NULL, *tupletable = NULL;
+        _cleanup_strv_free_ char **cpus = NULL, **lines = NULL;
+        char **arches = NULL;
+
+        if (read_full_file("/usr/share/dpkg/cputable", &cputable, NULL) < 0 ||
+            read_full_file("/usr/share/dpkg/tupletable", &tupletable, NULL) < 0)
+                return NULL;
+        assert_int_equal(strv_split(&lines, cputable, "\n"), 0);
+        STRV_FOREACH(l, lines) {
+                _cleanup_strv_free_ char **w = NULL;
+                assert_int_equal(strv_split_words(&w, *l), 0);
+                if (w[0] && w[0][0] != '#')
+                        assert_int_equal(strv_extend(&cpus, w[0]), 0);
+        }
+        lines = strv_free(lines);
+        assert_int_equal(strv_split(&lines, tupletable, "\n"), 0);
+        STRV_FOREACH(l, lines) {
+                _cleanup_strv_free_ char **w = NULL;
+                assert_int_equal(strv_split_words(&w, *l), 0);
+                if (!w[0] || w[0][0] == '#' || !w[1] || !strstr(w[0], "-linux-"))
+                        continue;
+                /* "base-gnu-linux-<cpu> <cpu>": every CPU; other Linux tuples name their architecture */
+                if (streq(w[1], "<cpu>")) {
+                        STRV_FOREACH(c, cpus)
+                                if (!in_list(arches, *c))
+                                        assert_int_equal(strv_extend(&arches, *c), 0);
+                } else if (!strchr(w[1], '-') && !in_list(arches, w[1]))
+                        assert_int_equal(strv_extend(&arches, w[1]), 0);
+        }
+        return arches;
+}
+
+static void test_architectures_match_dpkg(void **state) {
+        _cleanup_strv_free_ char **dpkg = dpkg_linux_architectures();
+        const char *const *ours;
+        size_t n = architectures_known(&ours);
+        FILE *f;
+
+        if (!dpkg) {
+                printf("no /usr/share/dpkg tables, cannot compare\n");
+                skip();
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!in_list(dpkg, ours[i]))
+                        fail_msg("'%s' is not an architecture dpkg knows", ours[i]);
+        STRV_FOREACH(a, dpkg)
+                if (!architecture_is_known(*a))
+                        fail_msg("dpkg knows '%s', valid.c does not", *a);
+        assert_int_equal(strv_length(dpkg), n);
+
+        /* and dpkg-architecture's own answer, when dpkg-dev is installed */
+        f = popen("dpkg-architecture -L 2>/dev/null", "re");
+        if (f) {
+                char line[128];
+                size_t seen = 0;
+                while (fgets(line, sizeof line, f)) {
+                        line[strcspn(line, "\n")] = 0;
+                        if (strchr(line, '-'))
+                                continue; /* another OS: "kfreebsd-amd64", "musl-linux-arm64" */
+                        seen++;
+                        if (!architecture_is_known(line))
+                                fail_msg("dpkg-architecture -L lists '%s', valid.c does not", line);
+                }
+                pclose(f);
+                assert_true(seen == 0 || seen == n);
+        }
+}
+
 static void test_timespan(void **state) {
         uint64_t v;
 
@@ -123,6 +236,7 @@ int main(void) {
                 cmocka_unit_test(test_unit_name),    cmocka_unit_test(test_package_name),
                 cmocka_unit_test(test_user_name),    cmocka_unit_test(test_urls),
                 cmocka_unit_test(test_arch_and_misc), cmocka_unit_test(test_timespan),
+                cmocka_unit_test(test_cache_key),     cmocka_unit_test(test_architectures_match_dpkg),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
