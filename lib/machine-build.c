@@ -224,6 +224,34 @@ static int build_base(const BootstrapPlan *p, const GlobalConfig *g, const Build
         return 0;
 }
 
+/* An archived release's apt configuration, written through descriptors so that no component of
+ * etc/apt/apt.conf.d can lead out of the tree. */
+static int write_apt_conf(const char *root, const BootstrapPlan *p) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = bootstrap_plan_apt_conf(p, &text);
+        if (r < 0 || !text)
+                return r;
+        fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        static const char *const dirs[] = { "etc", "apt", "apt.conf.d" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                int sub;
+
+                if (mkdirat(fd, dirs[i], 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                sub = openat(fd, dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0)
+                        return -errno;
+                close(fd);
+                fd = sub;
+        }
+        return write_file_atomic_at(fd, BOOTSTRAP_APT_CONF_ARCHIVE, text, strlen(text), 0644, 0);
+}
+
 int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d) {
         _cleanup_free_ char *p = strjoin(o->run_dir, "/", name, ".lock");
         _cleanup_close_ int fd = -EBADF;
@@ -424,6 +452,8 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
 
         progress(o, "Finishing %s", c->name);
         r = machine_finish(tmp, p, g->keep_proxy ? proxy.url : NULL);
+        if (r >= 0)
+                r = write_apt_conf(tmp, p);
         if (r >= 0 && chmod(tmp, 0755) < 0)
                 r = -errno;
         if (r >= 0 && rename(tmp, path) < 0)
