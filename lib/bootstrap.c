@@ -190,8 +190,10 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
         strv_sort(p->packages);
         strv_uniq_sorted(p->packages);
 
+        /* An archive's old Release files may be signed by keys that have expired since (stretch's in 2025):
+         * debootstrap's gpgv accepts a signature made while the key was valid, apt (and so mmdebstrap) does not. */
         if (g->bootstrapper == BOOTSTRAPPER_AUTO)
-                p->tool = host->have_mmdebstrap ? BOOTSTRAPPER_MMDEBSTRAP : BOOTSTRAPPER_DEBOOTSTRAP;
+                p->tool = host->have_mmdebstrap && !p->archived ? BOOTSTRAPPER_MMDEBSTRAP : BOOTSTRAPPER_DEBOOTSTRAP;
         else
                 p->tool = g->bootstrapper;
 

@@ -140,8 +140,7 @@ check_machine() {
         check "$1: the build's apt options are not left behind" test ! -e "$m/etc/apt/apt.conf.d/99mmdebstrap"
         # the stand-in key is the test's, not the release's: trust it for apt inside, then ask apt
         cp "$tmp/archive-keyring.gpg" "$m/etc/apt/trusted.gpg.d/machinespawn-test.gpg"
-        check_output "$1: apt-get update in the machine fetches from the archive" "Reading package lists" \
-                chroot "$m" apt-get update
+        check "$1: apt-get update in the machine succeeds against the archive" chroot "$m" apt-get -q update
         check_output "$1: ... which really is past its Valid-Until" "expired" \
                 chroot "$m" apt-get -o Acquire::Check-Valid-Until=true update
         rm -f "$m/etc/apt/trusted.gpg.d/machinespawn-test.gpg"
