@@ -3,9 +3,10 @@
 # Releases past their end of life come from an archive mirror. archive.debian.org is out of reach here, so
 # the test serves a stand-in on 127.0.0.1: a repository made with apt-ftparchive from bookworm's minbase
 # packages, published as "buster" and "stretch", signed with a key made for the test, its Release files
-# past their Valid-Until. "machinespawn bootstrap debian-10" (debootstrap) and "debian-9" (mmdebstrap)
-# must build from it, and the machines must carry the archive in their sources.list, no security or
-# updates suite, and an apt told not to check Valid-Until. Needs root, the tools and (for a cold package
+# past their Valid-Until, stretch's signed by a key that has expired since, as the real one is.
+# "machinespawn bootstrap debian-10" (mmdebstrap) and "debian-9" (Bootstrapper=auto, which must take
+# debootstrap) must build from it, and the machines must carry the archive in their sources.list, no
+# security or updates suite, and an apt told not to check Valid-Until. Needs root, the tools and (for a cold package
 # cache) the Debian mirror; skips (77) otherwise.
 set -u
 CLI=$1
@@ -70,6 +71,9 @@ for deb in "$cache"/*.deb; do
         esac
 done
 gpg --batch --quiet --passphrase '' --quick-gen-key 'machinespawn test archive' ed25519 sign never 2>/dev/null
+# valid for a day in 2020, long expired now
+gpg --batch --quiet --passphrase '' --faked-system-time 20200101T000000 \
+        --quick-gen-key 'machinespawn test archive (expired)' ed25519 sign 1d 2>/dev/null
 gpg --batch --export >"$tmp/archive-keyring.gpg"
 
 # The archive's override file, not a package's own control file, sets its priority: apt says "important"
@@ -78,9 +82,11 @@ for deb in "$repo"/pool/main/*.deb; do
         echo "$(dpkg-deb -f "$deb" Package) required $(dpkg-deb -f "$deb" Section)"
 done >"$tmp/override"
 
-# A Release file as the archive has it: dated long ago, valid for a week after.
+# publish SUITE ALIAS KEY [SIGNED-AT]: a Release file as the archive has it, dated long ago and valid for a
+# week after, signed by KEY (at SIGNED-AT, for a key that has expired since).
 publish() {
-        local suite=$1 dist=$repo/dists/$1 c
+        local suite=$1 dist=$repo/dists/$1 key=$3 at=() c
+        [ -n "${4:-}" ] && at=(--faked-system-time "$4")
         for c in main contrib non-free; do
                 mkdir -p "$dist/$c/binary-$arch"
                 if [ "$c" = main ]; then
@@ -97,11 +103,14 @@ publish() {
                 -o APT::FTPArchive::Release::Components="main contrib non-free" release .) >"$tmp/Release"
         sed -e 's/^Date: .*/Date: Sat, 10 Sep 2022 10:00:00 UTC\nValid-Until: Sat, 17 Sep 2022 10:00:00 UTC/' \
                 "$tmp/Release" >"$dist/Release"
-        gpg --batch --yes --clearsign -o "$dist/InRelease" "$dist/Release"
-        gpg --batch --yes -abs -o "$dist/Release.gpg" "$dist/Release"
+        gpg --batch --yes "${at[@]}" -u "$key" --clearsign -o "$dist/InRelease" "$dist/Release" 2>/dev/null
+        gpg --batch --yes "${at[@]}" -u "$key" -abs -o "$dist/Release.gpg" "$dist/Release" 2>/dev/null
 }
-publish buster oldoldstable
-publish stretch oldoldoldstable
+publish buster oldoldstable '=machinespawn test archive'
+publish stretch oldoldoldstable '=machinespawn test archive (expired)' 20200101T010000
+check_output "the stand-in stretch is signed by an expired key" "EXPKEYSIG" \
+        gpgv --status-fd 1 --keyring "$tmp/archive-keyring.gpg" "$repo/dists/stretch/Release.gpg" \
+        "$repo/dists/stretch/Release"
 
 . "$here/../http-server.sh"
 http_server_start "$tmp/www"
@@ -114,7 +123,7 @@ cat >"$tmp/etc/machinespawn.conf" <<EOF
 Proxy=none
 # bookworm's minbase and nothing more: all the stand-in archive has
 Packages=
-Bootstrapper=debootstrap
+Bootstrapper=mmdebstrap
 [Cache]
 Directory=$tmp/cache
 [debian]
@@ -126,9 +135,10 @@ export MACHINESPAWN_MACHINES_DIR=$tmp/machines MACHINESPAWN_RUN_DIR=$tmp/run MAC
         MACHINESPAWN_VENDOR_CONF=$here/../../conf.d/machinespawn.conf \
         MACHINESPAWN_DISTRO_INFO_DIR=$here/../data/distro-info-full
 
-# check_machine NAME CODENAME: what the finished machine says about where it comes from
+# check_machine NAME CODENAME [APT]: what the finished machine says about where it comes from; with APT,
+# also run apt in it (not for stretch: apt refuses its expired key)
 check_machine() {
-        local m=$tmp/machines/$1 code=$2
+        local m=$tmp/machines/$1 code=$2 apt=${3:-}
         check_output "$1: sources.list names the archive mirror" "deb $mirror $code main contrib non-free" \
                 cat "$m/etc/apt/sources.list"
         check "$1: ... and nothing else (no security, no updates suite)" \
@@ -138,6 +148,7 @@ check_machine() {
         check_output "$1: apt does not check Valid-Until" 'Acquire::Check-Valid-Until "false";' \
                 cat "$m/etc/apt/apt.conf.d/01machinespawn-archive"
         check "$1: the build's apt options are not left behind" test ! -e "$m/etc/apt/apt.conf.d/99mmdebstrap"
+        [ -n "$apt" ] || return 0
         # the stand-in key is the test's, not the release's: trust it for apt inside, then ask apt
         cp "$tmp/archive-keyring.gpg" "$m/etc/apt/trusted.gpg.d/machinespawn-test.gpg"
         check "$1: apt-get update in the machine succeeds against the archive" chroot "$m" apt-get -q update
@@ -147,17 +158,19 @@ check_machine() {
 }
 
 start=$(date +%s)
-check_output "bootstrap debian-10 (debootstrap) from the archive mirror" "Machine old10 ready" \
+check_output "bootstrap debian-10 (mmdebstrap) from the archive mirror" "Machine old10 ready" \
         "$CLI" bootstrap debian-10 old10
 echo "     (in $(($(date +%s) - start)) s)"
-check_machine old10 buster
-check_output "the base came from the archive" "mirror=$mirror" sh -c "cat '$tmp'/cache/*.info 2>/dev/null"
+check_machine old10 buster apt
+check_output "the base came from the archive" "mirror=$mirror" sh -c "cat '$tmp'/cache/*buster*.info"
 
-sed -i 's/^Bootstrapper=.*/Bootstrapper=mmdebstrap/' "$tmp/etc/machinespawn.conf"
+sed -i 's/^Bootstrapper=.*/Bootstrapper=auto/' "$tmp/etc/machinespawn.conf"
 start=$(date +%s)
-check_output "bootstrap debian-9 (mmdebstrap) from the archive mirror" "Machine old9 ready" \
+check_output "bootstrap debian-9 (Bootstrapper=auto) from the archive mirror" "Machine old9 ready" \
         "$CLI" bootstrap debian-9 old9
 echo "     (in $(($(date +%s) - start)) s)"
 check_machine old9 stretch
+check_output "... with debootstrap, which accepts the expired key's signature" "tool=debootstrap" \
+        sh -c "cat '$tmp'/cache/*stretch*.info"
 
 e2e_done
