@@ -73,6 +73,17 @@ static int compute_cache_key(BootstrapPlan *p) {
         return p->cache_key ? 0 : -ENOMEM;
 }
 
+/* Past its end of life by the distribution's grace (the time its regular mirrors keep a release after
+ * that), with an archive to go to. */
+static bool release_archived(const DistroRelease *r, const DistroDefaults *dd, time_t now) {
+        uint64_t after;
+
+        if (!dd || !dd->archive_mirror || r->end_of_life <= 0 || now < r->end_of_life)
+                return false;
+        after = dd->archive_after_sec;
+        return after != UINT64_MAX && (uint64_t) (now - r->end_of_life) >= after;
+}
+
 int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const HostFacts *host, BootstrapPlan **ret,
                          Diagnostics *d) {
         _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
@@ -121,6 +132,7 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
                 return diag_error(d, c->source_path, 0, EINVAL,
                                   "Cannot tell the host's Debian architecture; set Architecture=.");
         p->foreign = host->architecture && !streq(p->architecture, host->architecture);
+        p->archived = release_archived(&p->release, dd, host->now);
         p->variant = strdup(c->variant ?: "minbase");
         p->hostname = strdup(c->hostname ?: c->name);
         if (!p->variant || !p->hostname)
@@ -128,6 +140,8 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
 
         /* Mirror: the .mspawn's, else the distribution's (the ports mirror for Ubuntu's other architectures). */
         const char *mirror = c->mirror.value;
+        if (!mirror && p->archived)
+                mirror = dd->archive_mirror;
         if (!mirror && dd) {
                 bool ports = dd->ports_mirror && !streq(p->architecture, "amd64") && !streq(p->architecture, "i386");
                 mirror = ports ? dd->ports_mirror : dd->mirror;
@@ -152,14 +166,18 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
                 return -ENOMEM;
 
         /* Only released releases have security and updates suites; sid and testing do not. */
-        if (dd && p->release.released && !c->mirror.value) {
+        if (dd && p->release.released && !c->mirror.value && p->archived)
+                /* An archive holds what it holds: Debian's has no updates suite, Ubuntu's has all pockets. */
+                p->security_mirror = dup_or_null(dd->archive_security_mirror);
+        else if (dd && p->release.released && !c->mirror.value) {
                 const char *sec = dd->security_mirror;
                 if (sec && dd->ports_mirror && !streq(p->architecture, "amd64") && !streq(p->architecture, "i386"))
                         sec = dd->ports_mirror;
                 p->security_mirror = dup_or_null(sec);
         }
         if (dd) {
-                p->keyring = dup_or_null(dd->keyring);
+                /* The current keyring drops the keys of releases long gone; they live on in a removed-keys file. */
+                p->keyring = dup_or_null(p->archived && dd->archive_keyring ? dd->archive_keyring : dd->keyring);
                 p->keyring_package = dup_or_null(dd->keyring_package);
         }
 
@@ -172,8 +190,10 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
         strv_sort(p->packages);
         strv_uniq_sorted(p->packages);
 
+        /* An archive's old Release files may be signed by keys that have expired since (stretch's in 2025):
+         * debootstrap's gpgv accepts a signature made while the key was valid, apt (and so mmdebstrap) does not. */
         if (g->bootstrapper == BOOTSTRAPPER_AUTO)
-                p->tool = host->have_mmdebstrap ? BOOTSTRAPPER_MMDEBSTRAP : BOOTSTRAPPER_DEBOOTSTRAP;
+                p->tool = host->have_mmdebstrap && !p->archived ? BOOTSTRAPPER_MMDEBSTRAP : BOOTSTRAPPER_DEBOOTSTRAP;
         else
                 p->tool = g->bootstrapper;
 
@@ -225,6 +245,10 @@ int bootstrap_plan_argv(const BootstrapPlan *p, const char *target, const char *
                 ADD("--dpkgopt=force-unsafe-io");
                 if (proxy)
                         ADD_JOIN("--aptopt=Acquire::http::Proxy \"", proxy, "\"");
+                /* mmdebstrap fetches with apt, which refuses a Release file past its Valid-Until; debootstrap
+                 * never looks at Valid-Until */
+                if (p->archived)
+                        ADD("--aptopt=Acquire::Check-Valid-Until \"false\"");
         } else {
                 ADD("debootstrap");
                 if (!streq(p->variant, "default"))
@@ -243,6 +267,20 @@ int bootstrap_plan_argv(const BootstrapPlan *p, const char *target, const char *
 #undef ADD_JOIN
 
         *ret = TAKE_PTR(argv);
+        return 0;
+}
+
+int bootstrap_plan_apt_conf(const BootstrapPlan *p, char **ret) {
+        char *text = NULL;
+
+        if (p->archived) {
+                text = strjoin("// Written by machinespawn: ", p->release.distribution, " ", p->release.codename,
+                               " comes from an archive whose Release files are past their Valid-Until.\n",
+                               "Acquire::Check-Valid-Until \"false\";\n");
+                if (!text)
+                        return -ENOMEM;
+        }
+        *ret = text;
         return 0;
 }
 

@@ -24,6 +24,7 @@ typedef struct BootstrapPlan {
         char *keyring_package;
         Bootstrapper tool; /* never BOOTSTRAPPER_AUTO here */
         bool foreign;      /* architecture differs from the host's */
+        bool archived;     /* past its end of life: from the archive mirror, its Release file past Valid-Until */
         char *cache_key;   /* "debian-bookworm-amd64-minbase-1a2b3c4d" */
         char *hostname;
 } BootstrapPlan;
@@ -47,6 +48,11 @@ const char *host_debian_architecture(void);
 
 /* argv for the bootstrap tool building into target. proxy may be NULL. */
 int bootstrap_plan_argv(const BootstrapPlan *p, const char *target, const char *proxy, char ***ret);
+
+/* The apt configuration the finished machine gets in etc/apt/apt.conf.d/BOOTSTRAP_APT_CONF_ARCHIVE: for an
+ * archived release, not to check Valid-Until. *ret is NULL when the machine needs none. */
+#define BOOTSTRAP_APT_CONF_ARCHIVE "01machinespawn-archive"
+int bootstrap_plan_apt_conf(const BootstrapPlan *p, char **ret);
 
 /* The sources.list the finished machine gets: the release, its -updates and -security suites when it
  * has them. */

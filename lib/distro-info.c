@@ -34,8 +34,39 @@ const char *distro_info_dir(void) {
 
 typedef struct Row {
         char *version, *series;
-        char created[11], release[11];
+        char created[11], release[11], eol[11];
 } Row;
+
+/* The end-of-life columns that say how long a release stays on its distribution's regular mirrors, most
+ * telling first; a row takes the first one it has a date in. Debian's LTS is served from the regular
+ * mirrors, its ELTS ("eol-elts") from a separate, third-party archive: so eol-lts, not eol-elts. Ubuntu keeps
+ * an LTS release on archive.ubuntu.com through ESM and Legacy support (their extra packages come from
+ * esm.ubuntu.com) and moves it to old-releases only after those end. */
+static const char *const eol_columns[] = { "eol-legacy", "eol-esm", "eol-lts", "eol" };
+
+typedef struct Columns {
+        int eol[ELEMENTSOF(eol_columns)]; /* -1: no such column */
+} Columns;
+
+/* The header names the columns: find the end-of-life ones by name, as their number varies by distribution. */
+static void parse_header(const char *line, Columns *ret) {
+        Columns c;
+        const char *p = line;
+
+        for (size_t i = 0; i < ELEMENTSOF(eol_columns); i++)
+                c.eol[i] = -1;
+        for (int idx = 0;; idx++) {
+                size_t n = strcspn(p, ",\r\n");
+                for (size_t i = 0; i < ELEMENTSOF(eol_columns); i++)
+                        if (strlen(eol_columns[i]) == n && strncmp(p, eol_columns[i], n) == 0)
+                                c.eol[i] = idx;
+                p += n;
+                if (*p != ',')
+                        break;
+                p++;
+        }
+        *ret = c;
+}
 
 static void rows_free(Row *rows, size_t n) {
         for (size_t i = 0; i < n; i++) {
@@ -46,7 +77,7 @@ static void rows_free(Row *rows, size_t n) {
 }
 
 /* Splits one CSV line of distro-info-data (no quoting is used there) into its fields. */
-static int parse_row(const char *line, Row *ret) {
+static int parse_row(const char *line, const Columns *cols, Row *ret) {
         _cleanup_strv_free_ char **f = NULL;
         const char *p = line;
         Row row = {};
@@ -56,7 +87,7 @@ static int parse_row(const char *line, Row *ret) {
         if (!f)
                 return -ENOMEM;
         for (;;) {
-                size_t n = strcspn(p, ",\n");
+                size_t n = strcspn(p, ",\r\n");
                 char *v = strndup(p, n);
                 if (!v)
                         return -ENOMEM;
@@ -80,6 +111,11 @@ static int parse_row(const char *line, Row *ret) {
         }
         snprintf(row.created, sizeof row.created, "%s", f[3]);
         snprintf(row.release, sizeof row.release, "%s", strv_length(f) > 4 ? f[4] : "");
+        for (size_t i = 0; i < ELEMENTSOF(cols->eol); i++)
+                if (cols->eol[i] >= 0 && (size_t) cols->eol[i] < strv_length(f) && !isempty(f[cols->eol[i]])) {
+                        snprintf(row.eol, sizeof row.eol, "%s", f[cols->eol[i]]);
+                        break;
+                }
         *ret = row;
         return 0;
 }
@@ -90,6 +126,9 @@ static int load_rows_uncached(const char *dir, const char *distribution, Row **r
         size_t sz = 0, n = 0;
         Row *rows = NULL;
         bool header = true;
+        Columns cols;
+
+        parse_header("", &cols);
 
         if (asprintf(&path, "%s/%s.csv", dir, distribution) < 0)
                 return -ENOMEM;
@@ -100,11 +139,12 @@ static int load_rows_uncached(const char *dir, const char *distribution, Row **r
         while (getline(&line, &sz, f) >= 0) {
                 Row row, *nr;
 
-                if (header) { /* "version,codename,series,..." */
+                if (header) { /* "version,codename,series,created,release,eol,..." */
                         header = false;
+                        parse_header(line, &cols);
                         continue;
                 }
-                if (parse_row(line, &row) < 0)
+                if (parse_row(line, &cols, &row) < 0)
                         continue;
                 nr = realloc(rows, sizeof(Row) * (n + 1));
                 if (!nr) {
@@ -202,6 +242,19 @@ static bool version_matches(const Row *row, const char *release) {
         return ma != UINT_MAX && ma == ra && strspn(release, "0123456789.") == strlen(release);
 }
 
+/* "2024-06-30" as the start of that day (UTC); 0 for none or garbage. */
+static time_t parse_date(const char *s) {
+        struct tm tm = {};
+        const char *end;
+
+        if (isempty(s))
+                return 0;
+        end = strptime(s, "%Y-%m-%d", &tm);
+        if (!end || *end)
+                return 0;
+        return timegm(&tm);
+}
+
 static bool is_released(const Row *row, const char *today) {
         return row->release[0] && strcmp(row->release, today) <= 0;
 }
@@ -295,6 +348,7 @@ int distro_release_resolve(const char *dir, const char *distribution, const char
                 .released = is_released(hit, today),
         };
         parse_version(d.version, &d.major, &d.minor);
+        d.end_of_life = parse_date(hit->eol);
         if (!d.distribution || !d.codename || (!d.version && !isempty(hit->version))) {
                 distro_release_done(&d);
                 return -ENOMEM;

@@ -14,6 +14,9 @@ typedef struct DistroRelease {
         char *version;      /* "12", "22.04"; NULL for sid */
         unsigned major, minor; /* numeric version; UINT_MAX for a release without a version (sid) */
         bool released;
+        /* When support on the distribution's regular mirrors ends (distro-info's eol-lts for Debian, the last of
+         * eol, eol-esm, eol-legacy for Ubuntu); 0 if the data has no date. */
+        time_t end_of_life;
 } DistroRelease;
 
 void distro_release_done(DistroRelease *r);

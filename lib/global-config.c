@@ -21,6 +21,9 @@ static void distro_defaults_done(DistroDefaults *dd) {
         strv_free(dd->components);
         free(dd->keyring);
         free(dd->keyring_package);
+        free(dd->archive_mirror);
+        free(dd->archive_security_mirror);
+        free(dd->archive_keyring);
 }
 
 GlobalConfig *global_config_free(GlobalConfig *c) {
@@ -225,6 +228,31 @@ static int apply_key(GlobalConfig *c, const char *path, const char *section, con
                                           : streq(key, "portsmirror") ? &dd->ports_mirror
                                                                       : &dd->security_mirror,
                                           value);
+                }
+                if (streq(key, "archivemirror") || streq(key, "archivesecuritymirror")) {
+                        char **field = streq(key, "archivemirror") ? &dd->archive_mirror : &dd->archive_security_mirror;
+                        /* empty: none (no archive, or an archive without security and updates suites) */
+                        if (isempty(value)) {
+                                *field = mfree(*field);
+                                return 0;
+                        }
+                        if (!url_is_valid(value, true))
+                                return BAD("not an http://, https:// or file:/// URL.");
+                        return set_string(field, value);
+                }
+                if (streq(key, "archivekeyring")) {
+                        if (isempty(value)) {
+                                dd->archive_keyring = mfree(dd->archive_keyring);
+                                return 0;
+                        }
+                        if (value[0] != '/')
+                                return BAD("not an absolute path.");
+                        return set_string(&dd->archive_keyring, value);
+                }
+                if (streq(key, "archiveafter")) {
+                        if (parse_timespan_sec(value, &dd->archive_after_sec) < 0)
+                                return BAD("not a time span (0, 30d, 365d, infinity).");
+                        return 0;
                 }
                 if (streq(key, "components")) {
                         _cleanup_strv_free_ char **l = NULL;

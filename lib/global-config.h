@@ -20,6 +20,11 @@ typedef struct DistroDefaults {
         char *mirror, *ports_mirror, *security_mirror;
         char **components; /* may carry ">=VERSION" qualifiers, see distro_defaults_components() */
         char *keyring, *keyring_package;
+        /* Where a release goes once its end of life (DistroRelease.end_of_life) is archive_after_sec past: its
+         * mirror, its security mirror (NULL: no security and updates suites) and the keyring that still holds
+         * its keys (NULL: keyring). No archive_mirror: releases stay on mirror forever. */
+        char *archive_mirror, *archive_security_mirror, *archive_keyring;
+        uint64_t archive_after_sec;
 } DistroDefaults;
 
 typedef struct GlobalConfig {

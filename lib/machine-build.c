@@ -227,6 +227,23 @@ static int build_base(const BootstrapPlan *p, const GlobalConfig *g, const Build
         return 0;
 }
 
+/* An archived release's apt configuration, written through descriptors so that no component of
+ * etc/apt/apt.conf.d can lead out of the tree. */
+static int write_apt_conf(const char *root, const BootstrapPlan *p) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int root_fd = -EBADF;
+        int r;
+
+        r = bootstrap_plan_apt_conf(p, &text);
+        if (r < 0 || !text)
+                return r;
+        root_fd = chase_root_open(root);
+        if (root_fd < 0)
+                return root_fd;
+        return chase_write_file(root_fd, "etc/apt/apt.conf.d/" BOOTSTRAP_APT_CONF_ARCHIVE, text, strlen(text),
+                                0644, 0, 0, CHASE_MKDIR_P);
+}
+
 int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d) {
         _cleanup_free_ char *p = strjoin(o->run_dir, "/", name, ".lock");
         _cleanup_close_ int fd = -EBADF;
@@ -435,6 +452,8 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
                              "configured.", proxy.url);
         const char *failed = NULL;
         r = machine_finish(tmp, p, proxy_to_keep(&proxy, g->keep_proxy), &failed);
+        if (r >= 0)
+                r = write_apt_conf(tmp, p);
         if (r >= 0 && chmod(tmp, 0755) < 0)
                 r = -errno;
         if (r >= 0 && rename(tmp, path) < 0)

@@ -13,15 +13,20 @@ static const char *data_dir(void) {
 /* 2026-11-29: trixie released, forky in testing, duke not yet created (in the fixture). */
 static const time_t NOW = 1795910400;
 
-static void check(const char *dist, const char *release, const char *codename, const char *version) {
+static void check_in(const char *dir, const char *dist, const char *release, const char *codename,
+                     const char *version) {
         DistroRelease r = {};
-        assert_int_equal(distro_release_resolve(data_dir(), dist, release, NOW, &r, NULL), 0);
+        assert_int_equal(distro_release_resolve(dir, dist, release, NOW, &r, NULL), 0);
         assert_string_equal(r.codename, codename);
         if (version)
                 assert_string_equal(r.version, version);
         else
                 assert_null(r.version);
         distro_release_done(&r);
+}
+
+static void check(const char *dist, const char *release, const char *codename, const char *version) {
+        check_in(data_dir(), dist, release, codename, version);
 }
 
 static void test_codenames_and_versions(void **state) {
@@ -82,6 +87,51 @@ static void test_compare(void **state) {
         distro_release_done(&r);
 }
 
+static time_t end_of_life(const char *dir, const char *dist, const char *release) {
+        DistroRelease r = {};
+        time_t t;
+
+        assert_int_equal(distro_release_resolve(dir, dist, release, NOW, &r, NULL), 0);
+        t = r.end_of_life;
+        distro_release_done(&r);
+        return t;
+}
+
+/* The whole of distro-info-data 0.58+deb12u7, pinned: every release the original supported resolves, and
+ * the end of life that counts is the one of support on the regular mirrors. */
+static void test_end_of_life(void **state) {
+        char full[4096];
+        static const char *const ubuntu[] = { "16.04", "16.10", "17.04", "17.10", "18.04", "18.10", "19.04",
+                                              "19.10", "20.04", "20.10", "21.04", "21.10", "22.04", "22.10" };
+
+        snprintf(full, sizeof full, "%s/distro-info-full", getenv("MACHINESPAWN_TEST_DATA"));
+        check_in(full, "debian", "8", "jessie", "8");
+        check_in(full, "debian", "jessie", "jessie", "8");
+        check_in(full, "debian", "9", "stretch", "9");
+        check_in(full, "debian", "10", "buster", "10");
+        for (size_t i = 0; i < ELEMENTSOF(ubuntu); i++) {
+                DistroRelease r = {};
+                assert_int_equal(distro_release_resolve(full, "ubuntu", ubuntu[i], NOW, &r, NULL), 0);
+                assert_string_equal(r.version, ubuntu[i]);
+                distro_release_done(&r);
+        }
+
+        /* Debian: LTS (eol-lts), not regular security support (eol) nor third-party ELTS (eol-elts) */
+        assert_int_equal(end_of_life(full, "debian", "jessie"), 1593475200);   /* 2020-06-30 */
+        assert_int_equal(end_of_life(full, "debian", "buster"), 1719705600);   /* 2024-06-30 */
+        assert_int_equal(end_of_life(full, "debian", "bookworm"), 1845936000); /* 2028-06-30 */
+        /* a release with only eol */
+        assert_int_equal(end_of_life(full, "debian", "lenny"), 1328486400);    /* 2012-02-06 */
+        /* no data, no end */
+        assert_int_equal(end_of_life(full, "debian", "sid"), 0);
+        assert_int_equal(end_of_life(full, "debian", "forky"), 0);
+        /* Ubuntu: an interim release ends with eol, an LTS with Legacy support (eol-legacy) */
+        assert_int_equal(end_of_life(full, "ubuntu", "22.10"), 1689811200);  /* 2023-07-20 */
+        assert_int_equal(end_of_life(full, "ubuntu", "16.04"), 1840233600);  /* 2028-04-25 */
+        /* the trimmed fixture has no eol-legacy column: ESM then */
+        assert_int_equal(end_of_life(data_dir(), "ubuntu", "20.04"), 1903132800); /* 2030-04-23 */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_codenames_and_versions),
@@ -89,6 +139,7 @@ int main(void) {
                 cmocka_unit_test(test_aliases_move_with_time),
                 cmocka_unit_test(test_unknown),
                 cmocka_unit_test(test_compare),
+                cmocka_unit_test(test_end_of_life),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,6 +50,62 @@ static void test_shipped_defaults(void **state) {
         assert_int_equal(strv_length(ubu->components), 4);
         assert_string_equal(ubu->components[1], "restricted");
         assert_null(global_config_distro(c, "fedora"));
+
+        /* where releases past their end of life come from */
+        assert_string_equal(deb->archive_mirror, "http://archive.debian.org/debian");
+        assert_null(deb->archive_security_mirror);
+        assert_string_equal(deb->archive_keyring, "/usr/share/keyrings/debian-archive-removed-keys.gpg");
+        assert_int_equal(deb->archive_after_sec, 365 * 86400);
+        assert_string_equal(ubu->archive_mirror, "http://old-releases.ubuntu.com/ubuntu");
+        assert_string_equal(ubu->archive_security_mirror, "http://old-releases.ubuntu.com/ubuntu");
+        assert_null(ubu->archive_keyring);
+        assert_int_equal(ubu->archive_after_sec, 30 * 86400);
+        tests_rm_rf(root);
+}
+
+static void test_archive_keys(void **state) {
+        _cleanup_(global_config_freep) GlobalConfig *c = NULL, *bad = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {}, dbad = {};
+        _cleanup_strv_free_ char **files = NULL, **badfiles = NULL;
+        _cleanup_free_ char *root = tests_mkdtemp(), *a = path_in(root, "a.conf"), *b = path_in(root, "b.conf"),
+                            *x = path_in(root, "x.conf");
+        const DistroDefaults *deb;
+
+        tests_write(root, "a.conf", "[debian]\nArchiveMirror=http://a/debian\nArchiveSecurityMirror=http://a/sec\n"
+                                    "ArchiveKeyring=/k.gpg\nArchiveAfter=2w\n");
+        /* an empty value takes a setting back */
+        tests_write(root, "b.conf", "[debian]\nArchiveSecurityMirror=\nArchiveKeyring=\n");
+        assert_int_equal(strv_extend(&files, a), 0);
+        assert_int_equal(global_config_load(files, &c, &d), 0);
+        deb = global_config_distro(c, "debian");
+        assert_string_equal(deb->archive_mirror, "http://a/debian");
+        assert_string_equal(deb->archive_security_mirror, "http://a/sec");
+        assert_string_equal(deb->archive_keyring, "/k.gpg");
+        assert_int_equal(deb->archive_after_sec, 14 * 86400);
+        c = global_config_free(c);
+        assert_int_equal(strv_extend(&files, b), 0);
+        assert_int_equal(global_config_load(files, &c, &d), 0);
+        deb = global_config_distro(c, "debian");
+        assert_string_equal(deb->archive_mirror, "http://a/debian");
+        assert_null(deb->archive_security_mirror);
+        assert_null(deb->archive_keyring);
+        assert_int_equal(d.n, 0);
+
+        tests_write(root, "x.conf", "[debian]\nArchiveMirror=ftp://old\nArchiveKeyring=k.gpg\nArchiveAfter=later\n");
+        assert_int_equal(strv_extend(&badfiles, x), 0);
+        assert_int_equal(global_config_load(badfiles, &bad, &dbad), -EBADMSG);
+        assert_int_equal(diagnostics_count(&dbad, LOG_ERR), 3);
+        for (size_t i = 0; i < dbad.n; i++) {
+                assert_string_equal(dbad.items[i].file, x);
+                if (strstr(dbad.items[i].message, "archivemirror=ftp://old"))
+                        assert_int_equal(dbad.items[i].line, 2);
+                else if (strstr(dbad.items[i].message, "archivekeyring=k.gpg"))
+                        assert_int_equal(dbad.items[i].line, 3);
+                else if (strstr(dbad.items[i].message, "archiveafter=later"))
+                        assert_int_equal(dbad.items[i].line, 4);
+                else
+                        fail_msg("unexpected message %s", dbad.items[i].message);
+        }
         tests_rm_rf(root);
 }
 
@@ -109,6 +165,7 @@ int main(void) {
                 cmocka_unit_test(test_shipped_defaults),
                 cmocka_unit_test(test_overrides_in_order),
                 cmocka_unit_test(test_bad_values_name_file_line_key),
+                cmocka_unit_test(test_archive_keys),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
