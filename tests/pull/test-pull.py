@@ -349,13 +349,16 @@ def main():
             for dp, dn, fn in os.walk(top):
                 for n in dn + fn:
                     p = os.path.join(dp, n)
-                    st = os.lstat(p)
-                    digest = None
-                    if os.path.islink(p):
-                        digest = os.readlink(p)
-                    elif os.path.isfile(p):
-                        digest = hashlib.sha256(open(p, "rb").read()).hexdigest()
-                    out[p] = (st.st_mode, st.st_nlink if not os.path.isdir(p) else 0, digest)
+                    try:
+                        st = os.lstat(p)
+                        digest = None
+                        if os.path.islink(p):
+                            digest = os.readlink(p)
+                        elif os.path.isfile(p):
+                            digest = hashlib.sha256(open(p, "rb").read()).hexdigest()
+                        out[p] = (st.st_mode, st.st_nlink if not os.path.isdir(p) else 0, digest)
+                    except OSError as e:  # a name too long to reach, say: a change all the same
+                        out[p] = str(e)
         return out
 
     deep = "/".join(["d" * 9] * 420) + "/file"  # 4200 characters in short components: longer than PATH_MAX
@@ -388,7 +391,8 @@ def main():
         check(r.returncode != 0 and no_leftovers(f"h-{name}") and not changed and not landed,
               f"hostile archive refused, nothing written outside: {name}",
               f"{r.stderr}\nchanged: {changed}\nlanded: {landed}")
-        # an escape that did land must not spoil the next case
+        # an escape that did land (or a machine made of a hostile archive) must not spoil the next case
+        subprocess.run(["rm", "-rf", os.path.join(machines, f"h-{name}")])
         for p in landed:
             os.unlink(p)
         with open(os.path.join(outside, "victim"), "w") as f:
