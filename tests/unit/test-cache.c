@@ -192,13 +192,15 @@ static void test_remove_keys(void **state) {
         assert_true(busy >= 0);
         assert_int_equal(strv_extend(&keys, "b-key"), 0);
         assert_int_equal(strv_extend(&keys, "nokey"), 0);
+        assert_int_equal(strv_extend(&keys, "../etc"), 0);
         assert_int_equal(strv_extend(&keys, "a-key"), 0);
         assert_int_equal(cache_remove_keys(dir, keys, &removed, &d), -EBUSY);
         assert_int_equal(strv_length(removed), 1);
         assert_string_equal(removed[0], "a-key");
         assert_true(said(&d, "Base b-key is in use"));
         assert_true(said(&d, "No base nokey in"));
-        assert_int_equal(d.n, 2);
+        assert_true(said(&d, "Cannot remove base ../etc"));
+        assert_int_equal(d.n, 3);
         assert_int_equal(cache_base(dir, "a-key", NULL, NULL), -ENOENT);
         assert_int_equal(cache_base(dir, "b-key", NULL, NULL), 0);
         removed = strv_free(removed);
@@ -219,6 +221,18 @@ static void test_remove_keys(void **state) {
         assert_string_equal(removed[0], "b-key");
         assert_int_equal(d.n, 0);
         assert_int_equal(cache_base(dir, "b-key", NULL, NULL), -ENOENT);
+        removed = strv_free(removed);
+
+        /* a cache directory that does not exist (yet) is an empty cache */
+        _cleanup_free_ char *none = strjoin(dir, "/none");
+        CacheEntry *e = NULL;
+        size_t n = 1;
+        assert_int_equal(cache_remove_keys(none, NULL, &removed, &d), 0);
+        assert_int_equal(strv_length(removed), 0);
+        assert_int_equal(cache_list(none, &e, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(cache_clean_tmp(none, KEY), 0);
+        assert_int_equal(access(none, F_OK), -1);
         tests_rm_rf(dir);
 }
 
