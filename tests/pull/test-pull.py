@@ -57,6 +57,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Location", "/" + self.path[len("/redirect/"):])
             self.end_headers()
             return
+        if self.path.startswith("/status500/"):
+            Handler.log.append((self.path, 500))
+            self.send_error(500)
+            return
         path = os.path.join(self.root, self.path.lstrip("/").split("?")[0])
         if not os.path.isfile(path):
             Handler.log.append((self.path, 404))
@@ -64,6 +68,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         data = open(path, "rb").read()
         etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        if self.path.startswith("/lm/"):
+            # a server without ETag: Last-Modified and If-Modified-Since only
+            last_modified = "Tue, 14 Nov 2023 22:13:20 GMT"
+            code = 304 if self.headers.get("If-Modified-Since") == last_modified else 200
+            Handler.log.append((self.path, code))
+            self.send_response(code)
+            self.send_header("Last-Modified", last_modified)
+            if code == 200:
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if code == 200:
+                self.wfile.write(data)
+            return
         if self.headers.get("If-None-Match") == etag:
             Handler.log.append((self.path, 304))
             self.send_response(304)
@@ -277,6 +294,25 @@ def main():
     r = pull(f"{base}/nosums/rootfs.tar", "nosums")
     check(r.returncode != 0 and "SHA256SUMS" in r.stderr and no_leftovers("nosums"),
           "no SHA256SUMS with the default Verify=checksum fails", r.stderr)
+    r = pull(f"{base}/star/absent.tar", "noentry")
+    check(r.returncode != 0 and "has no entry for absent.tar" in r.stderr and no_leftovers("noentry"),
+          "a SHA256SUMS without a line for the image fails", r.stderr)
+    r = pull(f"{base}/star/", "notafile")
+    check(r.returncode != 0 and "does not name a file" in r.stderr and no_leftovers("notafile"),
+          "a URL that names no file fails with Verify=checksum", r.stderr)
+    r = pull(f"{base}/status500/rootfs.tar", "sums500")
+    check(r.returncode != 0 and "HTTP 500" in r.stderr and no_leftovers("sums500"),
+          "a server error on SHA256SUMS fails", r.stderr)
+    # without ETag, Last-Modified makes the second request conditional
+    os.makedirs(os.path.join(www, "lm"))
+    shutil.copy(plain, os.path.join(www, "lm/rootfs.tar"))
+    Handler.log.clear()
+    r1 = pull(f"{base}/lm/rootfs.tar", "lm1", "--verify=no")
+    r2 = pull(f"{base}/lm/rootfs.tar", "lm2", "--verify=no")
+    check(r1.returncode == 0 and r2.returncode == 0 and Handler.log == [("/lm/rootfs.tar", 200), ("/lm/rootfs.tar", 304)]
+          and os.path.isfile(os.path.join(machines, "lm2/etc/os-release")),
+          "without ETag, If-Modified-Since gets a 304 and the cached copy is used",
+          r1.stderr + r2.stderr + str(Handler.log))
     r = pull(f"{base}/nosums/rootfs.tar", "nosums", "--verify=no")
     check(r.returncode == 0 and "not verified" in r.stderr, "Verify=no works, with a warning", r.stderr)
     r = pull(f"{base}/missing.tar", "missing", "--verify=no")
@@ -406,6 +442,10 @@ def main():
         f.write(gz[: len(gz) // 2])
     with open(os.path.join(www, "hostile-garbage.tar.gz"), "wb") as f:
         f.write(b"\x1f\x8b\x08\x00" + os.urandom(4096))
+    tarball(os.path.join(www, "hostile-empty.tar"), [])
+    r = pull(f"{base}/hostile-empty.tar", "h-empty", "--verify=no")
+    check(r.returncode != 0 and "empty" in r.stderr and no_leftovers("h-empty"), "an empty archive fails",
+          r.stderr)
     for name in ("truncated", "garbage"):
         r = pull(f"{base}/hostile-{name}.tar.gz", f"h-{name}", "--verify=no")
         check(r.returncode != 0 and no_leftovers(f"h-{name}") and snapshot() == before,
