@@ -446,6 +446,7 @@ def main():
     r = pull(f"{base}/hostile-empty.tar", "h-empty", "--verify=no")
     check(r.returncode != 0 and "empty" in r.stderr and no_leftovers("h-empty"), "an empty archive fails",
           r.stderr)
+    subprocess.run(["rm", "-rf", os.path.join(machines, "h-empty")])
     for name in ("truncated", "garbage"):
         r = pull(f"{base}/hostile-{name}.tar.gz", f"h-{name}", "--verify=no")
         check(r.returncode != 0 and no_leftovers(f"h-{name}") and snapshot() == before,

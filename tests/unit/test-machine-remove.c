@@ -132,6 +132,22 @@ static void test_keeps_settings_it_did_not_write(void **state) {
         env_free(e);
 }
 
+/* settings that cannot be read are reported by name, after the tree is gone */
+static void test_unreadable_settings_are_named(void **state) {
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        Env *e = env_new();
+        _cleanup_free_ char *settings = at(e, "nspawn/m.nspawn");
+
+        make_machine(e);
+        assert_int_equal(unlink(settings), 0);
+        tests_write(e->root, "nspawn/m.nspawn/x", "a directory in the way");
+        assert_int_equal(machine_remove("m", &e->o, e->nspawn, NULL, &d), -EISDIR);
+        assert_true(d.n == 1 && strstr(d.items[0].message, "/nspawn/m.nspawn"));
+        assert_false(exists(e, "machines/m"));
+        assert_true(exists(e, "nspawn/m.nspawn/x"));
+        env_free(e);
+}
+
 static void test_raw_image(void **state) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
         Env *e = env_new();
@@ -236,6 +252,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_removes_tree_origin_and_settings),
                 cmocka_unit_test(test_keeps_settings_it_did_not_write),
+                cmocka_unit_test(test_unreadable_settings_are_named),
                 cmocka_unit_test(test_raw_image),
                 cmocka_unit_test(test_refuses_running),
                 cmocka_unit_test(test_refuses_bad_names_and_non_directories),
