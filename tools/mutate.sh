@@ -11,10 +11,11 @@
 #   NAME...        only these mutations (default: all)
 #   --list         print the mutations (name, files, tests) and exit
 #   --check        only check that every mutation still applies (no build)
-#   --no-baseline  do not first run the unmutated tree through the same tests
+#   --no-baseline  do not run the unmutated tree through a test selection before its first mutation
 #   --keep         keep the scratch directory (default: removed at the end)
 # Environment: MUTATE_DIR (scratch directory, default $TMPDIR/machinespawn-mutate), MUTATE_LOCK (the cli
-# and e2e suites run under flock on it, default /tmp/machinespawn-e2e.lock), MUTATIONS (the list).
+# and e2e suites run under flock on it, default /tmp/machinespawn-e2e.lock; MUTATE_LOCK_WAIT seconds at
+# most, default 3600), MUTATIONS (the list).
 # The scratch copy is the working tree's tracked files as they are now (committed or not).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ root=$PWD
 list=${MUTATIONS:-$root/tools/mutations.txt}
 dir=${MUTATE_DIR:-${TMPDIR:-/tmp}/machinespawn-mutate}
 lock=${MUTATE_LOCK:-/tmp/machinespawn-e2e.lock}
+lock_wait=${MUTATE_LOCK_WAIT:-3600}
 
 mode=run baseline=1 keep=0 names=()
 for a in "$@"; do
@@ -171,10 +173,18 @@ run_tests() {
         test=${test#/}
         args=(meson test -C "$build" --no-rebuild --suite "$suite")
         [ -z "$test" ] || args+=("$test")
+        rm -f "$build/meson-logs/testlog.json"
         case "$suite" in
-        cli | e2e*) args=(flock "$lock" "${args[@]}") ;;
+        cli | e2e*)
+                # they share ports and caches with other runs on this host
+                if ! flock -w "$lock_wait" "$lock" "${args[@]}" >>"$log" 2>&1 &&
+                   [ ! -e "$build/meson-logs/testlog.json" ]; then
+                        echo "!lock $lock busy for $lock_wait s"
+                        return
+                fi ;;
+        *) "${args[@]}" >>"$log" 2>&1 || true ;;
         esac
-        "${args[@]}" >>"$log" 2>&1 || true
+        [ -e "$build/meson-logs/testlog.json" ] || { echo "!meson test did not run (see $log)"; return; }
         python3 - "$build/meson-logs/testlog.json" <<'PY'
 import json, sys
 failed = []
@@ -187,24 +197,36 @@ print(" ".join(failed))
 PY
 }
 
+# A test selection must pass on the unmutated tree before a failure under a mutation means anything: each
+# runs unmutated before its first mutation (so the slow cli suite, last, does not hold up the rest).
+declare -A passed=()
+baseline_ok() {
+        local s=$1 failed
+        [ $baseline -eq 1 ] && [ -z "${passed[$s]:-}" ] || return 0
+        # the files of the last mutation are back, but not yet built
+        meson compile -C "$build" >>"$logs/baseline.log" 2>&1 || { echo "mutate.sh: cannot rebuild" >&2; exit 2; }
+        failed=$(run_tests "$logs/baseline.log" "$s")
+        if [ -n "$failed" ]; then
+                echo "mutate.sh: without any mutation, $s fails already: ${failed#!} (see $logs/baseline.log)" >&2
+                exit 2
+        fi
+        passed[$s]=1
+}
+
+# the mutations that run the cli or e2e suites last
+mapfile -t entries < <(printf '%s\n' "${entries[@]}" | awk -F'\t' '$3 !~ /(^|,)(cli|e2e)/' ;
+                       printf '%s\n' "${entries[@]}" | awk -F'\t' '$3 ~ /(^|,)(cli|e2e)/')
+
 start=$(date +%s)
-if [ $baseline -eq 1 ]; then
-        mapfile -t specs < <(printf '%s\n' "${entries[@]}" | cut -f3 | tr ',' '\n' | sort -u)
-        for s in "${specs[@]}"; do
-                failed=$(run_tests "$logs/baseline.log" "$s")
-                if [ -n "$failed" ]; then
-                        echo "mutate.sh: without any mutation, $s fails already: $failed (see $logs/baseline.log)" >&2
-                        exit 2
-                fi
-        done
-        echo "baseline: ${#specs[@]} test selections pass unmutated ($(($(date +%s) - start)) s)"
-fi
 
 caught=0 total=0 rc=0
 for e in "${entries[@]}"; do
         IFS=$'\t' read -r name files tests <<<"$e"
         total=$((total + 1))
         log=$logs/$name.log
+        for s in ${tests//,/ }; do
+                baseline_ok "$s"
+        done
         t0=$(date +%s)
         if ! out=$(mut apply "$name" "$src"); then
                 printf '%-48s NO LONGER APPLIES: %s\n' "$name" "$out"
@@ -218,7 +240,11 @@ for e in "${entries[@]}"; do
         else
                 for s in ${tests//,/ }; do
                         failed=$(run_tests "$log" "$s")
-                        if [ -n "$failed" ]; then
+                        if [ "${failed:0:1}" = "!" ]; then
+                                result="NOT RUN: ${failed#!}"
+                                rc=1
+                                break
+                        elif [ -n "$failed" ]; then
                                 result="caught by $failed"
                                 caught=$((caught + 1))
                                 break
