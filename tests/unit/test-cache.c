@@ -39,6 +39,18 @@ static void test_fresh_and_stale(void **state) {
         tests_rm_rf(dir);
 }
 
+/* cache_list() does not show dot files: look at the directory itself */
+static void assert_no_dot_files(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (de->d_name[0] == '.' && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        fail_msg("left behind: %s", de->d_name);
+        closedir(d);
+}
+
 static void test_publish_replaces(void **state) {
         _cleanup_free_ char *dir = tests_mkdtemp(), *marker = NULL, *text = NULL;
         CacheEntry *e = NULL;
@@ -56,6 +68,8 @@ static void test_publish_replaces(void **state) {
         assert_int_equal(e[0].built, 2000);
         assert_false(e[0].busy);
         cache_entries_free(e, n);
+        /* the old tree is deleted, not left as ".old-KEY-XXXXXX" */
+        assert_no_dot_files(dir);
         tests_rm_rf(dir);
 }
 
