@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <limits.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
@@ -181,7 +182,9 @@ static int easy_setup(CURL *easy, const PullOptions *o, const char *url) {
         if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK)
                 return -EINVAL;
         curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https,file");
-        curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        /* what came over TLS is never redirected to plain HTTP, where anyone on the path could answer */
+        curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR,
+                         strncasecmp(url, "https:", 6) == 0 ? "https" : "http,https");
         curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 10L);
         curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, 30L);
@@ -388,6 +391,29 @@ static struct archive *reader_new(void) {
 
 /* ---- the cache of downloads ---- */
 
+/* The digest of what fd holds from its start; leaves it at the start again. */
+static int hash_fd(int fd, char ret[65]) {
+        _cleanup_free_ uint8_t *buf = malloc(1024 * 1024);
+        uint8_t digest[32];
+        Sha256 h;
+        ssize_t n;
+
+        if (!buf)
+                return -ENOMEM;
+        sha256_init(&h);
+        while ((n = read(fd, buf, 1024 * 1024)) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                sha256_update(&h, buf, (size_t) n);
+        }
+        sha256_final(&h, digest);
+        sha256_to_hex(digest, ret);
+        return lseek(fd, 0, SEEK_SET) < 0 ? -errno : 0;
+}
+
 typedef struct CachedImage {
         char *file, *meta;
         char *etag, *last_modified, *sha256;
@@ -465,6 +491,7 @@ int pull_image(const PullOptions *o, const char *target, PullResult *ret, Diagno
         _cleanup_(archive_read_freep) struct archive *in = NULL;
         _cleanup_free_ char *keep_tmp = NULL, *cond = NULL, *meta = NULL;
         _cleanup_fclose_ FILE *keep = NULL;
+        _cleanup_close_ int cfd = -EBADF;
         Transfer t = { .o = o };
         long code = 0;
         PullResult res = {};
@@ -540,22 +567,36 @@ int pull_image(const PullOptions *o, const char *target, PullResult *ret, Diagno
                 goto finish;
         }
 
-        if (code == 304 && cached.sha256) {
+        if (code == 304 && cond) {
+                char actual[65];
+
                 res.not_modified = true;
                 transfer_done(&t);
                 t = (Transfer) {};
-                if (have_expected && !streq(cached.sha256, expected)) {
-                        r = diag_error(d, NULL, 0, EBADMSG, "The cached copy of %s does not match its checksum "
-                                       "(%s, expected %s).", o->url, cached.sha256, expected);
+                /* the copy on disk is hashed again, not taken on the word of its .meta: one descriptor for
+                 * hashing and unpacking, so what is unpacked is what was checked */
+                cfd = open(cached.file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (cfd < 0 || hash_fd(cfd, actual) < 0) {
+                        r = diag_error(d, NULL, 0, EIO, "Cannot read the cached copy %s: %m", cached.file);
                         goto finish;
                 }
-                if (archive_read_open_filename(in, cached.file, 1024 * 1024) != ARCHIVE_OK) {
+                if ((have_expected && !streq(actual, expected)) ||
+                    (!have_expected && cached.sha256 && !streq(actual, cached.sha256))) {
+                        /* dropped, so that the next pull downloads it again */
+                        (void) unlink(cached.meta);
+                        (void) unlink(cached.file);
+                        r = diag_error(d, NULL, 0, EBADMSG, "The cached copy of %s does not match its checksum "
+                                       "(%s, expected %s); removed it from the cache.", o->url, actual,
+                                       have_expected ? expected : cached.sha256);
+                        goto finish;
+                }
+                if (archive_read_open_fd(in, cfd, 1024 * 1024) != ARCHIVE_OK) {
                         r = diag_error(d, NULL, 0, EBADMSG, "Cannot read %s: %s", cached.file,
                                        archive_error_string(in));
                         goto finish;
                 }
                 r = extract(in, target, &res, d);
-                snprintf(res.sha256, sizeof res.sha256, "%s", cached.sha256);
+                memcpy(res.sha256, actual, sizeof res.sha256);
                 goto finish;
         }
 

@@ -29,7 +29,9 @@ typedef struct PullResult {
 /* Downloads the root file system tarball at o->url and unpacks it into target (an existing empty
  * directory) while it downloads: no second pass over the data, memory bounded whatever the size. The
  * archive is kept in the cache with its ETag and Last-Modified, so a second pull of an unchanged URL is a
- * conditional request answered with 304 and unpacked from the cache. Verifies as o->verify says; on any
+ * conditional request answered with 304 and unpacked from the cache, which is hashed again first (against
+ * the expected digest, or with Verify=no the one recorded at download; a mismatch drops it from the cache).
+ * An https URL is never redirected to plain http. Verifies as o->verify says; on any
  * failure (mismatch, broken transfer, hostile entry) the caller removes target. Entries that would land
  * outside target are refused; device nodes are skipped. */
 int pull_image(const PullOptions *o, const char *target, PullResult *ret, Diagnostics *d);

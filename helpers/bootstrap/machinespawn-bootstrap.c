@@ -88,10 +88,13 @@ static int run(int argc, char *argv[]) {
         if (result.proxy)
                 log_info("Used package proxy %s (%s).", result.proxy, result.proxy_how);
         if (result.pulled)
-                log_info("Machine %s ready in %lld s, from %s (%s).", c->name, (long long) (time(NULL) - start),
-                         c->image.value,
+                log_info("Machine %s ready in %lld s, from %s (%s, %s).", c->name,
+                         (long long) (time(NULL) - start), c->image.value,
                          result.not_modified ? "unchanged on the server, unpacked from the cached download"
-                                             : "downloaded and verified");
+                                             : "downloaded",
+                         c->verify == VERIFY_SHA256     ? "matches the SHA-256 in Verify="
+                         : c->verify == VERIFY_CHECKSUM ? "matches its SHA256SUMS"
+                                                        : "not verified: Verify=no");
         else
                 log_info("Machine %s ready in %lld s, from base %s%s.", c->name, (long long) (time(NULL) - start),
                          result.cache_key, result.base_built ? " (built now)" : " (cached)");

@@ -38,16 +38,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
     root = None
     log = []
     drop_next = set()
+    http_base = None
 
     def log_message(self, *args):
         pass
 
     def do_GET(self):
+        if self.path.startswith("/to-http/"):
+            # from the TLS server to the plain one
+            Handler.log.append((self.path, 302))
+            self.send_response(302)
+            self.send_header("Location", Handler.http_base + "/" + self.path[len("/to-http/"):])
+            self.end_headers()
+            return
         if self.path.startswith("/redirect/"):
             Handler.log.append((self.path, 302))
             self.send_response(302)
             self.send_header("Location", "/" + self.path[len("/redirect/"):])
             self.end_headers()
+            return
+        if self.path.startswith("/status500/"):
+            Handler.log.append((self.path, 500))
+            self.send_error(500)
             return
         path = os.path.join(self.root, self.path.lstrip("/").split("?")[0])
         if not os.path.isfile(path):
@@ -56,6 +68,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         data = open(path, "rb").read()
         etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        if self.path.startswith("/lm/"):
+            # a server without ETag: Last-Modified and If-Modified-Since only
+            last_modified = "Tue, 14 Nov 2023 22:13:20 GMT"
+            code = 304 if self.headers.get("If-Modified-Since") == last_modified else 200
+            Handler.log.append((self.path, code))
+            self.send_response(code)
+            self.send_header("Last-Modified", last_modified)
+            if code == 200:
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if code == 200:
+                self.wfile.write(data)
+            return
         if self.headers.get("If-None-Match") == etag:
             Handler.log.append((self.path, 304))
             self.send_response(304)
@@ -152,14 +177,6 @@ def main():
         return subprocess.run([CLI, "pull-tar", url, name, *extra], env=e, capture_output=True, text=True,
                               timeout=120)
 
-    def snapshot_outside():
-        out = []
-        for dp, dn, fn in os.walk(outside):
-            for n in sorted(dn + fn):
-                p = os.path.join(dp, n)
-                out.append((p, open(p, "rb").read() if os.path.isfile(p) and not os.path.islink(p) else None))
-        return sorted(out)
-
     def no_leftovers(name):
         entries = os.listdir(machines) if os.path.isdir(machines) else []
         return name not in entries and not any(e.startswith(f".#{name}.") and len(e) == len(name) + 9
@@ -181,6 +198,11 @@ def main():
 
     server = serve(www)
     base = f"http://127.0.0.1:{server.server_port}"
+    Handler.http_base = base
+    cache_images = os.path.join(tmp, "cache", "images")
+
+    def cached_archive(url):
+        return os.path.join(cache_images, hashlib.sha256(url.encode()).hexdigest()[:16] + ".archive")
 
     r = pull(f"{base}/rootfs.tar.zst", "good")
     check(r.returncode == 0, "pull-tar over http, verified against SHA256SUMS", r.stderr)
@@ -205,6 +227,27 @@ def main():
           "a second pull of the unchanged URL gets 304 and downloads nothing", r.stderr + str(Handler.log))
     check(os.path.isfile(os.path.join(machines, "good2/etc/os-release")), "... and unpacks from the cache")
 
+    # the cached copy is hashed again after a 304, not trusted on its recorded digest
+    tampered = os.path.join(tmp, "tampered.tar")
+    tarball(tampered, [ti("etc", tarfile.DIRTYPE), ti("etc/os-release", data=b"ID=tampered\n")])
+    shutil.copy(tampered, cached_archive(f"{base}/rootfs.tar.zst"))
+    Handler.log.clear()
+    r = pull(f"{base}/rootfs.tar.zst", "tampered")
+    check(r.returncode != 0 and ("/rootfs.tar.zst", 304) in Handler.log and "does not match" in r.stderr
+          and no_leftovers("tampered") and not os.path.exists(cached_archive(f"{base}/rootfs.tar.zst")),
+          "a tampered cached copy fails its SHA256SUMS after a 304, leaves nothing and is dropped",
+          r.stderr + str(Handler.log))
+    Handler.log.clear()
+    r = pull(f"{base}/rootfs.tar.zst", "tampered")
+    check(r.returncode == 0 and ("/rootfs.tar.zst", 200) in Handler.log
+          and open(os.path.join(machines, "tampered/etc/os-release")).read() == "ID=testos\n",
+          "... and the next pull downloads it again", r.stderr + str(Handler.log))
+    shutil.copy(tampered, cached_archive(f"{base}/rootfs.tar.zst"))
+    Handler.log.clear()
+    r = pull(f"{base}/rootfs.tar.zst", "tampered-nover", "--verify=no")
+    check(r.returncode != 0 and ("/rootfs.tar.zst", 304) in Handler.log and no_leftovers("tampered-nover"),
+          "with Verify=no too, a cached copy that changed since its download fails", r.stderr + str(Handler.log))
+
     for ext in ("tar", "tar.gz", "tar.xz", "tar.bz2"):
         r = pull(f"{base}/rootfs.{ext}", "c-" + ext.replace(".", "-"))
         check(r.returncode == 0 and os.path.isfile(os.path.join(machines, "c-" + ext.replace(".", "-"),
@@ -222,12 +265,54 @@ def main():
     check(r.returncode == 0, "Verify=sha256:HEX", r.stderr)
     r = pull(f"{base}/rootfs.tar", "mismatch", "--verify=sha256:" + "0" * 64)
     check(r.returncode != 0 and "does not match its checksum" in r.stderr and no_leftovers("mismatch"),
-          "a checksum mismatch fails and leaves nothing", r.stderr)
+          "a checksum mismatch of the cached copy fails and leaves nothing", r.stderr)
+    # a URL never fetched before: the digest of the download itself
+    os.makedirs(os.path.join(www, "fresh"))
+    shutil.copy(plain, os.path.join(www, "fresh/rootfs.tar"))
+    Handler.log.clear()
+    r = pull(f"{base}/fresh/rootfs.tar", "mismatch", "--verify=sha256:" + "0" * 64)
+    check(r.returncode != 0 and ("/fresh/rootfs.tar", 200) in Handler.log and "does not match" in r.stderr
+          and no_leftovers("mismatch") and not os.path.exists(cached_archive(f"{base}/fresh/rootfs.tar"))
+          and not any(".archive." in n for n in os.listdir(cache_images)),
+          "a checksum mismatch of a fresh download fails, leaves nothing and is not cached",
+          r.stderr + str(Handler.log))
+    # SHA256SUMS in the other spellings: "HEX *name" (binary mode) and "HEX  ./name"
+    for sub, line, ok in (("star", f"{good_hash} *rootfs.tar", True), ("dot", f"{good_hash}  ./rootfs.tar", True),
+                          ("dot-wrong", f"{'1' * 64}  ./rootfs.tar", False)):
+        os.makedirs(os.path.join(www, sub))
+        shutil.copy(plain, os.path.join(www, sub, "rootfs.tar"))
+        with open(os.path.join(www, sub, "SHA256SUMS"), "w") as f:
+            f.write(f"{'2' * 64}  other.tar\n{line}\n")
+        r = pull(f"{base}/{sub}/rootfs.tar", f"sums-{sub}")
+        if ok:
+            check(r.returncode == 0, f"SHA256SUMS line '{line[64:].strip()}' is found", r.stderr)
+        else:
+            check(r.returncode != 0 and "does not match" in r.stderr and no_leftovers(f"sums-{sub}"),
+                  "a wrong digest on a './name' line fails", r.stderr)
     os.makedirs(os.path.join(www, "nosums"))
     shutil.copy(plain, os.path.join(www, "nosums/rootfs.tar"))
     r = pull(f"{base}/nosums/rootfs.tar", "nosums")
     check(r.returncode != 0 and "SHA256SUMS" in r.stderr and no_leftovers("nosums"),
           "no SHA256SUMS with the default Verify=checksum fails", r.stderr)
+    r = pull(f"{base}/star/absent.tar", "noentry")
+    check(r.returncode != 0 and "has no entry for absent.tar" in r.stderr and no_leftovers("noentry"),
+          "a SHA256SUMS without a line for the image fails", r.stderr)
+    r = pull(f"{base}/star/", "notafile")
+    check(r.returncode != 0 and "does not name a file" in r.stderr and no_leftovers("notafile"),
+          "a URL that names no file fails with Verify=checksum", r.stderr)
+    r = pull(f"{base}/status500/rootfs.tar", "sums500")
+    check(r.returncode != 0 and "HTTP 500" in r.stderr and no_leftovers("sums500"),
+          "a server error on SHA256SUMS fails", r.stderr)
+    # without ETag, Last-Modified makes the second request conditional
+    os.makedirs(os.path.join(www, "lm"))
+    shutil.copy(plain, os.path.join(www, "lm/rootfs.tar"))
+    Handler.log.clear()
+    r1 = pull(f"{base}/lm/rootfs.tar", "lm1", "--verify=no")
+    r2 = pull(f"{base}/lm/rootfs.tar", "lm2", "--verify=no")
+    check(r1.returncode == 0 and r2.returncode == 0 and Handler.log == [("/lm/rootfs.tar", 200), ("/lm/rootfs.tar", 304)]
+          and os.path.isfile(os.path.join(machines, "lm2/etc/os-release")),
+          "without ETag, If-Modified-Since gets a 304 and the cached copy is used",
+          r1.stderr + r2.stderr + str(Handler.log))
     r = pull(f"{base}/nosums/rootfs.tar", "nosums", "--verify=no")
     check(r.returncode == 0 and "not verified" in r.stderr, "Verify=no works, with a warning", r.stderr)
     r = pull(f"{base}/missing.tar", "missing", "--verify=no")
@@ -267,28 +352,88 @@ def main():
     r = pull(f"{tbase}/rootfs.tar.gz", "tls-wrong", "--verify=no", ca=os.path.join(pki, "other.crt"))
     check(r.returncode != 0 and no_leftovers("tls-wrong"), "https with a certificate of another CA fails, "
           "even with Verify=no", r.stderr)
+    # a certificate from the trusted CA, for another name
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=other.invalid", "-keyout", "name.key",
+            "-out", "name.csr")
+    with open(os.path.join(pki, "ext-name"), "w") as f:
+        f.write("subjectAltName=DNS:other.invalid\n")
+    openssl("x509", "-req", "-in", "name.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "ext-name", "-out", "name.crt")
+    nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    nctx.load_cert_chain(os.path.join(pki, "name.crt"), os.path.join(pki, "name.key"))
+    wrong_name = serve(www, nctx)
+    r = pull(f"https://127.0.0.1:{wrong_name.server_port}/rootfs.tar.gz", "tls-name", "--verify=no",
+             ca=os.path.join(pki, "ca.crt"))
+    check(r.returncode != 0 and no_leftovers("tls-name"), "https with a trusted certificate for another host "
+          "name fails", r.stderr)
+    wrong_name.shutdown()
+    Handler.log.clear()
+    r = pull(f"{tbase}/to-http/rootfs.tar?from-https", "tls-down", "--verify=no", ca=os.path.join(pki, "ca.crt"))
+    check(r.returncode != 0 and ("/to-http/rootfs.tar?from-https", 302) in Handler.log
+          and ("/rootfs.tar?from-https", 200) not in Handler.log and no_leftovers("tls-down"),
+          "an https URL redirected to plain http is not followed", r.stderr + str(Handler.log))
+    r = pull(f"{tbase}/redirect/rootfs.tar", "tls-redirect", "--verify=no", ca=os.path.join(pki, "ca.crt"))
+    check(r.returncode == 0, "... while https to https redirects are", r.stderr)
 
-    # --- hostile archives, each checked for no write outside the target
-    before = snapshot_outside()
+    # --- hostile archives. Each is unpacked into machines/.#NAME.XXXXXX, so "../" is machines/ and "../../"
+    # the test's directory, where outside/ holds the victims. Checked: the pull fails, leaves nothing, the
+    # victims are unchanged (watched by digest: all of the test's directory but the server's and the
+    # cache's) and nothing exists where the escape would land.
+    def snapshot(tops=(outside, machines, os.path.join(tmp, "etc"))):
+        out = {}
+        for top in tops:
+            for dp, dn, fn in os.walk(top):
+                for n in dn + fn:
+                    p = os.path.join(dp, n)
+                    try:
+                        st = os.lstat(p)
+                        digest = None
+                        if os.path.islink(p):
+                            digest = os.readlink(p)
+                        elif os.path.isfile(p):
+                            digest = hashlib.sha256(open(p, "rb").read()).hexdigest()
+                        out[p] = (st.st_mode, st.st_nlink if not os.path.isdir(p) else 0, digest)
+                    except OSError as e:  # a name too long to reach, say: a change all the same
+                        out[p] = str(e)
+        return out
+
+    deep = "/".join(["d" * 9] * 420) + "/file"  # 4200 characters in short components: longer than PATH_MAX
     hostile = {
-        "traversal": [ti("etc", tarfile.DIRTYPE), ti("../../outside/evil-traversal", data=b"x")],
-        "dotdot-middle": [ti("etc/../../outside/evil-middle", data=b"x")],
-        "absolute": [ti(f"{outside}/evil-absolute", data=b"x")],
-        "symlink-escape": [ti("esc", tarfile.SYMTYPE, linkname=outside), ti("esc/evil-through-symlink", data=b"x")],
-        "symlink-relative-escape": [ti("a", tarfile.DIRTYPE),
-                                    ti("a/up", tarfile.SYMTYPE, linkname="../../outside"),
-                                    ti("a/up/evil-relative", data=b"x")],
-        "hardlink-outside": [ti("h", tarfile.LNKTYPE, linkname=f"{outside}/victim"),
-                             ti("h", data=b"pwned")],
-        "hardlink-dotdot": [ti("h", tarfile.LNKTYPE, linkname="../outside/victim"), ti("h", data=b"pwned")],
-        "huge-name": [ti("a" * 5000, data=b"x")],
+        "traversal": ([ti("etc", tarfile.DIRTYPE), ti("../../outside/evil-traversal", data=b"x")],
+                      [f"{outside}/evil-traversal"]),
+        "dotdot-middle": ([ti("etc", tarfile.DIRTYPE), ti("etc/../../../outside/evil-middle", data=b"x")],
+                          [f"{outside}/evil-middle", f"{machines}/outside/evil-middle"]),
+        "absolute": ([ti(f"{outside}/evil-absolute", data=b"x")], [f"{outside}/evil-absolute"]),
+        "symlink-escape": ([ti("esc", tarfile.SYMTYPE, linkname=outside),
+                            ti("esc/evil-through-symlink", data=b"x")],
+                           [f"{outside}/evil-through-symlink"]),
+        "symlink-relative-escape": ([ti("a", tarfile.DIRTYPE),
+                                     ti("a/up", tarfile.SYMTYPE, linkname="../../../outside"),
+                                     ti("a/up/evil-relative", data=b"x")],
+                                    [f"{outside}/evil-relative", f"{machines}/outside/evil-relative"]),
+        # a hard link with data writes the data into the file it links to
+        "hardlink-outside": ([ti("h", tarfile.LNKTYPE, linkname=f"{outside}/victim", data=b"pwned")], []),
+        "hardlink-dotdot": ([ti("h", tarfile.LNKTYPE, linkname="../../outside/victim", data=b"pwned")], []),
+        "huge-name": ([ti(deep, data=b"x")], []),
     }
-    for name, members in hostile.items():
+    for name, (members, landings) in hostile.items():
         path = os.path.join(www, f"hostile-{name}.tar")
         tarball(path, members)
+        before = snapshot()
         r = pull(f"{base}/hostile-{name}.tar", f"h-{name}", "--verify=no")
-        check(r.returncode != 0 and no_leftovers(f"h-{name}") and snapshot_outside() == before,
-              f"hostile archive refused, nothing written outside: {name}", r.stderr)
+        after = snapshot()
+        changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+        landed = [p for p in landings if os.path.lexists(p)]
+        check(r.returncode != 0 and no_leftovers(f"h-{name}") and not changed and not landed,
+              f"hostile archive refused, nothing written outside: {name}",
+              f"{r.stderr}\nchanged: {changed}\nlanded: {landed}")
+        # an escape that did land (or a machine made of a hostile archive) must not spoil the next case
+        subprocess.run(["rm", "-rf", os.path.join(machines, f"h-{name}")])
+        for p in landed:
+            os.unlink(p)
+        with open(os.path.join(outside, "victim"), "w") as f:
+            f.write("host file\n")
+    before = snapshot()
 
     # truncated and wrong compression
     with open(os.path.join(www, "rootfs.tar.gz"), "rb") as f:
@@ -297,16 +442,22 @@ def main():
         f.write(gz[: len(gz) // 2])
     with open(os.path.join(www, "hostile-garbage.tar.gz"), "wb") as f:
         f.write(b"\x1f\x8b\x08\x00" + os.urandom(4096))
+    tarball(os.path.join(www, "hostile-empty.tar"), [])
+    r = pull(f"{base}/hostile-empty.tar", "h-empty", "--verify=no")
+    check(r.returncode != 0 and "empty" in r.stderr and no_leftovers("h-empty"), "an empty archive fails",
+          r.stderr)
+    subprocess.run(["rm", "-rf", os.path.join(machines, "h-empty")])
     for name in ("truncated", "garbage"):
         r = pull(f"{base}/hostile-{name}.tar.gz", f"h-{name}", "--verify=no")
-        check(r.returncode != 0 and no_leftovers(f"h-{name}") and snapshot_outside() == before,
+        check(r.returncode != 0 and no_leftovers(f"h-{name}") and snapshot() == before,
               f"{name} archive fails cleanly", r.stderr)
 
     # a device node: contained, skipped, the rest unpacked
+    outside_before = snapshot([outside])
     tarball(os.path.join(www, "hostile-device.tar"), rootfs_members() + [ti("dev/evil", tarfile.CHRTYPE)])
     r = pull(f"{base}/hostile-device.tar", "h-device", "--verify=no")
     check(r.returncode == 0 and not os.path.exists(os.path.join(machines, "h-device/dev/evil"))
-          and snapshot_outside() == before, "device nodes are skipped, nothing outside", r.stderr)
+          and snapshot([outside]) == outside_before, "device nodes are skipped, nothing outside", r.stderr)
 
     server.shutdown()
     tls.shutdown()

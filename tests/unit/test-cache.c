@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -7,6 +8,7 @@
 #include "cache.h"
 #include "fileio.h"
 #include "strv.h"
+#include "tree.h"
 
 static const char *KEY = "debian-bookworm-amd64-minbase-1a2b3c4d";
 
@@ -37,6 +39,18 @@ static void test_fresh_and_stale(void **state) {
         tests_rm_rf(dir);
 }
 
+/* cache_list() does not show dot files: look at the directory itself */
+static void assert_no_dot_files(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (de->d_name[0] == '.' && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        fail_msg("left behind: %s", de->d_name);
+        closedir(d);
+}
+
 static void test_publish_replaces(void **state) {
         _cleanup_free_ char *dir = tests_mkdtemp(), *marker = NULL, *text = NULL;
         CacheEntry *e = NULL;
@@ -54,6 +68,8 @@ static void test_publish_replaces(void **state) {
         assert_int_equal(e[0].built, 2000);
         assert_false(e[0].busy);
         cache_entries_free(e, n);
+        /* the old tree is deleted, not left as ".old-KEY-XXXXXX" */
+        assert_no_dot_files(dir);
         tests_rm_rf(dir);
 }
 
@@ -135,6 +151,129 @@ static void test_archive_bases(void **state) {
         tests_rm_rf(dir);
 }
 
+/* The new tree cannot be moved into place (here: a rename into its own subdirectory fails): the old tree
+ * is put back, whole, with its .info, and no temporary is left. */
+static void test_publish_rolls_back(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *dir = strjoin(root, "/cache"), *marker = NULL,
+                            *text = NULL, *info = NULL, *info_text = NULL;
+        CacheEntry *e = NULL;
+        size_t n = 0;
+
+        publish(dir, KEY, "old", 1000);
+        assert_int_equal(cache_publish(dir, KEY, root, "built=2000\n"), -EINVAL);
+        marker = strjoin(dir, "/", KEY, "/etc/marker");
+        assert_int_equal(read_full_file(marker, &text, NULL), 0);
+        assert_string_equal(text, "old");
+        info = cache_path(dir, KEY, ".info");
+        assert_int_equal(read_full_file(info, &info_text, NULL), 0);
+        assert_non_null(strstr(info_text, "built=1000\n"));
+        assert_int_equal(cache_list(dir, &e, &n), 0);
+        assert_int_equal(n, 1);
+        cache_entries_free(e, n);
+        /* no ".old-KEY-XXXXXX" left: only KEY, KEY.info, KEY.lock */
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (de->d_name[0] == '.' && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        fail_msg("left behind: %s", de->d_name);
+        closedir(d);
+        /* a temporary that is not there changes nothing either */
+        _cleanup_free_ char *gone = strjoin(dir, "/.tmp-", KEY, "-gone00");
+        assert_int_equal(cache_publish(dir, KEY, gone, "built=3000\n"), -ENOENT);
+        assert_int_equal(cache_entry_fresh(dir, KEY, UINT64_MAX, 3000), 1);
+        tests_rm_rf(root);
+}
+
+static bool said(const Diagnostics *d, const char *needle) {
+        for (size_t i = 0; i < d->n; i++)
+                if (strstr(d->items[i].message, needle))
+                        return true;
+        return false;
+}
+
+/* Carries on past a base in use and an unknown one, says why for each, returns the first error. */
+static void test_remove_keys(void **state) {
+        _cleanup_free_ char *dir = tests_mkdtemp();
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **removed = NULL, **keys = NULL;
+        int busy;
+
+        publish(dir, "a-key", "a", 1000);
+        publish(dir, "b-key", "b", 1000);
+        publish(dir, "c-key", "c", 1000);
+        busy = cache_lock(dir, "b-key", LOCK_SH);
+        assert_true(busy >= 0);
+        assert_int_equal(strv_extend(&keys, "b-key"), 0);
+        assert_int_equal(strv_extend(&keys, "nokey"), 0);
+        assert_int_equal(strv_extend(&keys, "../etc"), 0);
+        assert_int_equal(strv_extend(&keys, "a-key"), 0);
+        assert_int_equal(cache_remove_keys(dir, keys, &removed, &d), -EBUSY);
+        assert_int_equal(strv_length(removed), 1);
+        assert_string_equal(removed[0], "a-key");
+        assert_true(said(&d, "Base b-key is in use"));
+        assert_true(said(&d, "No base nokey in"));
+        assert_true(said(&d, "Cannot remove base ../etc"));
+        assert_int_equal(d.n, 3);
+        assert_int_equal(cache_base(dir, "a-key", NULL, NULL), -ENOENT);
+        assert_int_equal(cache_base(dir, "b-key", NULL, NULL), 0);
+        removed = strv_free(removed);
+        diagnostics_done(&d);
+
+        /* keys NULL: every base; the one in use stays */
+        assert_int_equal(cache_remove_keys(dir, NULL, &removed, &d), -EBUSY);
+        assert_int_equal(strv_length(removed), 1);
+        assert_string_equal(removed[0], "c-key");
+        assert_int_equal(cache_base(dir, "b-key", NULL, NULL), 0);
+        assert_int_equal(cache_base(dir, "c-key", NULL, NULL), -ENOENT);
+        close(busy);
+        removed = strv_free(removed);
+        diagnostics_done(&d);
+
+        assert_int_equal(cache_remove_keys(dir, NULL, &removed, &d), 0);
+        assert_int_equal(strv_length(removed), 1);
+        assert_string_equal(removed[0], "b-key");
+        assert_int_equal(d.n, 0);
+        assert_int_equal(cache_base(dir, "b-key", NULL, NULL), -ENOENT);
+        removed = strv_free(removed);
+
+        /* a cache directory that does not exist (yet) is an empty cache */
+        _cleanup_free_ char *none = strjoin(dir, "/none");
+        CacheEntry *e = NULL;
+        size_t n = 1;
+        assert_int_equal(cache_remove_keys(none, NULL, &removed, &d), 0);
+        assert_int_equal(strv_length(removed), 0);
+        assert_int_equal(cache_list(none, &e, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(cache_clean_tmp(none, KEY), 0);
+        assert_int_equal(access(none, F_OK), -1);
+        tests_rm_rf(dir);
+}
+
+/* KEY.lock planted as a symlink is not followed: nothing is created where it points */
+static void test_lock_does_not_follow_links(void **state) {
+        _cleanup_free_ char *dir = tests_mkdtemp(), *lock = NULL, *victim = NULL;
+
+        lock = cache_path(dir, KEY, ".lock");
+        victim = strjoin(dir, "/victim");
+        assert_int_equal(symlink(victim, lock), 0);
+        assert_int_equal(cache_lock(dir, KEY, LOCK_EX), -ELOOP);
+        assert_int_equal(access(victim, F_OK), -1);
+        tests_rm_rf(dir);
+}
+
+static void test_use_archives(void **state) {
+        _cleanup_free_ char *dir = tests_mkdtemp();
+
+        assert_int_equal(setenv("MACHINESPAWN_CACHE_FORMAT", "archive", 1), 0);
+        assert_true(cache_use_archives(dir));
+        assert_int_equal(setenv("MACHINESPAWN_CACHE_FORMAT", "tree", 1), 0);
+        assert_false(cache_use_archives(dir));
+        assert_int_equal(unsetenv("MACHINESPAWN_CACHE_FORMAT"), 0);
+        assert_int_equal(cache_use_archives(dir), !dir_supports_reflink(dir));
+        tests_rm_rf(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_and_stale),
@@ -142,6 +281,10 @@ int main(void) {
                 cmocka_unit_test(test_locks),
                 cmocka_unit_test(test_clean_tmp_only_its_own),
                 cmocka_unit_test(test_archive_bases),
+                cmocka_unit_test(test_publish_rolls_back),
+                cmocka_unit_test(test_remove_keys),
+                cmocka_unit_test(test_lock_does_not_follow_links),
+                cmocka_unit_test(test_use_archives),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

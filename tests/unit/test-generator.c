@@ -81,6 +81,35 @@ static void test_nspawn_settings(void **state) {
         tests_rm_rf(root);
 }
 
+/* [User]: the home and the session's sockets are bound idmapped (a file alice makes inside is alice's on the
+ * host); Home=none binds no home, but the sockets still. */
+static void test_nspawn_user_binds(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *buf = NULL;
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        char *binds[] = { (char *) "/run/user/1000/wayland-0:/run/host-wayland", NULL };
+        HostUser u = { .name = (char *) "alice", .home = (char *) "/home/alice", .uid = 1000, .gid = 1000 };
+        HostSockets sockets = { .binds = binds };
+        size_t size = 0;
+        FILE *f;
+
+        c = load_text(root, "[Machine]\nDistribution=debian\nRelease=12\n[User]\nName=alice\n[Files]\nBind=/a\n");
+        f = open_memstream(&buf, &size);
+        assert_int_equal(nspawn_settings_write(c, &u, &sockets, f), 0);
+        fclose(f);
+        assert_non_null(strstr(buf, "\n[Files]\nBind=/home/alice:/home/alice:idmap\n"
+                                    "Bind=/run/user/1000/wayland-0:/run/host-wayland:idmap\nBind=/a\n"));
+        c = machine_config_free(c);
+        buf = mfree(buf);
+
+        c = load_text(root, "[Machine]\nDistribution=debian\nRelease=12\n[User]\nName=alice\nHome=none\n");
+        f = open_memstream(&buf, &size);
+        assert_int_equal(nspawn_settings_write(c, &u, &sockets, f), 0);
+        fclose(f);
+        assert_null(strstr(buf, "/home/alice"));
+        assert_non_null(strstr(buf, "Bind=/run/user/1000/wayland-0:/run/host-wayland:idmap\n"));
+        tests_rm_rf(root);
+}
+
 static size_t count_entries(const char *dir) {
         DIR *d = opendir(dir);
         struct dirent *de;
@@ -206,6 +235,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dropin_content),
                 cmocka_unit_test(test_nspawn_settings),
+                cmocka_unit_test(test_nspawn_user_binds),
                 cmocka_unit_test(test_write_atomic_and_repeatable),
                 cmocka_unit_test(test_write_failure_continues),
                 cmocka_unit_test(test_writer_refuses_unsafe),

@@ -121,6 +121,20 @@ static void test_list_order_and_duplicates(void **state) {
         assert_string_equal(c->exec.items[1].value, "B=2");
 }
 
+/* An empty single-valued key returns to the default: a drop-in can turn an Image= machine into a bootstrapped one. */
+static void test_single_reset(void **state) {
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+
+        assert_int_equal(load("[Machine]\nImage=https://example.org/r.tar\nMirror=http://m.example/debian\n"
+                              "Image=\nMirror=\nDistribution=debian\nRelease=12\n",
+                              &c, &d),
+                         0);
+        assert_null(c->image.value);
+        assert_null(c->mirror.value);
+        assert_string_equal(c->distribution.value, "debian");
+}
+
 static void test_image(void **state) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
@@ -207,6 +221,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full),        cmocka_unit_test(test_list_reset),
                 cmocka_unit_test(test_list_order_and_duplicates),
+                cmocka_unit_test(test_single_reset),
                 cmocka_unit_test(test_image),       cmocka_unit_test(test_rejections),
                 cmocka_unit_test(test_warnings),    cmocka_unit_test(test_invalid_name),
         };

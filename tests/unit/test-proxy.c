@@ -420,13 +420,45 @@ static void test_root_apt_proxy_on_loopback(void **state) {
         tests_rm_rf(dir);
 }
 
+/* auto: another server on a probed port (a web server on apt-cacher-ng's) is not taken for a proxy */
+static void test_resolve_other_server(void **state) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(3142) };
+        Server s = { .reply = "HTTP/1.0 200 OK\r\nServer: nginx\r\n\r\nhello" };
+        ProxyResult r = {};
+        pthread_t t;
+
+        assert_int_equal(inet_pton(AF_INET, "127.0.3.142", &a.sin_addr), 1);
+        s.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(s.fd >= 0);
+        /* the last run's connection may still be in TIME_WAIT */
+        assert_int_equal(setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &(int) { 1 }, sizeof(int)), 0);
+        if (bind(s.fd, (struct sockaddr *) &a, sizeof a) < 0) {
+                tests_skip_part("cannot listen on 127.0.3.142:3142");
+                close(s.fd);
+                return;
+        }
+        assert_int_equal(listen(s.fd, 4), 0);
+        assert_int_equal(pthread_create(&t, NULL, serve, &s), 0);
+        setenv("MACHINESPAWN_PROXY_PROBE_HOST", "127.0.3.142", 1);
+        setenv("MACHINESPAWN_PROXY_NO_APT_CONFIG", "1", 1);
+        setenv("MACHINESPAWN_HOSTS_FILE", "/nonexistent", 1);
+        unsetenv("http_proxy");
+        assert_int_equal(proxy_resolve("auto", &r), 0);
+        /* wakes the server's accept() should the probe not have come */
+        (void) shutdown(s.fd, SHUT_RDWR);
+        pthread_join(t, NULL);
+        close(s.fd);
+        assert_null(r.url);
+        proxy_result_done(&r);
+}
+
 int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_classify),          cmocka_unit_test(test_hosts),
                 cmocka_unit_test(test_apt_config),        cmocka_unit_test(test_probe),
                 cmocka_unit_test(test_resolve_modes),     cmocka_unit_test(test_socket_table_parse),
                 cmocka_unit_test(test_listeners_trusted), cmocka_unit_test(test_login_defs),
-                cmocka_unit_test(test_keep),
+                cmocka_unit_test(test_keep),              cmocka_unit_test(test_resolve_other_server),
         };
         const struct CMUnitTest root_tests[] = {
                 cmocka_unit_test(test_root_resolve_trusts_system_accounts),

@@ -4,6 +4,7 @@
 /* cmocka wants these before its own header */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -15,3 +16,20 @@ char *tests_mkdtemp(void);
 void tests_rm_rf(const char *path);
 /* Writes a file (making its parents); content NULL makes a symlink to /dev/null. */
 void tests_write(const char *dir, const char *rel, const char *content);
+
+/* A skipped test never reads as a pass: skip() is remembered, and a program whose tests all passed but
+ * some skipped exits 77, which meson reports as a skip (and tools/run-tests.sh --no-skip as a failure). */
+extern bool tests_skipped;
+/* For a part of a test that cannot run on this host: says why, and the program counts as skipped. */
+void tests_skip_part(const char *why);
+int tests_result(int failed);
+
+#undef skip
+#define skip()                                   \
+        do {                                     \
+                tests_skipped = true;            \
+                _skip(__FILE__, __LINE__);       \
+        } while (0)
+#undef cmocka_run_group_tests
+#define cmocka_run_group_tests(group, setup, teardown) \
+        tests_result(_cmocka_run_group_tests(#group, group, ELEMENTSOF(group), setup, teardown))

@@ -1,0 +1,46 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Line and branch coverage of lib/ by the fast suites (unit, generator, pull): builds with gcov
+# instrumentation in its own build directory, runs those suites (not the valgrind run: same code, ten times
+# slower), and prints one line per lib/ file and the lib/ total. Needs gcovr (apt-get install gcovr).
+# Usage: tools/coverage.sh [build directory, default build-coverage]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=${1:-build-coverage}
+command -v gcovr >/dev/null || { echo "coverage.sh: gcovr is not installed (apt-get install gcovr)" >&2; exit 1; }
+
+if [ -d "$build" ]; then
+        meson setup --reconfigure "$build" --prefix=/usr -Db_coverage=true >/dev/null
+else
+        meson setup "$build" --prefix=/usr -Db_coverage=true >/dev/null
+fi
+meson compile -C "$build" >/dev/null
+# counts from an earlier run would add up
+find "$build" -name '*.gcda' -delete
+
+rc=0
+for suite in unit generator pull; do
+        tests=$(meson test -C "$build" --list --suite "$suite" 2>/dev/null | sed -n 's/^[^ ]* \/ //p' | grep -v valgrind)
+        # shellcheck disable=SC2086
+        meson test -C "$build" --no-rebuild --print-errorlogs $tests >/dev/null || rc=$?
+done
+[ $rc -eq 0 ] || echo "coverage.sh: some tests failed (see $build/meson-logs/testlog.txt); figures below are partial" >&2
+
+gcovr --root . --object-directory "$build" --filter 'lib/' --json-summary "$build/coverage.json" >/dev/null
+python3 - "$build/coverage.json" <<'PY'
+import json, sys
+
+s = json.load(open(sys.argv[1]))
+
+def pct(covered, total):
+    return f"{100.0 * covered / total:5.1f}%" if total else "    -"
+
+print(f"{'file':28} {'lines':>15} {'':>6} {'branches':>15} {'':>6}")
+for f in sorted(s["files"], key=lambda f: f["filename"]):
+    print(f"{f['filename']:28} {f['line_covered']:>7}/{f['line_total']:<7} {pct(f['line_covered'], f['line_total'])}"
+          f" {f['branch_covered']:>7}/{f['branch_total']:<7} {pct(f['branch_covered'], f['branch_total'])}")
+print(f"{'lib/ total':28} {s['line_covered']:>7}/{s['line_total']:<7} {pct(s['line_covered'], s['line_total'])}"
+      f" {s['branch_covered']:>7}/{s['branch_total']:<7} {pct(s['branch_covered'], s['branch_total'])}")
+PY
+exit $rc
