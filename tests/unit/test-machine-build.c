@@ -190,7 +190,7 @@ static void test_base_tidy(void **state) {
         tests_write(root, "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", "list");
         tests_write(root, "var/lib/apt/lists/lock", "");
         tests_write(root, "var/lib/dbus/machine-id", "0123456789abcdef0123456789abcdef\n");
-        assert_int_equal(base_tidy(root), 0);
+        assert_int_equal(base_tidy(root, NULL), 0);
 
         assert_true(asprintf(&p, "%s/etc/machine-id", root) > 0);
         assert_int_equal(read_full_file(p, &text, NULL), 0);
