@@ -13,8 +13,8 @@
 #   --check        only check that every mutation still applies (no build)
 #   --no-baseline  do not run the unmutated tree through a test selection before its first mutation
 #   --keep         keep the scratch directory (default: removed at the end)
-# Environment: MUTATE_DIR (scratch directory, default $TMPDIR/machinespawn-mutate), MUTATE_LOCK (the cli
-# and e2e suites run under flock on it, default /tmp/machinespawn-e2e.lock; MUTATE_LOCK_WAIT seconds at
+# Environment: MUTATE_DIR (scratch directory, default $TMPDIR/machinespawn-mutate), MUTATE_LOCK (the cli,
+# e2e, hostile and archive suites run under flock on it, default /tmp/machinespawn-e2e.lock; MUTATE_LOCK_WAIT seconds at
 # most, default 3600), MUTATIONS (the list).
 # The scratch copy is the working tree's tracked files as they are now (committed or not).
 set -euo pipefail
@@ -180,7 +180,7 @@ run_tests() {
         [ -z "$test" ] || args+=("$test")
         rm -f "$build/meson-logs/testlog.json"
         case "$suite" in
-        cli | e2e*)
+        cli | e2e* | hostile | archive)
                 # under the lock the main loop took (see take_lock)
                 "${args[@]}" >>"$log" 2>&1 || true ;;
         *)
@@ -222,7 +222,7 @@ baseline() {
         [ "${passed[$s]}" = ok ] || why="unmutated, $s fails already"
 }
 
-# The cli and e2e suites share ports and caches with other such runs on this host: they come last, and the
+# The cli, e2e, hostile and archive suites share ports and caches with other such runs on this host: they come last, and the
 # lock is taken once for all of them (baseline and mutations), not once per run. Sets $why on failure.
 locked=0
 take_lock() {
@@ -236,9 +236,9 @@ take_lock() {
         fi
 }
 
-# the mutations that run the cli or e2e suites last
-mapfile -t entries < <(printf '%s\n' "${entries[@]}" | awk -F'\t' '$3 !~ /(^|,)(cli|e2e)/' ;
-                       printf '%s\n' "${entries[@]}" | awk -F'\t' '$3 ~ /(^|,)(cli|e2e)/')
+# the mutations that run those suites last
+mapfile -t entries < <(printf '%s\n' "${entries[@]}" | awk -F'\t' '$3 !~ /(^|,)(cli|e2e|hostile|archive)/' ;
+                       printf '%s\n' "${entries[@]}" | awk -F'\t' '$3 ~ /(^|,)(cli|e2e|hostile|archive)/')
 
 start=$(date +%s)
 
@@ -249,7 +249,7 @@ for e in "${entries[@]}"; do
         log=$logs/$name.log
         why=
         case ",$tests" in
-        *,cli* | *,e2e*) take_lock ;;
+        *,cli* | *,e2e* | *,hostile* | *,archive*) take_lock ;;
         esac
         for s in ${tests//,/ }; do
                 [ -z "$why" ] || break
