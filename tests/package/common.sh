@@ -45,3 +45,28 @@ package_lintian() {
         echo "$out" | grep -v "running with root privileges"
         return $rc
 }
+
+# package_build_in RELEASE DIR: the binary package built (without its tests) in a fresh RELEASE root that
+# gets the build dependencies debian/control names (apt-get build-dep, through $E2E_PROXY when set): a
+# package for RELEASE's libraries. The .deb lands in DIR.
+package_build_in() {
+        local release=$1 dir=$2 tree root src
+        tree=$(e2e_root_tree "$release" build-essential debhelper lintian) || exit $?
+        root=$dir/root-$release
+        cp -a --reflink=auto "$tree" "$root" || return 1
+        if [ -n "${E2E_PROXY:-}" ]; then
+                echo "Acquire::http::Proxy \"$E2E_PROXY\";" >"$root/etc/apt/apt.conf.d/00e2e-proxy"
+        fi
+        src=$(package_copy_source "$root/build")
+        mv "$src" "$root/build/machinespawn"
+        if ! e2e_run_in "$root" --chdir=/build/machinespawn --setenv=DEB_BUILD_OPTIONS=nocheck \
+                --setenv=DEB_BUILD_PROFILES=nocheck --setenv=DEBIAN_FRONTEND=noninteractive sh -c \
+                'apt-get update -qq && apt-get build-dep -y -qq -P nocheck . >/dev/null &&
+                 dpkg-buildpackage -us -uc -b' >"$dir/build-$release.log" 2>&1; then
+                tail -n 60 "$dir/build-$release.log" >&2
+                echo "dpkg-buildpackage in $release failed" >&2
+                return 1
+        fi
+        mv "$root"/build/machinespawn_*.deb "$dir/"
+        rm -rf "$root"
+}

@@ -11,13 +11,19 @@ e2e_workdir
 trap 'e2e_acng_stop; rm -rf "$work"' EXIT
 e2e_acng_start "$work" 3143
 
-mkdir "$work/deb"
-DEB_BUILD_OPTIONS=nocheck package_build "$work/deb" -b || exit 1
-deb=$(ls "$work"/deb/machinespawn_*.deb)
-
 rc=0
+host=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 for release in ${MACHINESPAWN_PACKAGE_RELEASES:-bookworm trixie}; do
         echo "---- $release"
+        # A package links the libraries of the release it is built on: build on this host for its own
+        # release, in a fresh root of the release otherwise.
+        mkdir "$work/deb-$release"
+        if [ "$release" = "$host" ]; then
+                DEB_BUILD_OPTIONS=nocheck package_build "$work/deb-$release" -b || exit 1
+        else
+                package_build_in "$release" "$work/deb-$release" || exit 1
+        fi
+        deb=$(ls "$work/deb-$release"/machinespawn_*.deb)
         tree=$(e2e_root_tree "$release" systemd systemd-sysv dbus) || exit $?
         mkdir "$work/$release"
         e2e_prepare_root "$work/$release" "$tree"
