@@ -748,48 +748,63 @@ static int verb_cat(char **args) {
         return output_plan_print(&plan, stdout);
 }
 
+static bool check_present(const char *what) {
+        /* an absolute path is a file that must be readable, anything else a program in $PATH */
+        return what[0] == '/' ? access(what, R_OK) >= 0 : find_executable(what);
+}
+
 static int verb_check(char **args) {
+        /* Exactly what debian/control promises: Depends, Recommends, Suggests; and tar and cp, which Depends
+         * leaves out as Debian's Essential packages have them. An entry is there when any alternative is. */
         static const struct {
-                const char *what, *package;
-                bool required;
-        } tools[] = {
-                { "systemd-nspawn", "systemd-container", true }, { "debootstrap", "debootstrap", true },
-                { "mmdebstrap", "mmdebstrap", false },          { "tar", "tar", true },
-                { "zstd", "zstd", true },                       { "cp", "coreutils", true },
-        };
-        static const struct {
-                const char *path, *package;
-        } files[] = {
-                { "/usr/share/distro-info/debian.csv", "distro-info-data" },
-                { "/usr/share/keyrings/debian-archive-keyring.gpg", "debian-archive-keyring" },
-                { "/usr/share/keyrings/ubuntu-archive-keyring.gpg", "ubuntu-keyring" },
+                const char *what[2];
+                const char *package, *field, *why;
+        } items[] = {
+                { { "systemd-nspawn" }, "systemd-container", "Depends", NULL },
+                { { "machinectl" }, "systemd-container", "Depends", NULL },
+                { { "debootstrap", "mmdebstrap" }, "debootstrap | mmdebstrap", "Depends", NULL },
+                { { "zstd" }, "zstd", "Depends", NULL },
+                { { "tar" }, "tar", "Essential", NULL },
+                { { "cp" }, "coreutils", "Essential", NULL },
+                { { "/usr/share/distro-info/debian.csv" }, "distro-info-data", "Depends", NULL },
+                { { "/usr/share/keyrings/debian-archive-keyring.gpg" }, "debian-archive-keyring", "Depends",
+                  NULL },
+                { { "mmdebstrap" }, "mmdebstrap", "Recommends", "faster first builds" },
+                { { "/etc/ssl/certs/ca-certificates.crt" }, "ca-certificates", "Recommends",
+                  "https:// mirrors and URLs" },
+                { { "/usr/share/keyrings/ubuntu-archive-keyring.gpg" }, "ubuntu-keyring", "Suggests",
+                  "Ubuntu machines" },
+                { { "/usr/sbin/apt-cacher-ng" }, "apt-cacher-ng", "Suggests", "a cache for bootstraps" },
         };
         int missing = 0;
 
         if (args[0])
                 return usage_error("usage: machinespawn check");
-        for (size_t i = 0; i < ELEMENTSOF(tools); i++) {
-                bool ok = find_executable(tools[i].what);
-                printf("%-50s %s\n", tools[i].what,
-                       ok ? "ok" : tools[i].required ? "MISSING" : "missing (optional, faster first builds)");
+        for (size_t i = 0; i < ELEMENTSOF(items); i++) {
+                bool required = !streq(items[i].field, "Recommends") && !streq(items[i].field, "Suggests");
+                bool ok = false;
+                _cleanup_free_ char *what = NULL;
+
+                for (size_t j = 0; j < ELEMENTSOF(items[i].what) && items[i].what[j]; j++)
+                        ok = ok || check_present(items[i].what[j]);
+                what = items[i].what[1] ? strjoin(items[i].what[0], " or ", items[i].what[1])
+                                        : strdup(items[i].what[0]);
+                if (!what)
+                        return log_oom();
+                printf("%-48s %-8s %s: %s\n", what, ok ? "ok" : required ? "MISSING" : "missing",
+                       items[i].field, items[i].package);
                 if (!ok) {
-                        printf("    apt-get install %s\n", tools[i].package);
-                        missing += tools[i].required;
-                }
-        }
-        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-                bool ok = access(files[i].path, R_OK) >= 0;
-                bool required = i < 2;
-                printf("%-50s %s\n", files[i].path, ok ? "ok" : required ? "MISSING" : "missing (Ubuntu machines)");
-                if (!ok) {
-                        printf("    apt-get install %s\n", files[i].package);
+                        /* the first alternative is what apt-get would pick */
+                        printf("    apt-get install %s%s%s%s\n",
+                               items[i].what[1] ? items[i].what[0] : items[i].package,
+                               items[i].why ? " (" : "", strempty(items[i].why), items[i].why ? ")" : "");
                         missing += required;
                 }
         }
-        printf("systemd as init with its bus                       %s\n",
+        printf("%-48s %s\n", "systemd as init with its bus",
                have_systemd() ? "yes" : "no (machines run unregistered; start/stop/enable need it)");
         if (missing > 0)
-                return log_error_errno(ENOENT, "%i required tool(s) missing.", missing);
+                return log_error_errno(ENOENT, "%i required piece(s) missing.", missing);
         return 0;
 }
 
@@ -809,7 +824,7 @@ static const struct {
         { "boot NAME", "Boot the machine's init in the foreground" },
         { "enter NAME [-- COMMAND...]", "A shell (or COMMAND) as the machine's [User] in the running machine" },
         { "cat NAME", "Show the .mspawn, its drop-ins, and what the generator makes of them" },
-        { "check", "Check the tools machinespawn needs" },
+        { "check", "Check what machinespawn needs; name the package for what is missing" },
 };
 
 static void help(void) {

@@ -27,7 +27,7 @@ fi
 
 build=${MACHINESPAWN_TEST_BUILD_DIR:-build-test}
 rm -rf "$build"
-meson setup "$build" --prefix=/usr -Dwerror=true >"$build.setup.log" 2>&1 ||
+meson setup "$build" --prefix=/usr -Dwerror=true -Dtests=enabled >"$build.setup.log" 2>&1 ||
         { cat "$build.setup.log"; exit 1; }
 rm -f "$build.setup.log"
 meson compile -C "$build" || exit 1

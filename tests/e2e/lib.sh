@@ -126,3 +126,106 @@ e2e_workdir() {
         # shellcheck disable=SC2064
         trap "rm -rf '$work'" EXIT
 }
+
+# e2e_root_tree RELEASE [PACKAGE...]: prints the path of a cached minbase tree of RELEASE with the
+# packages, built on first use with mmdebstrap from the Debian mirror (through $E2E_PROXY when set).
+# Kept apart from the test host trees; a tree nobody used for 30 days is removed.
+e2e_root_tree() {
+        local release=$1 stamp tree tmp include aptopt=()
+        shift
+        include=$(echo "$*" | tr ' ' ',')
+        stamp=$(echo "$release $include" | sha256sum | cut -c1-12)
+        tree="$E2E_CACHE/root-$release-$stamp"
+        if [ -d "$tree" ]; then
+                touch "$tree"
+                echo "$tree"
+                return 0
+        fi
+        command -v mmdebstrap >/dev/null || e2e_skip "needs mmdebstrap (apt-get install mmdebstrap)"
+        mkdir -p "$E2E_CACHE"
+        find "$E2E_CACHE" -mindepth 1 -maxdepth 1 \( -name '.tmp-root-*' -o -name 'root-*' -mtime +30 \) \
+                -exec rm -rf {} + 2>/dev/null
+        tmp=$(mktemp -d "$E2E_CACHE/.tmp-root-XXXXXX")
+        [ -n "${E2E_PROXY:-}" ] && aptopt=(--aptopt="Acquire::http::Proxy \"$E2E_PROXY\"")
+        e2e_log "building $release tree $tree (once)"
+        if ! mmdebstrap --quiet --variant=minbase ${include:+--include="$include"} "${aptopt[@]}" \
+                "$release" "$tmp" "$E2E_MIRROR" >"$E2E_CACHE/root-build.log" 2>&1; then
+                tail -n 20 "$E2E_CACHE/root-build.log" >&2
+                rm -rf "$tmp"
+                e2e_skip "cannot build a $release tree (no network to $E2E_MIRROR?)"
+        fi
+        rm -f "$tmp/etc/apt/apt.conf.d/99mmdebstrap"
+        : >"$tmp/etc/machine-id"
+        mv -T "$tmp" "$tree"
+        echo "$tree"
+}
+
+# e2e_acng_start WORKDIR [PORT]: a private apt-cacher-ng on 127.0.0.1:PORT (3142; plain forwarding, the
+# cache kept in $E2E_CACHE/acng, or acng-PORT for another port so that two never share one), in the
+# foreground of a background job; sets E2E_PROXY. e2e_acng_stop ends it.
+e2e_acng_start() {
+        local dir=$1/acng port=${2:-3142} cache=$E2E_CACHE/acng
+        [ "$port" = 3142 ] || cache=$E2E_CACHE/acng-$port
+        command -v apt-cacher-ng >/dev/null || [ -x /usr/sbin/apt-cacher-ng ] ||
+                e2e_skip "needs apt-cacher-ng (apt-get install apt-cacher-ng)"
+        if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+                e2e_skip "127.0.0.1:$port is taken by another process; the test runs its own apt-cacher-ng there"
+        fi
+        mkdir -p "$cache/cache" "$dir"
+        chown -R apt-cacher-ng "$cache" "$dir" 2>/dev/null
+        cat >"$dir/acng.conf" <<CONF
+CacheDir: $cache/cache
+LogDir: $dir
+SupportDir: /usr/lib/apt-cacher-ng
+Port: $port
+BindAddress: 127.0.0.1
+ForeGround: 1
+SocketPath: $dir/socket
+PidFile: $dir/pid
+CONF
+        /usr/sbin/apt-cacher-ng -c "$dir" >"$dir/stdout" 2>&1 &
+        E2E_ACNG_PID=$!
+        for _ in $(seq 50); do
+                (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
+                sleep 0.1
+        done
+        E2E_PROXY=http://127.0.0.1:$port
+}
+
+e2e_acng_stop() {
+        if [ -n "${E2E_ACNG_PID:-}" ]; then
+                kill "$E2E_ACNG_PID" 2>/dev/null
+                wait "$E2E_ACNG_PID" 2>/dev/null
+        fi
+        E2E_ACNG_PID=
+}
+
+# e2e_prepare_root WORKDIR TREE: a private copy of TREE (e2e_root_tree with systemd) as $WORKDIR/root,
+# ready for e2e_boot, with nothing of this build in it; apt goes through $E2E_PROXY when set.
+e2e_prepare_root() {
+        local work=$1 tree=$2
+        cp -a --reflink=auto "$tree" "$work/root" || exit 1
+        mkdir -p "$work/root/e2e" "$work/root/etc/systemd/system/multi-user.target.wants"
+        cp "$(dirname "${BASH_SOURCE[0]}")/inside.sh" "$work/root/e2e/inside.sh"
+        if [ -n "${E2E_PROXY:-}" ]; then
+                echo "Acquire::http::Proxy \"$E2E_PROXY\";" >"$work/root/etc/apt/apt.conf.d/00e2e-proxy"
+        fi
+        cat >"$work/root/etc/systemd/system/e2e-scenario.service" <<'UNIT'
+[Unit]
+Description=machinespawn end-to-end scenario
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/bash -c 'bash /e2e/scenario.sh >>/e2e/log 2>&1; echo $? >/e2e/result'
+ExecStopPost=/bin/sh -c 'test ! -f /e2e/result || systemctl poweroff --no-block'
+UNIT
+        ln -sf ../e2e-scenario.service "$work/root/etc/systemd/system/multi-user.target.wants/e2e-scenario.service"
+}
+
+# e2e_run_in ROOT COMMAND...: runs COMMAND in ROOT without booting it (the host's network, unregistered).
+e2e_run_in() {
+        local root=$1
+        shift
+        systemd-nspawn --quiet --register=no --keep-unit --directory="$root" --machine="e2e-run-$$" "$@" </dev/null
+}
