@@ -444,7 +444,7 @@ static int verb_enter(char **args) {
                 if (!target ||
                     strv_extend_strv(&argv, (char *[]) { (char *) "systemd-run", (char *) "--machine", (char *) name,
                                                          (char *) "--quiet", (char *) "--wait", (char *) "--collect",
-                                                         (char *) "--property=WorkingDirectory=~",
+                                                         (char *) "--property=WorkingDirectory=-~",
                                                          isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)
                                                                  ? (char *) "--pty" : (char *) "--pipe",
                                                          NULL }) < 0)
