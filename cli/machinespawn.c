@@ -474,11 +474,25 @@ static int verb_enter(char **args) {
                 }
         }
 
-        target = strjoin(user, "@", name);
-        if (!target)
-                return log_oom();
-        if (strv_extend_strv(&argv, (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet", NULL }) < 0)
-                return log_oom();
+        if (cmd[0]) {
+                /* A command through systemd-run --wait, which ends with the command's exit status: machinectl
+                 * shell of systemd 252 drops it. A terminal only when there is one. */
+                target = strjoin("--uid=", user);
+                if (!target ||
+                    strv_extend_strv(&argv, (char *[]) { (char *) "systemd-run", (char *) "--machine", (char *) name,
+                                                         (char *) "--quiet", (char *) "--wait", (char *) "--collect",
+                                                         (char *) "--property=WorkingDirectory=-~",
+                                                         isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)
+                                                                 ? (char *) "--pty" : (char *) "--pipe",
+                                                         NULL }) < 0)
+                        return log_oom();
+        } else {
+                target = strjoin(user, "@", name);
+                if (!target ||
+                    strv_extend_strv(&argv, (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet",
+                                                         NULL }) < 0)
+                        return log_oom();
+        }
         /* the host session's display and audio, as machinespawn-prepare found them at start; read through
          * chase.h (the machine owns the file): a refused file is a warning, the shell still opens */
         {
@@ -500,12 +514,12 @@ static int verb_enter(char **args) {
         }
         if (strv_extend(&argv, target) < 0)
                 return log_oom();
-        /* a command through env(1): machinectl shell wants an absolute path, env finds it in $PATH */
+        /* a command through env(1): the service manager wants an absolute path, env finds it in $PATH */
         if (cmd[0] && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend_strv(&argv, cmd) < 0))
                 return log_oom();
         r = spawn_wait(argv, NULL);
         if (r < 0)
-                return log_error_errno(r, "Cannot run machinectl: %m");
+                return log_error_errno(r, "Cannot run %s: %m", argv[0]);
         command_status = r;
         return 0;
 }

@@ -6,14 +6,30 @@
 set -u
 
 E2E_CACHE=${MACHINESPAWN_E2E_CACHE:-/var/cache/machinespawn-e2e}
+# The test host's Debian release (bookworm: systemd 252, trixie: 257, sid: the newest); meson runs each
+# scenario once per host release it is registered for.
 E2E_RELEASE=${MACHINESPAWN_E2E_RELEASE:-bookworm}
+# The release of the machines the scenarios declare with a tree made beforehand: the same on every host,
+# so that what differs between runs is the host's systemd.
+E2E_MACHINE_RELEASE=bookworm
 E2E_MIRROR=${MACHINESPAWN_E2E_MIRROR:-http://deb.debian.org/debian}
-# What the test host needs: systemd as PID 1, nested nspawn, the libraries our binaries link, bootstrap tools,
-# and an X server and a sound server with their clients for [User] Display=/Audio= (machines copied from
-# this tree have the clients too).
-E2E_PACKAGES="systemd systemd-sysv dbus systemd-container iproute2 ca-certificates debootstrap \
-distro-info-data debian-archive-keyring libcurl4 libarchive13 libiniparser1 libsystemd0 zstd xz-utils \
+E2E_SOURCE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# e2e_host_packages RELEASE: what a test host needs: systemd as PID 1, nested nspawn, the libraries our
+# binaries link (their package names changed with the 64-bit time_t transition and iniparser 4.2), bootstrap
+# tools, and an X server and a sound server with their clients for [User] Display=/Audio= (machines copied
+# from such a tree have the clients too).
+e2e_host_packages() {
+        local libs
+        case $1 in
+        bookworm) libs="libcurl4 libarchive13 libiniparser1" ;;
+        *) libs="libcurl4t64 libarchive13t64 libiniparser4" ;;
+        esac
+        echo "systemd systemd-sysv dbus systemd-container iproute2 ca-certificates debootstrap \
+distro-info-data debian-archive-keyring $libs libsystemd0 zstd xz-utils \
 xvfb xauth x11-utils pulseaudio pulseaudio-utils sudo"
+}
+E2E_PACKAGES=$(e2e_host_packages "$E2E_RELEASE")
 
 e2e_skip() {
         echo "SKIP: $*"
@@ -30,30 +46,36 @@ e2e_require() {
         [ -n "${MACHINESPAWN_BUILD_ROOT:-}" ] || e2e_skip "MACHINESPAWN_BUILD_ROOT not set (run through meson test)"
 }
 
-# Prints the path of a cached, bootable test host tree, building it on first use (needs the Debian mirror).
-e2e_host_tree() {
-        local stamp tree tmp tool
-        stamp=$(echo "$E2E_RELEASE $E2E_PACKAGES" | sha256sum | cut -c1-12)
-        tree="$E2E_CACHE/host-$E2E_RELEASE-$stamp"
+# e2e_tree KIND RELEASE PACKAGES: prints the path of a cached Debian tree, building it on first use (needs
+# the Debian mirror). Trees of other releases and kinds stay; those of this kind and release made for another
+# package list go.
+e2e_tree() {
+        local kind=$1 release=$2 packages=$3 stamp tree tmp tool log
+        stamp=$(echo "$release $packages" | sha256sum | cut -c1-12)
+        tree="$E2E_CACHE/$kind-$release-$stamp"
         if [ -d "$tree" ]; then
                 echo "$tree"
                 return 0
         fi
         mkdir -p "$E2E_CACHE"
-        # partial builds of earlier runs, and trees for package lists of the past
-        rm -rf "$E2E_CACHE"/.tmp-host-* "$E2E_CACHE"/host-*-* 2>/dev/null
-        tmp=$(mktemp -d "$E2E_CACHE/.tmp-host-XXXXXX")
-        e2e_log "building test host tree $tree (once)"
+        # partial builds of earlier runs, and trees of this release for package lists of the past
+        rm -rf "$E2E_CACHE/.tmp-$kind-$release-"* "$E2E_CACHE/$kind-$release-"* 2>/dev/null
+        tmp=$(mktemp -d "$E2E_CACHE/.tmp-$kind-$release-XXXXXX")
+        log="$E2E_CACHE/$kind-$release-build.log"
+        e2e_log "building the $release $kind tree $tree (once)"
         if command -v mmdebstrap >/dev/null; then
-                tool=(mmdebstrap --quiet --variant=minbase --include="${E2E_PACKAGES// /,}" "$E2E_RELEASE" "$tmp" "$E2E_MIRROR")
+                # The mirror may serve an unstable whose Release file is past its Valid-Until: the
+                # signature is still checked.
+                tool=(mmdebstrap --quiet --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"'
+                      --include="${packages// /,}" "$release" "$tmp" "$E2E_MIRROR")
         else
                 rmdir "$tmp"
-                tool=(debootstrap --variant=minbase --include="${E2E_PACKAGES// /,}" "$E2E_RELEASE" "$tmp" "$E2E_MIRROR")
+                tool=(debootstrap --variant=minbase --include="${packages// /,}" "$release" "$tmp" "$E2E_MIRROR")
         fi
-        if ! "${tool[@]}" >"$E2E_CACHE/host-build.log" 2>&1; then
-                tail -n 20 "$E2E_CACHE/host-build.log" >&2
+        if ! "${tool[@]}" >"$log" 2>&1; then
+                tail -n 20 "$log" >&2
                 rm -rf "$tmp"
-                e2e_skip "cannot build the test host tree (no network to $E2E_MIRROR?)"
+                e2e_skip "cannot build the $release $kind tree (no network to $E2E_MIRROR?)"
         fi
         # A fixed machine-id would make journald of parallel hosts collide; let each boot make its own.
         : >"$tmp/etc/machine-id"
@@ -62,15 +84,89 @@ e2e_host_tree() {
         echo "$tree"
 }
 
+# Prints the path of the cached, bootable test host tree of $E2E_RELEASE.
+e2e_host_tree() {
+        e2e_tree host "$E2E_RELEASE" "$E2E_PACKAGES"
+}
+
+# Prints the path of a pristine tree to copy for a declared machine: a test host tree of
+# $E2E_MACHINE_RELEASE (it boots, and has what [User] Display=/Audio= need).
+e2e_machine_tree() {
+        e2e_tree host "$E2E_MACHINE_RELEASE" "$(e2e_host_packages "$E2E_MACHINE_RELEASE")"
+}
+
+# The source files, for the hash that names a build: git's list where there is one.
+e2e_source_hash() {
+        (
+                cd "$E2E_SOURCE_ROOT" || exit 1
+                if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+                        git ls-files -z --cached --others --exclude-standard
+                else
+                        find . -name .git -prune -o -type d -exec test -e '{}/meson-private' ';' -prune \
+                                -o -type f -print0
+                fi | LC_ALL=C sort -z | xargs -0 sha256sum 2>/dev/null | sha256sum | cut -c1-12
+        )
+}
+
+# e2e_release_install: prints a directory with this source tree built for $E2E_RELEASE and installed into
+# it (meson install --destdir). Built once per release and source hash in a build root of that release
+# (its libraries, its systemd.pc), with systemd-nspawn; the build root is cached like the host trees.
+e2e_release_install() {
+        local packages root hash out tmp log
+        packages="$(grep -hv '^#' "$E2E_SOURCE_ROOT"/tools/build-deps.txt | xargs) libcmocka-dev"
+        # Debian 13 moved systemd.pc (the unit and generator directories) into systemd-dev
+        [ "$E2E_RELEASE" = bookworm ] || packages="$packages systemd-dev"
+        root=$(e2e_tree build "$E2E_RELEASE" "$packages") || exit $?
+        hash=$(e2e_source_hash) || exit 1
+        out="$E2E_CACHE/install-$E2E_RELEASE-$hash"
+        if [ -d "$out" ]; then
+                echo "$out"
+                return 0
+        fi
+        rm -rf "$E2E_CACHE/.tmp-install-$E2E_RELEASE-"* "$E2E_CACHE/install-$E2E_RELEASE-"* 2>/dev/null
+        tmp=$(mktemp -d "$E2E_CACHE/.tmp-install-$E2E_RELEASE-XXXXXX")
+        mkdir "$tmp/build" "$tmp/dest"
+        log="$E2E_CACHE/install-$E2E_RELEASE-build.log"
+        e2e_log "building machinespawn for $E2E_RELEASE in $root"
+        # The build root stays pristine: the build and its result are bind mounts, the source read-only.
+        if ! systemd-nspawn --quiet --register=no --keep-unit --directory="$root" --private-network \
+                --bind-ro="$E2E_SOURCE_ROOT:/src" --bind="$tmp/build:/build" --bind="$tmp/dest:/dest" \
+                /bin/sh -ec 'meson setup /build /src --prefix=/usr
+                        meson compile -C /build
+                        DESTDIR=/dest meson install -C /build --no-rebuild --quiet' </dev/null >"$log" 2>&1; then
+                tail -n 30 "$log" >&2
+                rm -rf "$tmp"
+                echo "cannot build machinespawn for $E2E_RELEASE (log: $log)" >&2
+                exit 1
+        fi
+        mv -T "$tmp/dest" "$out"
+        rm -rf "$tmp"
+        echo "$out"
+}
+
+# e2e_install_build ROOT: installs this build into ROOT: the meson build directory's own when this host is of
+# the test host's release, else one built for that release.
+e2e_install_build() {
+        local root=$1 native= dest
+        native=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+        if [ "$native" = "$E2E_RELEASE" ]; then
+                DESTDIR="$root" meson install -C "$MACHINESPAWN_BUILD_ROOT" --quiet --no-rebuild >/dev/null ||
+                        { echo "meson install into the test host failed" >&2; exit 1; }
+        else
+                dest=$(e2e_release_install) || exit 1
+                cp -a "$dest/." "$root/" || { echo "installing the $E2E_RELEASE build failed" >&2; exit 1; }
+        fi
+}
+
 # e2e_prepare_host WORKDIR: a private copy of the host tree with this build installed, ready to boot.
 e2e_prepare_host() {
         local work=$1 tree
         tree=$(e2e_host_tree) || exit $?
         cp -a --reflink=auto "$tree" "$work/root" || exit 1
-        DESTDIR="$work/root" meson install -C "$MACHINESPAWN_BUILD_ROOT" --quiet --no-rebuild >/dev/null ||
-                { echo "meson install into the test host failed" >&2; exit 1; }
+        e2e_install_build "$work/root"
         mkdir -p "$work/root/e2e"
         cp "$(dirname "${BASH_SOURCE[0]}")/inside.sh" "$work/root/e2e/inside.sh"
+        echo "$E2E_RELEASE" >"$work/root/e2e/release"
         cat >"$work/root/etc/systemd/system/e2e-scenario.service" <<'UNIT'
 [Unit]
 Description=machinespawn end-to-end scenario

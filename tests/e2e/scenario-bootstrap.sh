@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs inside the booted test host, see test-bootstrap.sh.
 . /e2e/inside.sh
+echo "     (test host: $(systemctl --version | head -n1))"
 
 declare_machine() { # NAME RELEASE [EXTRA LINES]
         printf '[Machine]\nDistribution=debian\nRelease=%s\n%s\n' "$2" "${3:-}" >"/etc/machinespawn/$1.mspawn"

@@ -5,9 +5,13 @@ ms=/usr/bin/machinespawn
 up() { wait_for 60 systemd-run -M cli-e --wait -q true; }
 
 if [ ! -f /e2e/phase2 ]; then
+        echo "     (test host: $(systemctl --version | head -n1))"
         check "machinespawn start" $ms start cli-e
         up
         check_output "... it runs" "cli-e" machinectl list --no-legend
+        # what enter and these scenarios rely on: systemd-run --wait ends with the command's status
+        check_output "systemd-run -M --wait passes the command's exit status" "status 3" \
+                sh -c 'systemd-run -M cli-e --wait -q --pipe /bin/sh -c "exit 3"; echo status $?'
         check_output "list says running" "running" $ms list
         check "machinespawn stop" $ms stop cli-e
         check_not_output "... it is stopped" "cli-e" machinectl list --no-legend

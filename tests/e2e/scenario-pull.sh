@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs inside the booted test host, see test-pull.sh.
 . /e2e/inside.sh
+echo "     (test host: $(systemctl --version | head -n1))"
 
 check "systemctl start downloads, verifies, unpacks and boots an Image= machine" systemctl start systemd-nspawn@img
 wait_for 90 systemd-run -M img --wait -q true

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs inside the booted test host, see test-user.sh.
 . /e2e/inside.sh
+echo "     (test host: $(systemctl --version | head -n1))"
 ms=/usr/bin/machinespawn
 in_desk() { systemd-run -M desk --wait -q --pipe "$@"; }
 
 groupadd -g 1234 alice
 useradd -m -u 1234 -g 1234 -s /bin/bash -c "Alice Example" alice
+useradd -m -u 1240 -U -s /bin/bash bob
 
 check "the machine starts without alice's display and sound servers" systemctl start systemd-nspawn@desk
 wait_for 60 systemd-run -M desk --wait -q true
@@ -24,6 +26,16 @@ check_output "... and sudo works for her without a password" "0" $ms enter desk 
 check "machinespawn enter runs a command as alice" $ms enter desk -- touch /home/alice/made-inside
 check_output "a file alice makes inside is alice's on the host" "1234:1234" stat -c %u:%g /home/alice/made-inside
 check_output "enter --user=root" "0" $ms enter desk --user=root -- id -u
+# machinectl shell drops a command's exit status on systemd 252; enter must not
+check_output "enter exits with the command's status" "status 3" sh -c "$ms enter desk -- sh -c 'exit 3'; echo status \$?"
+check_output "... and with a failure's" "status 1" sh -c "$ms enter desk -- false; echo status \$?"
+check_output "... and 0 for success" "status 0" sh -c "$ms enter desk -- true; echo status \$?"
+
+# The settings go where systemd-nspawn trusts them: since systemd 260, BindUser= (like Bind=) is ignored in a
+# settings file beside the machine's tree.
+check_output "the machine's settings are in /run/systemd/nspawn" "BindUser=bob" cat /run/systemd/nspawn/desk.nspawn
+check "BindUser=bob reached systemd-nspawn: bob's user record is in the machine" in_desk test -s /run/host/userdb/bob.user
+check_output "... and his home" "bob" in_desk ls /run/host/home
 
 # how long "enter -- true" takes on a running machine (reported, not asserted: the machine is noisy)
 times=()

@@ -10,6 +10,6 @@ e2e_prepare_host "$work"
 mkdir -p "$work/root/etc/machinespawn"
 printf '[Machine]\nDistribution=debian\nRelease=bookworm\n' >"$work/root/etc/machinespawn/cli-e.mspawn"
 # the machine's tree exists already (bootstrapping is tested elsewhere)
-cp -a --reflink=auto "$(e2e_host_tree)" "$work/root/var/lib/machines/cli-e"
+cp -a --reflink=auto "$(e2e_machine_tree)" "$work/root/var/lib/machines/cli-e"
 
 e2e_boot "$work" "$(dirname "$0")/scenario-cli.sh"

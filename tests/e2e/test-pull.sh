@@ -16,7 +16,7 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$work/www"
-tar -C "$(e2e_host_tree)" -cf - . | zstd -q -T0 -3 -o "$work/www/rootfs.tar.zst"
+tar -C "$(e2e_machine_tree)" -cf - . | zstd -q -T0 -3 -o "$work/www/rootfs.tar.zst"
 (cd "$work/www" && sha256sum rootfs.tar.zst >SHA256SUMS)
 . "$(dirname "$0")/../http-server.sh"
 http_server_start "$work/www" || exit 1
