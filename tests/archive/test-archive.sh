@@ -2,12 +2,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Releases past their end of life come from an archive mirror. archive.debian.org is out of reach here, so
 # the test serves a stand-in on 127.0.0.1: a repository made with apt-ftparchive from bookworm's minbase
-# packages, published as "buster" and "stretch", signed with a key made for the test, its Release files
-# past their Valid-Until, stretch's signed by a key that has expired since, as the real one is.
-# "machinespawn bootstrap debian-10" (mmdebstrap) and "debian-9" (Bootstrapper=auto, which must take
-# debootstrap) must build from it, and the machines must carry the archive in their sources.list, no
-# security or updates suite, and an apt told not to check Valid-Until. Needs root, the tools and (for a cold package
-# cache) the Debian mirror; skips (77) otherwise.
+# packages, published as "buster", "stretch" and "jessie", signed with a key made for the test, their
+# Release files past their Valid-Until, stretch's and jessie's signed by a key that has expired since, as
+# the real ones are. "machinespawn bootstrap debian-10" (mmdebstrap), "debian-9" and "debian-8"
+# (Bootstrapper=auto, which must take debootstrap) must build from it, and the machines must carry the
+# archive in their sources.list, no security or updates suite, and an apt told not to check Valid-Until.
+# Needs root, the tools and (for a cold package cache) the Debian mirror; skips (77) otherwise.
 set -u
 CLI=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -108,6 +108,7 @@ publish() {
 }
 publish buster oldoldstable '=machinespawn test archive'
 publish stretch oldoldoldstable '=machinespawn test archive (expired)' 20200101T010000
+publish jessie oldoldoldoldstable '=machinespawn test archive (expired)' 20200101T010000
 check_output "the stand-in stretch is signed by an expired key" "EXPKEYSIG" \
         gpgv --status-fd 1 --keyring "$tmp/archive-keyring.gpg" "$repo/dists/stretch/Release.gpg" \
         "$repo/dists/stretch/Release"
@@ -144,7 +145,7 @@ check_machine() {
         check "$1: ... and nothing else (no security, no updates suite)" \
                 test "$(cat "$m/etc/apt/sources.list")" = "deb $mirror $code main contrib non-free"
         check_not_output "$1: no other sources in sources.list.d" "deb" \
-                sh -c "cat '$m'/etc/apt/sources.list.d/*.list '$m'/etc/apt/sources.list.d/*.sources 2>/dev/null"
+                find "$m/etc/apt/sources.list.d" -type f -exec cat {} +
         check_output "$1: apt does not check Valid-Until" 'Acquire::Check-Valid-Until "false";' \
                 cat "$m/etc/apt/apt.conf.d/01machinespawn-archive"
         check "$1: the build's apt options are not left behind" test ! -e "$m/etc/apt/apt.conf.d/99mmdebstrap"
@@ -172,5 +173,12 @@ echo "     (in $(($(date +%s) - start)) s)"
 check_machine old9 stretch
 check_output "... with debootstrap, which accepts the expired key's signature" "tool=debootstrap" \
         sh -c "cat '$tmp'/cache/*stretch*.info"
+
+start=$(date +%s)
+check_output "bootstrap debian-8 (Bootstrapper=auto) from the archive mirror" "Machine old8 ready" \
+        "$CLI" bootstrap debian-8 old8
+echo "     (in $(($(date +%s) - start)) s)"
+check_machine old8 jessie
+check_output "... with debootstrap" "tool=debootstrap" sh -c "cat '$tmp'/cache/*jessie*.info"
 
 e2e_done

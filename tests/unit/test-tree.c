@@ -129,6 +129,8 @@ static void test_pack_unpack_roundtrip(void **state) {
         assert_int_equal(link(x, h), 0);
         assert_int_equal(symlink("tool", l), 0);
         bool have_xattr = setxattr(x, "user.mspawn", "kept", 4, 0) >= 0; /* tmpfs before 6.6 has no user.* */
+        if (!have_xattr)
+                tests_skip_part("this file system has no user.* xattrs: xattr round trip not checked");
 
         assert_int_equal(tree_pack(src, archive), 0);
         assert_int_equal(tree_unpack(archive, dst), 0);
