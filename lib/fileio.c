@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 
 int mkdir_p_at(int dir_fd, const char *path, mode_t mode) {
@@ -147,26 +148,19 @@ int read_full_file(const char *path, char **ret, size_t *ret_size) {
         return read_full_file_at(AT_FDCWD, path, ret, ret_size);
 }
 
-int read_full_file_at(int dir_fd, const char *path, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -EBADF;
+/* Everything fd gives until its end, NUL-terminated, refusing (-EFBIG) past max bytes: the buffer doubles,
+ * so a file of n bytes costs O(n) copies. The one read loop of the project. */
+int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_size) {
         _cleanup_free_ char *buf = NULL;
         size_t n = 0, alloc = 0;
 
-        /* open() and read() only: no stdio buffer and no fstat(), this runs once per .mspawn. */
-        fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
         for (;;) {
                 ssize_t k;
 
-                if (alloc - n < 2048) {
-                        char *b = realloc(buf, alloc ? alloc * 2 : 4096);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                        alloc = alloc ? alloc * 2 : 4096;
-                }
-                k = read(fd, buf + n, alloc - n - 1);
+                /* room for a full chunk, one byte past the cap (to see it is exceeded) and the NUL */
+                if (GREEDY_REALLOC(buf, alloc, MIN(n + 65536, max + 1) + 1) < 0)
+                        return -ENOMEM;
+                k = read(fd, buf + n, MIN(alloc - 1, max + 1) - n);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -175,12 +169,24 @@ int read_full_file_at(int dir_fd, const char *path, char **ret, size_t *ret_size
                 if (k == 0)
                         break;
                 n += (size_t) k;
+                if (n > max)
+                        return -EFBIG;
         }
         buf[n] = 0;
         *ret = TAKE_PTR(buf);
         if (ret_size)
                 *ret_size = n;
         return 0;
+}
+
+int read_full_file_at(int dir_fd, const char *path, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+
+        /* open() and read() only: no stdio buffer and no fstat(), this runs once per .mspawn. */
+        fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_fd_bounded(fd, SIZE_MAX - 1, ret, ret_size);
 }
 
 typedef struct StringSink {
@@ -300,9 +306,8 @@ static int reopen_read(int path_fd, int dir_fd, const char *name, const struct s
 int read_regular_file_at(int dir_fd, const char *name, size_t max, char **ret, size_t *ret_size,
                          struct stat *ret_st) {
         _cleanup_close_ int path_fd = -EBADF, fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
         struct stat st;
-        size_t n = 0;
+        int r;
 
         if (strchr(name, '/'))
                 return -EINVAL;
@@ -329,49 +334,9 @@ int read_regular_file_at(int dir_fd, const char *name, size_t max, char **ret, s
                 return -EBADFD;
 
         /* the size may still change while we read: the cap holds whatever fstat() said */
-        size_t alloc = ((size_t) st.st_size > 4095 ? (size_t) st.st_size : 4095);
-        alloc = (alloc < max ? alloc : max) + 1;
-        buf = malloc(alloc);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k;
-
-                if (n + 1 >= alloc) {
-                        char c;
-
-                        if (alloc - 1 >= max) {
-                                /* full at the cap: only the end of the file may follow */
-                                k = read(fd, &c, 1);
-                                if (k < 0 && errno == EINTR)
-                                        continue;
-                                if (k < 0)
-                                        return -errno;
-                                if (k > 0)
-                                        return -EFBIG;
-                                break;
-                        }
-                        size_t a = alloc * 2 - 1 < max ? alloc * 2 : max + 1;
-                        char *nb = realloc(buf, a);
-                        if (!nb)
-                                return -ENOMEM;
-                        buf = nb;
-                        alloc = a;
-                }
-                k = read(fd, buf + n, alloc - n - 1);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        if (ret_size)
-                *ret_size = n;
+        r = read_fd_bounded(fd, max, ret, ret_size);
+        if (r < 0)
+                return r;
         if (ret_st)
                 *ret_st = st;
         return 0;

@@ -29,6 +29,8 @@ int symlink_atomic_at(const char *target, int dir_fd, const char *path);
 int write_file_atomic_owned_at(int dir_fd, const char *name, const char *content, size_t size, mode_t mode,
                                uid_t uid, gid_t gid, WriteFlags flags);
 
+/* What fd gives until its end, NUL-terminated (the NUL not counted in *ret_size); -EFBIG past max bytes. */
+int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_size);
 /* The whole file, NUL-terminated (the NUL not counted in *ret_size). */
 int read_full_file(const char *path, char **ret, size_t *ret_size);
 int read_full_file_at(int dir_fd, const char *path, char **ret, size_t *ret_size);

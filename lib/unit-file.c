@@ -3,6 +3,7 @@
 
 #include "alloc-util.h"
 #include "strv.h"
+#include "fileio.h"
 #include "unit-file.h"
 
 /* systemd's WHITESPACE is " \t\n\r"; CR and LF always end a line, so inside one only these two are left.
@@ -337,9 +338,8 @@ int unit_file_parse_buffer(UnitFile *u, const char *path_in, char *buf, size_t s
 }
 
 static int read_bounded(int fd, char **ret, size_t *ret_size) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
         struct stat st;
+        int r;
 
         if (fstat(fd, &st) < 0)
                 return -errno;
@@ -351,30 +351,10 @@ static int read_bounded(int fd, char **ret, size_t *ret_size) {
                 *ret_size = st.st_size;
                 return -EFBIG;
         }
-
-        for (;;) {
-                ssize_t k;
-
-                if (GREEDY_REALLOC(buf, allocated, size + 65536 + 1) < 0)
-                        return -ENOMEM;
-                k = read(fd, buf + size, MIN(allocated - size - 1, UNIT_FILE_SIZE_MAX + 1 - size));
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                size += k;
-                if (size > UNIT_FILE_SIZE_MAX) {
-                        *ret_size = 0; /* not known: reading stopped here */
-                        return -EFBIG;
-                }
-        }
-        buf[size] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
+        r = read_fd_bounded(fd, UNIT_FILE_SIZE_MAX, ret, ret_size);
+        if (r == -EFBIG)
+                *ret_size = 0; /* not known: reading stopped at the cap */
+        return r;
 }
 
 int unit_file_read_at(int dir_fd, const char *path, char **ret, size_t *ret_size) {
