@@ -120,26 +120,38 @@ gid_t group_free_gid(const char *text) {
         }
 }
 
-int group_apply(const char *text, const char *group, gid_t gid, const char *member, char **ret) {
-        _cleanup_free_ char *line = find_line(text, group), *new_line = NULL;
-        _cleanup_strv_free_ char **members = NULL;
-        char gids[32];
+/* group and gshadow lines both end in the member list, their fourth field: where it starts, or NULL */
+static const char *member_field(const char *line) {
+        const char *p = line;
 
-        if (line) {
-                const char *p = line;
-                for (int i = 0; i < 3 && p; i++) {
-                        p = strchr(p, ':');
-                        if (p)
-                                p++;
-                }
-                if (p && strv_split(&members, p, ",") < 0)
-                        return -ENOMEM;
+        for (int i = 0; i < 3 && p; i++) {
+                p = strchr(p, ':');
+                if (p)
+                        p++;
         }
+        return p;
+}
+
+/* The comma-separated list with member added (once) */
+static int member_list_with(const char *list, const char *member, char **ret) {
+        _cleanup_strv_free_ char **members = NULL;
+
+        if (list && strv_split(&members, list, ",") < 0)
+                return -ENOMEM;
         if (member && !strv_contains(members, member) && strv_extend(&members, member) < 0)
                 return -ENOMEM;
-        _cleanup_free_ char *m = strv_join(members, ",");
+        *ret = strv_join(members, ",");
+        return *ret ? 0 : -ENOMEM;
+}
+
+int group_apply(const char *text, const char *group, gid_t gid, const char *member, char **ret) {
+        _cleanup_free_ char *line = find_line(text, group), *new_line = NULL, *m = NULL;
+        char gids[32];
+
+        if (member_list_with(member_field(line), member, &m) < 0)
+                return -ENOMEM;
         snprintf(gids, sizeof gids, ":x:%u:", (unsigned) gid);
-        new_line = m ? strjoin(group, gids, m) : NULL;
+        new_line = strjoin(group, gids, m);
         if (!new_line)
                 return -ENOMEM;
         return replace_line(text, group, new_line, ret);
@@ -161,22 +173,13 @@ int shadow_apply(const char *text, const char *name, char **ret) {
 
 int gshadow_apply(const char *text, const char *group, const char *member, char **ret) {
         _cleanup_free_ char *line = find_line(text, group), *new_line = NULL, *m = NULL, *head = NULL;
-        _cleanup_strv_free_ char **members = NULL;
-        const char *p = line;
+        const char *p = member_field(line);
 
         /* "name:password:admins:members"; a new group gets no password ("!") and no admins */
-        for (int i = 0; i < 3 && p; i++) {
-                p = strchr(p, ':');
-                if (p)
-                        p++;
-        }
-        if (p && strv_split(&members, p, ",") < 0)
+        if (member_list_with(p, member, &m) < 0)
                 return -ENOMEM;
-        if (member && !strv_contains(members, member) && strv_extend(&members, member) < 0)
-                return -ENOMEM;
-        m = strv_join(members, ",");
         head = p ? strndup(line, p - line) : strjoin(group, ":!::");
-        new_line = m && head ? strjoin(head, m) : NULL;
+        new_line = head ? strjoin(head, m) : NULL;
         if (!new_line)
                 return -ENOMEM;
         return replace_line(text, group, new_line, ret);
