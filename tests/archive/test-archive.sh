@@ -7,6 +7,8 @@
 # the real ones are. "machinespawn bootstrap debian-10" (mmdebstrap), "debian-9" and "debian-8"
 # (Bootstrapper=auto, which must take debootstrap) must build from it, and the machines must carry the
 # archive in their sources.list, no security or updates suite, and an apt told not to check Valid-Until.
+# The same packages as Ubuntu 22.10 "kinetic" stand in for old-releases: "ubuntu-22.10" must build from
+# there, its -updates and -security pockets pointing there too.
 # Needs root, the tools and (for a cold package cache) the Debian mirror; skips (77) otherwise.
 set -u
 CLI=$1
@@ -83,11 +85,12 @@ for deb in "$repo"/pool/main/*.deb; do
 done >"$tmp/override"
 
 # publish SUITE ALIAS KEY [SIGNED-AT]: a Release file as the archive has it, dated long ago and valid for a
-# week after, signed by KEY (at SIGNED-AT, for a key that has expired since).
+# week after, signed by KEY (at SIGNED-AT, for a key that has expired since). $components: its components.
+components="main contrib non-free"
 publish() {
         local suite=$1 dist=$repo/dists/$1 key=$3 at=() c
         [ -n "${4:-}" ] && at=(--faked-system-time "$4")
-        for c in main contrib non-free; do
+        for c in $components; do
                 mkdir -p "$dist/$c/binary-$arch"
                 if [ "$c" = main ]; then
                         (cd "$repo" && apt-ftparchive packages pool/main "$tmp/override") \
@@ -100,7 +103,7 @@ publish() {
         (cd "$dist" && apt-ftparchive -o APT::FTPArchive::Release::Origin=Debian \
                 -o APT::FTPArchive::Release::Label=Debian -o APT::FTPArchive::Release::Suite="$2" \
                 -o APT::FTPArchive::Release::Codename="$suite" -o APT::FTPArchive::Release::Architectures="$arch" \
-                -o APT::FTPArchive::Release::Components="main contrib non-free" release .) >"$tmp/Release"
+                -o APT::FTPArchive::Release::Components="$components" release .) >"$tmp/Release"
         sed -e 's/^Date: .*/Date: Sat, 10 Sep 2022 10:00:00 UTC\nValid-Until: Sat, 17 Sep 2022 10:00:00 UTC/' \
                 "$tmp/Release" >"$dist/Release"
         gpg --batch --yes "${at[@]}" -u "$key" --clearsign -o "$dist/InRelease" "$dist/Release" 2>/dev/null
@@ -180,5 +183,35 @@ check_output "bootstrap debian-8 (Bootstrapper=auto) from the archive mirror" "M
 echo "     (in $(($(date +%s) - start)) s)"
 check_machine old8 jessie
 check_output "... with debootstrap" "tool=debootstrap" sh -c "cat '$tmp'/cache/*jessie*.info"
+
+# Ubuntu 22.10 "kinetic", past its end of life: old-releases, with its -updates and -security pockets
+# there too. The stand-in holds Debian's packages under Ubuntu's name, enough for debootstrap.
+ln -s debian "$tmp/www/ubuntu"
+components="main restricted universe multiverse"
+for s in kinetic kinetic-updates kinetic-security; do
+        publish $s $s '=machinespawn test archive'
+done
+old=http://127.0.0.1:$port/ubuntu
+cat >>"$tmp/etc/machinespawn.conf" <<EOF
+[ubuntu]
+ArchiveMirror=$old
+ArchiveSecurityMirror=$old
+ArchiveKeyring=$tmp/archive-keyring.gpg
+EOF
+start=$(date +%s)
+check_output "bootstrap ubuntu-22.10 from the old-releases stand-in" "Machine oldk ready" \
+        "$CLI" bootstrap ubuntu-22.10 oldk
+echo "     (in $(($(date +%s) - start)) s)"
+u=$tmp/machines/oldk
+check_output "oldk: sources.list names old-releases for kinetic" \
+        "deb $old kinetic main restricted universe multiverse" cat "$u/etc/apt/sources.list"
+check_output "oldk: ... and its -updates pocket there" \
+        "deb $old kinetic-updates main restricted universe multiverse" cat "$u/etc/apt/sources.list"
+check_output "oldk: ... and its -security pocket there" \
+        "deb $old kinetic-security main restricted universe multiverse" cat "$u/etc/apt/sources.list"
+check_not_output "oldk: no other archive" "ubuntu.com" cat "$u/etc/apt/sources.list"
+check_output "oldk: apt does not check Valid-Until" 'Acquire::Check-Valid-Until "false";' \
+        cat "$u/etc/apt/apt.conf.d/01machinespawn-archive"
+check_output "the base came from old-releases" "mirror=$old" sh -c "cat '$tmp'/cache/*kinetic*.info"
 
 e2e_done
