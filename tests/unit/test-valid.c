@@ -173,10 +173,14 @@ static char **dpkg_linux_architectures(void) {
         return arches;
 }
 
+/* Names dpkg dropped after bookworm (trixie's dpkg no longer lists them): still accepted, since a machine
+ * may be declared for a release that had them; nothing else may differ from the host's dpkg. */
+static const char *const retired_architectures[] = { "arm64ilp32", "avr32", "m32r", "tilegx", NULL };
+
 static void test_architectures_match_dpkg(void **state) {
         _cleanup_strv_free_ char **dpkg = dpkg_linux_architectures();
         const char *const *ours;
-        size_t n = architectures_known(&ours);
+        size_t n = architectures_known(&ours), retired = 0;
         FILE *f;
 
         if (!dpkg) {
@@ -184,12 +188,15 @@ static void test_architectures_match_dpkg(void **state) {
                 skip();
         }
         for (size_t i = 0; i < n; i++)
-                if (!in_list(dpkg, ours[i]))
-                        fail_msg("'%s' is not an architecture dpkg knows", ours[i]);
+                if (!in_list(dpkg, ours[i])) {
+                        if (!in_list((char **) retired_architectures, ours[i]))
+                                fail_msg("'%s' is not an architecture dpkg knows", ours[i]);
+                        retired++;
+                }
         STRV_FOREACH(a, dpkg)
                 if (!architecture_is_known(*a))
                         fail_msg("dpkg knows '%s', valid.c does not", *a);
-        assert_int_equal(strv_length(dpkg), n);
+        assert_int_equal(strv_length(dpkg) + retired, n);
 
         /* and dpkg-architecture's own answer, when dpkg-dev is installed */
         f = popen("dpkg-architecture -L 2>/dev/null", "re");
@@ -205,7 +212,7 @@ static void test_architectures_match_dpkg(void **state) {
                                 fail_msg("dpkg-architecture -L lists '%s', valid.c does not", line);
                 }
                 pclose(f);
-                assert_true(seen == 0 || seen == n);
+                assert_true(seen == 0 || seen + retired == n);
         }
 }
 
