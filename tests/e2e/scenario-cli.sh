@@ -29,7 +29,17 @@ up
 check_output "the enabled machine runs after the reboot" "cli-e" machinectl list --no-legend
 check "machinespawn disable" $ms disable cli-e
 check_output "... is disabled" "disabled" systemctl is-enabled systemd-nspawn@cli-e.service
-check_output "remove refuses a running machine" "is running" $ms remove cli-e
+# refused means a failure status, the reason, and nothing touched
+out=$($ms remove cli-e 2>&1)
+rc=$?
+if [ $rc != 0 ] && [[ "$out" == *"is running"* ]]; then
+        pass "remove refuses a running machine"
+else
+        fail "remove refuses a running machine (exit status $rc, expected a failure saying 'is running')"
+        echo "$out" | sed 's/^/     | /' | tail -n 30
+fi
+check "... its tree is still there" test -d /var/lib/machines/cli-e/usr/bin
+check_output "... and it still runs" "cli-e" machinectl list --no-legend
 check "remove --force stops and removes it" $ms remove --force cli-e
 check "... its tree is gone" test ! -e /var/lib/machines/cli-e
 check_not_output "... it no longer runs" "cli-e" machinectl list --no-legend

@@ -5,6 +5,33 @@ echo "     (test host: $(systemctl --version | head -n1))"
 ms=/usr/bin/machinespawn
 in_desk() { systemd-run -M desk --wait -q --pipe "$@"; }
 
+# check_equal DESCRIPTION EXPECTED COMMAND...: the command succeeds and prints exactly EXPECTED.
+check_equal() {
+        local desc=$1 expect=$2 out rc err
+        shift 2
+        err=$(mktemp)
+        out=$("$@" 2>"$err")
+        rc=$?
+        if [ $rc = 0 ] && [ "$out" = "$expect" ]; then
+                pass "$desc"
+        else
+                fail "$desc (exit status $rc; expected exactly '$expect')"
+                { echo "$out"; cat "$err"; } | sed 's/^/     | /' | tail -n 30
+        fi
+        rm -f "$err"
+}
+
+# The user namespace of the running machine, as the host sees its init: where UID 0 inside is on the host.
+# With no user namespace (or an identity map) that is 0, and an idmapped home would prove nothing.
+desk_root_on_host() {
+        local leader inside outside count
+        leader=$(machinectl show desk -p Leader --value) || return 1
+        [ -n "$leader" ] || return 1
+        read -r inside outside count <"/proc/$leader/uid_map" || return 1
+        [ "$inside" = 0 ] || return 1
+        echo "$outside"
+}
+
 groupadd -g 1234 alice
 useradd -m -u 1234 -g 1234 -s /bin/bash -c "Alice Example" alice
 useradd -m -u 1240 -U -s /bin/bash bob
@@ -22,10 +49,18 @@ check_output "... her shell, home path and name" "alice:x:1234:1234:Alice Exampl
         in_desk getent passwd alice
 check_output "Sudo=yes: passwordless sudo for alice" "alice ALL=(ALL:ALL) NOPASSWD: ALL" \
         in_desk cat /etc/sudoers.d/machinespawn-alice
-check_output "... and sudo works for her without a password" "0" $ms enter desk -- sudo -n id -u
+check_equal "... and sudo works for her without a password" "0" $ms enter desk -- sudo -n id -u
 check "machinespawn enter runs a command as alice" $ms enter desk -- touch /home/alice/made-inside
-check_output "a file alice makes inside is alice's on the host" "1234:1234" stat -c %u:%g /home/alice/made-inside
-check_output "enter --user=root" "0" $ms enter desk --user=root -- id -u
+check_equal "a file alice makes inside is alice's on the host" "1234:1234" stat -c %u:%g /home/alice/made-inside
+check "... through an idmapped bind of her home in the machine's settings" \
+        grep -qx "Bind=/home/alice:/home/alice:idmap" /run/systemd/nspawn/desk.nspawn
+root_on_host=$(desk_root_on_host)
+if [ -n "$root_on_host" ] && [ "$root_on_host" != 0 ]; then
+        pass "... while the machine has its own user namespace (root inside is UID $root_on_host on the host)"
+else
+        fail "... while the machine has its own user namespace (uid_map of its init: '$root_on_host' for root)"
+fi
+check_equal "enter --user=root" "0" $ms enter desk --user=root -- id -u
 # machinectl shell drops a command's exit status on systemd 252; enter must not
 check_output "enter exits with the command's status" "status 3" sh -c "$ms enter desk -- sh -c 'exit 3'; echo status \$?"
 check_output "... and with a failure's" "status 1" sh -c "$ms enter desk -- false; echo status \$?"
@@ -54,7 +89,7 @@ check "the machine starts again" systemctl start systemd-nspawn@desk
 wait_for 60 systemd-run -M desk --wait -q true
 check_output "alice's new UID is followed" "uid=1300(alice)" in_desk id alice
 check "enter after the change" $ms enter desk -- touch /home/alice/made-after
-check_output "... and the file is hers with the new UID" "1300" stat -c %u /home/alice/made-after
+check_equal "... and the file is hers with the new UID" "1300" stat -c %u /home/alice/made-after
 
 # enter on a stopped machine starts it
 systemctl stop systemd-nspawn@desk
