@@ -70,8 +70,11 @@ static void randomize_tail(char *tmpl) {
                 *x = chars[random() % (sizeof chars - 1)];
 }
 
-int write_file_atomic_at(int dir_fd, const char *path, const char *content, size_t size, mode_t mode,
-                         WriteFlags flags) {
+/* The one temporary-then-rename writer. exact_mode NULL: the temporary is created with mode (less the
+ * umask), no fchmod() needed; otherwise it is created 0600 and gets the owner (unless uid and gid are both
+ * -1) and then exactly *exact_mode on its descriptor before it takes the name. */
+static int write_atomic(int dir_fd, const char *path, const char *content, size_t size, mode_t mode,
+                        const mode_t *exact_mode, uid_t uid, gid_t gid, WriteFlags flags) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -79,21 +82,33 @@ int write_file_atomic_at(int dir_fd, const char *path, const char *content, size
         r = tmp_name_for(path, &tmp);
         if (r < 0)
                 return r;
-        /* Created with its final mode (less the umask) so no fchmod() is needed. */
         for (unsigned attempt = 0; fd < 0; attempt++) {
                 randomize_tail(tmp);
-                fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+                fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                            exact_mode ? 0600 : mode);
                 if (fd < 0 && (errno != EEXIST || attempt >= 100))
                         return -errno;
         }
-
         for (size_t done = 0; done < size;) {
                 ssize_t k = write(fd, content + done, size - done);
                 if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
                         r = -errno;
                         goto fail;
                 }
                 done += (size_t) k;
+        }
+        if (exact_mode) {
+                /* owner first: fchown() clears set-ID bits, the mode is then exactly what was asked */
+                if ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown(fd, uid, gid) < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                if (fchmod(fd, *exact_mode & 07777) < 0) {
+                        r = -errno;
+                        goto fail;
+                }
         }
         if ((flags & WRITE_DURABLE) && fsync(fd) < 0) {
                 r = -errno;
@@ -107,6 +122,11 @@ int write_file_atomic_at(int dir_fd, const char *path, const char *content, size
 fail:
         (void) unlinkat(dir_fd, tmp, 0);
         return r;
+}
+
+int write_file_atomic_at(int dir_fd, const char *path, const char *content, size_t size, mode_t mode,
+                         WriteFlags flags) {
+        return write_atomic(dir_fd, path, content, size, mode, NULL, (uid_t) -1, (gid_t) -1, flags);
 }
 
 int write_file_atomic(const char *path, const char *content, size_t size, mode_t mode, WriteFlags flags) {
@@ -239,48 +259,9 @@ int write_to_string(int (*writer)(const void *userdata, FILE *f), const void *us
 
 int write_file_atomic_owned_at(int dir_fd, const char *name, const char *content, size_t size, mode_t mode,
                                uid_t uid, gid_t gid, WriteFlags flags) {
-        _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
         if (strchr(name, '/'))
                 return -EINVAL;
-        r = tmp_name_for(name, &tmp);
-        if (r < 0)
-                return r;
-        for (unsigned attempt = 0; fd < 0; attempt++) {
-                randomize_tail(tmp);
-                fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-                if (fd < 0 && (errno != EEXIST || attempt >= 100))
-                        return -errno;
-        }
-        for (size_t done = 0; done < size;) {
-                ssize_t k = write(fd, content + done, size - done);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        goto fail;
-                }
-                done += (size_t) k;
-        }
-        /* owner first: fchown() clears set-ID bits, the mode is then exactly what was asked */
-        if ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown(fd, uid, gid) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        if (fchmod(fd, mode & 07777) < 0 || ((flags & WRITE_DURABLE) && fsync(fd) < 0)) {
-                r = -errno;
-                goto fail;
-        }
-        if (renameat(dir_fd, tmp, dir_fd, name) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        return 0;
-fail:
-        (void) unlinkat(dir_fd, tmp, 0);
-        return r;
+        return write_atomic(dir_fd, name, content, size, 0600, &mode, uid, gid, flags);
 }
 
 /* Reopens an O_PATH descriptor for reading: the very inode that was checked, no second lookup by name. */
