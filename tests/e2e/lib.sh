@@ -167,7 +167,15 @@ e2e_prepare_host() {
         mkdir -p "$work/root/e2e"
         cp "$(dirname "${BASH_SOURCE[0]}")/inside.sh" "$work/root/e2e/inside.sh"
         echo "$E2E_RELEASE" >"$work/root/e2e/release"
-        cat >"$work/root/etc/systemd/system/e2e-scenario.service" <<'UNIT'
+        e2e_scenario_unit "$work/root"
+}
+
+# e2e_scenario_unit ROOT: the oneshot unit that runs /e2e/scenario.sh at boot, records its exit status in
+# /e2e/result and powers off.
+e2e_scenario_unit() {
+        local root=$1
+        mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+        cat >"$root/etc/systemd/system/e2e-scenario.service" <<'UNIT'
 [Unit]
 Description=machinespawn end-to-end scenario
 After=multi-user.target
@@ -178,8 +186,7 @@ ExecStart=/bin/bash -c 'bash /e2e/scenario.sh >>/e2e/log 2>&1; echo $? >/e2e/res
 # Power off when the scenario is done; not when a scenario rebooted the host on purpose.
 ExecStopPost=/bin/sh -c 'test ! -f /e2e/result || systemctl poweroff --no-block'
 UNIT
-        mkdir -p "$work/root/etc/systemd/system/multi-user.target.wants"
-        ln -sf ../e2e-scenario.service "$work/root/etc/systemd/system/multi-user.target.wants/e2e-scenario.service"
+        ln -sf ../e2e-scenario.service "$root/etc/systemd/system/multi-user.target.wants/e2e-scenario.service"
 }
 
 # e2e_boot WORKDIR SCENARIO [NSPAWN-ARGS...]: boots the host, runs SCENARIO inside, prints its log,
@@ -306,17 +313,7 @@ e2e_prepare_root() {
         if [ -n "${E2E_PROXY:-}" ]; then
                 echo "Acquire::http::Proxy \"$E2E_PROXY\";" >"$work/root/etc/apt/apt.conf.d/00e2e-proxy"
         fi
-        cat >"$work/root/etc/systemd/system/e2e-scenario.service" <<'UNIT'
-[Unit]
-Description=machinespawn end-to-end scenario
-After=multi-user.target
-
-[Service]
-Type=oneshot
-ExecStart=/bin/bash -c 'bash /e2e/scenario.sh >>/e2e/log 2>&1; echo $? >/e2e/result'
-ExecStopPost=/bin/sh -c 'test ! -f /e2e/result || systemctl poweroff --no-block'
-UNIT
-        ln -sf ../e2e-scenario.service "$work/root/etc/systemd/system/multi-user.target.wants/e2e-scenario.service"
+        e2e_scenario_unit "$work/root"
 }
 
 # e2e_run_in ROOT COMMAND...: runs COMMAND in ROOT without booting it (the host's network, unregistered).
