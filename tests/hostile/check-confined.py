@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Fails when code that works inside machine trees touches the file system other than through lib/chase.h.
+"""Fails when code that works inside machine trees touches the file system other than through lib/basic/chase.h.
 
 The rule: in the functions below (whole files, or named functions of a file), no call may resolve a path
 by itself. That is every path-taking libc call (open, fopen, opendir, stat, lstat, access, unlink, rmdir,
-mkdir, chown, chmod, rename, ...), the path-taking helpers of lib/fileio.h and lib/tree.h, AT_FDCWD, and
+mkdir, chown, chmod, rename, ...), the path-taking helpers of lib/basic/fileio.h and lib/build/tree.h, AT_FDCWD, and
 the *at() calls too: those take a descriptor, but only chase.c may decide how a name below a tree's top
 is resolved. The exceptions are listed in ALLOWED, per function, each with the reason it never sees a path
 inside a tree. A call that comes back (say, stat() on a path built from a machine's root) fails the test.
@@ -13,8 +13,8 @@ import re
 import sys
 
 SCANNED = {
-    "lib/finish.c": None,  # None: every function of the file
-    "lib/user.c": None,
+    "lib/build/finish.c": None,  # None: every function of the file
+    "lib/build/user.c": None,
     "helpers/prepare/machinespawn-prepare.c": None,
     "cli/machinespawn.c": {"verb_enter", "verb_list", "verb_cat"},
 }
@@ -25,7 +25,7 @@ FORBIDDEN = {
     "lchown", "fchownat", "chmod", "fchmodat", "rename", "renameat", "renameat2", "truncate", "readlink",
     "readlinkat", "symlink", "symlinkat", "link", "linkat", "mkfifo", "mknod", "mknodat", "realpath", "chdir",
     "utimes", "utimensat", "nftw", "ftw", "scandir",
-    # lib/fileio.h and lib/tree.h helpers that take a path
+    # lib/basic/fileio.h and lib/build/tree.h helpers that take a path
     "read_full_file", "read_full_file_at", "read_regular_file_at", "write_file_atomic", "write_file_atomic_at",
     "write_file_atomic_owned_at", "symlink_atomic_at", "mkdir_p", "mkdir_p_at", "mkdir_parents",
     "mkdir_parents_at", "tree_disk_usage", "tree_remove", "tree_clone",
@@ -34,8 +34,8 @@ FORBIDDEN = {
 
 ALLOWED = {
     # The host user's live session: /run/user/UID and /tmp/.X11-unix on the host, never a machine's tree.
-    ("lib/user.c", "host_sockets_find"): {"opendir", "access"},
-    ("lib/user.c", "is_socket"): {"stat"},
+    ("lib/build/user.c", "host_sockets_find"): {"opendir", "access"},
+    ("lib/build/user.c", "is_socket"): {"stat"},
     # The settings file in /run/systemd/nspawn (or $MACHINESPAWN_NSPAWN_DIR) and /etc/systemd/nspawn.
     ("helpers/prepare/machinespawn-prepare.c", "run"): {"mkdir_p", "write_file_atomic", "access"},
     # The machines directory itself (names only), /var/lib/machinespawn/NAME.origin and the cache's .info.
@@ -117,7 +117,7 @@ def main():
                     continue
                 line = text.count("\n", 0, offset + m.start()) + 1
                 problems.append(f"{path}:{line}: {name}() calls {word}: a path inside a machine's tree must go "
-                                "through lib/chase.h (or add the function to ALLOWED with the reason)")
+                                "through lib/basic/chase.h (or add the function to ALLOWED with the reason)")
         if only:
             for missing in sorted(only - seen):
                 problems.append(f"{path}: no function {missing}() to check (renamed? update SCANNED)")

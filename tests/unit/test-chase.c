@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* lib/chase.c against a hostile tree: links out (absolute and through ".."), FIFOs, devices, hard links,
+/* lib/basic/chase.c against a hostile tree: links out (absolute and through ".."), FIFOs, devices, hard links,
  * huge sparse files, loops. Run twice by meson: with openat2() and with the walk that replaces it. */
 #include <sys/stat.h>
 #include <sys/sysmacros.h>

@@ -24,15 +24,6 @@ void build_result_done(BuildResult *r) {
         *r = (BuildResult) {};
 }
 
-void build_options_init(BuildOptions *o) {
-        *o = (BuildOptions) {
-                .machines_dir = getenv("MACHINESPAWN_MACHINES_DIR") ?: "/var/lib/machines",
-                .run_dir = getenv("MACHINESPAWN_RUN_DIR") ?: "/run/machinespawn",
-                .state_dir = getenv("MACHINESPAWN_STATE_DIR") ?: "/var/lib/machinespawn",
-                .distro_info_dir = distro_info_dir(),
-        };
-}
-
 bool find_executable(const char *name) {
         _cleanup_strv_free_ char **path = NULL;
 
@@ -242,26 +233,6 @@ static int write_apt_conf(const char *root, const BootstrapPlan *p) {
                 return root_fd;
         return chase_write_file(root_fd, "etc/apt/apt.conf.d/" BOOTSTRAP_APT_CONF_ARCHIVE, text, strlen(text),
                                 0644, 0, 0, CHASE_MKDIR_P);
-}
-
-int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d) {
-        _cleanup_free_ char *p = strjoin(o->run_dir, "/", name, ".lock");
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        if (!p)
-                return -ENOMEM;
-        r = mkdir_p(o->run_dir, 0755);
-        if (r < 0)
-                return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->run_dir, strerror(-r));
-        fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0 || flock(fd, LOCK_EX) < 0)
-                return diag_error(d, NULL, 0, errno, "Cannot lock %s: %m", p);
-        return TAKE_FD(fd);
-}
-
-char *machine_origin_path(const BuildOptions *o, const char *name) {
-        return strjoin(o->state_dir, "/", name, ".origin");
 }
 
 /* Where the machine came from, for "machinespawn list": base KEY or image URL. */
