@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs inside the booted test host, see test-oci.sh.
+. /e2e/inside.sh
+echo "     (test host: $(systemctl --version | head -n1))"
+port=$(cat /e2e/registry-port)
+
+check "the registry serves the bound storage" systemctl start e2e-registry.service
+wait_for 30 curl -sf "http://127.0.0.1:$port/v2/"
+check_output "... on loopback" "e2e/os" curl -sf "http://127.0.0.1:$port/v2/_catalog"
+
+# an image with systemd: pulled at the first start and booted
+check "systemctl start pulls an Image=docker:// machine and boots it" systemctl start systemd-nspawn@ocios
+wait_for 120 systemd-run -M ocios --wait -q true
+check_output "machinectl lists it" "ocios" machinectl list --no-legend
+check_output "its PID 1 is systemd" "systemd" systemd-run -M ocios --wait -q --pipe cat /proc/1/comm
+check_output "it is the tree from the image" "bookworm" systemd-run -M ocios --wait -q --pipe cat /etc/os-release
+check_output "it has its own host name" "ocios" systemd-run -M ocios --wait -q --pipe hostname
+check_output "its layer was fetched from the registry" "/v2/e2e/os/blobs/sha256:" \
+        journalctl -b -o cat -u e2e-registry.service
+systemctl stop systemd-nspawn@ocios
+
+# an image without init: its entrypoint runs as the container's process, to completion
+check "systemctl start pulls an image without init and runs its entrypoint" systemctl start systemd-nspawn@ocitiny
+wait_for 60 sh -c '! systemctl -q is-active systemd-nspawn@ocitiny && ! systemctl -q is-activating systemd-nspawn@ocitiny'
+check_output "the entrypoint ran to completion, with the image's Env and WorkingDir" \
+        "ran with from-the-image in /srv" cat /var/lib/machines/ocitiny/srv/ran
+check_output "its output is in the unit's journal" "oci-entrypoint-line-42" \
+        journalctl -b -o cat -u systemd-nspawn@ocitiny.service
+check_output "the unit ended as the entrypoint did: successfully" "Result=success" \
+        systemctl show -p Result systemd-nspawn@ocitiny.service
+systemctl stop e2e-registry.service
+e2e_done
