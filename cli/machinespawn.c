@@ -20,6 +20,7 @@
 #include "machine-remove.h"
 #include "mspawn-load.h"
 #include "mspawn-write.h"
+#include "oci-ref.h"
 #include "proxy.h"
 #include "strv.h"
 #include "tree.h"
@@ -36,6 +37,7 @@ static const char *arg_variant = NULL;
 static const char *arg_include = NULL;
 static const char *arg_output = "text";
 static const char *arg_user = NULL;
+static const char *arg_arch = NULL;
 static bool arg_no_save = false;
 static bool arg_keep_config = false;
 static bool arg_force = false;
@@ -295,6 +297,47 @@ static int verb_pull_tar(char **args) {
                 return log_error_errno(EEXIST, "Machine %s exists already.", name);
         log_info("Machine %s ready (%s).", name,
                  res.not_modified ? "unchanged on the server, unpacked from the cache" : "downloaded");
+        return 0;
+}
+
+/* ---- pull-oci ---- */
+
+static int verb_pull_oci(char **args) {
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(build_result_done) BuildResult res = {};
+        _cleanup_(oci_ref_done) OciRef ref = {};
+        const char *spec = args[0], *name = spec ? args[1] : NULL, *why = NULL, *oarch, *variant;
+        int r;
+
+        if (!spec || !name || args[2])
+                return usage_error("usage: machinespawn pull-oci [--arch=ARCH] [docker://][REGISTRY/]NAME[:TAG|@DIGEST] "
+                                   "NAME");
+        r = oci_ref_parse(spec, &ref, &why);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return usage_error("'%s' is not a registry reference: %s.", shown(spec), why);
+        if (arg_arch && oci_platform_from_arch(arg_arch, &oarch, &variant) < 0)
+                return usage_error("--arch=%s is not an architecture (amd64, arm64, armhf, arm/v7, i386, 386, "
+                                   "ppc64el, s390x, riscv64, ...).", shown(arg_arch));
+        r = need_root("pull-oci");
+        if (r < 0)
+                return r;
+
+        c = calloc(1, sizeof(MachineConfig));
+        if (!c || !(c->name = strdup(name)) ||
+            !(c->image.value = oci_ref_is_docker(spec) ? strdup(spec) : strjoin(OCI_REF_PREFIX, spec)) ||
+            !(c->source_path = strdup("(command line)")) || (arg_arch && !(c->architecture = strdup(arg_arch))))
+                return log_oom();
+        c->user.sudo = c->user.display = c->user.audio = -1;
+
+        r = build(c, &res);
+        if (r < 0)
+                return r;
+        if (res.existed)
+                return log_error_errno(EEXIST, "Machine %s exists already.", name);
+        log_info("Machine %s ready (%s, %s).", name, res.cache_key,
+                 res.not_modified ? "a copy of the cached image tree" : "pulled");
         return 0;
 }
 
@@ -831,6 +874,7 @@ static const struct {
         { "bootstrap DISTRO-RELEASE NAME [ARCH]", "Declare a machine and build it now (debian-12, ubuntu-jammy)" },
         { "run NAME [COMMAND...]", "Run a command (default: a shell) in a stopped machine" },
         { "pull-tar URL NAME", "Download a root file system tarball as machine NAME" },
+        { "pull-oci REF NAME", "Pull a container image (docker://[REGISTRY/]NAME[:TAG]) as machine NAME" },
         { "remove NAME", "Remove a machine (and the .mspawn bootstrap wrote)" },
         { "clean-cache [KEY...]", "Remove cached base trees (all, or the named ones)" },
         { "list", "List machines: declared, image, size, state, origin" },
@@ -852,6 +896,7 @@ static void help(void) {
                "     --include=PKG,...      bootstrap: extra packages\n"
                "     --no-save              bootstrap: do not write /etc/machinespawn/NAME.mspawn\n"
                "     --verify=MODE          pull-tar: checksum (default), no, sha256:HEX\n"
+               "     --arch=ARCH            pull-oci: the platform to pull (default: the host's)\n"
                "     --keep-config          remove: keep the .mspawn\n"
                "     --force                remove: stop a running machine first\n"
                "     --output=text|json     list: the format\n"
@@ -875,7 +920,7 @@ static const struct {
         const char *verb;
         unsigned name_arg;
 } verb_names[] = {
-        { "bootstrap", 1 }, { "pull-tar", 1 }, { "run", 0 },    { "boot", 0 },   { "remove", 0 },  { "enter", 0 },
+        { "bootstrap", 1 }, { "pull-tar", 1 }, { "pull-oci", 1 }, { "run", 0 },    { "boot", 0 },   { "remove", 0 },  { "enter", 0 },
         { "cat", 0 },       { "start", 0 },    { "stop", 0 },   { "enable", 0 }, { "disable", 0 },
 };
 
@@ -909,6 +954,8 @@ static int dispatch(const char *verb, char **args) {
                 return verb_run(args);
         if (streq(verb, "pull-tar"))
                 return verb_pull_tar(args);
+        if (streq(verb, "pull-oci"))
+                return verb_pull_oci(args);
         if (streq(verb, "remove"))
                 return verb_remove(args);
         if (streq(verb, "clean-cache"))
@@ -938,6 +985,7 @@ enum {
         ARG_FORCE,
         ARG_OUTPUT,
         ARG_USER,
+        ARG_ARCH,
 };
 
 static const struct option options[] = {
@@ -951,6 +999,7 @@ static const struct option options[] = {
         { "force", no_argument, NULL, ARG_FORCE },
         { "output", required_argument, NULL, ARG_OUTPUT },
         { "user", required_argument, NULL, ARG_USER },
+        { "arch", required_argument, NULL, ARG_ARCH },
         {},
 };
 
@@ -991,6 +1040,9 @@ static int parse_options(int argc, char *argv[], const char *shortopts) {
                         break;
                 case ARG_USER:
                         arg_user = optarg;
+                        break;
+                case ARG_ARCH:
+                        arg_arch = optarg;
                         break;
                 default:
                         usage_failed = true;

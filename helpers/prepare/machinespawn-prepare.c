@@ -8,6 +8,9 @@
 #include "fileio.h"
 #include "generator.h"
 #include "log.h"
+#include "machine-build.h"
+#include "oci-image.h"
+#include "oci-ref.h"
 #include "mspawn-load.h"
 #include "strv.h"
 #include "user.h"
@@ -100,6 +103,15 @@ static int run(int argc, char *argv[]) {
         if (!c)
                 return log_error_errno(ENOENT, "Machine '%s' is masked.", argv[1]);
 
+        /* a machine pulled from a registry: its image's Env, WorkingDir, User, Entrypoint and Cmd */
+        if (oci_ref_is_docker(c->image.value)) {
+                BuildOptions o;
+                build_options_init(&o);
+                r = machine_oci_exec_load(&o, c->name, &c->oci);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read the image settings of machine %s: %m", c->name);
+        }
+
         if (c->user.name) {
                 _cleanup_free_ char *root = strjoin(machines_dir(), "/", c->name);
                 _cleanup_close_ int root_fd = -EBADF;
@@ -121,9 +133,9 @@ static int run(int argc, char *argv[]) {
         r = write_to_string(nspawn_writer, &prepared, &content);
         if (r == -EINVAL)
                 /* a host home or session socket path that systemd would read differently in a .nspawn */
-                return log_error_errno(r, "Machine '%s': a host path of [User] cannot be written into its "
-                                       ".nspawn settings (control characters, ':' or a trailing backslash).",
-                                       c->name);
+                return log_error_errno(r, "Machine '%s': a host path of [User] or a value of its image's "
+                                       "config cannot be written into its .nspawn settings (control characters, "
+                                       "':', both kinds of quotes, or a trailing backslash).", c->name);
         if (r < 0)
                 return log_oom();
 

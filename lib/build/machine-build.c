@@ -13,6 +13,8 @@
 #include "fileio.h"
 #include "finish.h"
 #include "machine-build.h"
+#include "oci-image.h"
+#include "oci-ref.h"
 #include "proxy.h"
 #include "pull.h"
 #include "strv.h"
@@ -340,6 +342,12 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
                 return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->machines_dir, strerror(-r));
         clean_machine_tmp(o->machines_dir, c->name);
 
+        if (oci_ref_is_docker(c->image.value)) {
+                r = machine_build_oci(c, g, o, path, ret, d);
+                if (r >= 0)
+                        (void) write_origin(o, c->name, "image", c->image.value);
+                return r;
+        }
         if (c->image.value)
                 return build_from_image(c, g, o, path, ret, d);
 

@@ -4,6 +4,7 @@
 
 #include "fileio.h"
 #include "machine-remove.h"
+#include "oci-image.h"
 #include "strv.h"
 #include "valid.h"
 
@@ -90,6 +91,9 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
         _cleanup_free_ char *origin = machine_origin_path(o, name);
         if (origin)
                 (void) unlink(origin);
+        _cleanup_free_ char *oci = machine_oci_exec_path(o, name);
+        if (oci)
+                (void) unlink(oci);
 
         r = remove_generated_settings(nspawn_dir, name);
         if (r < 0)

@@ -2,6 +2,7 @@
 #include "alloc-util.h"
 #include "fileio.h"
 #include "generator.h"
+#include "oci-exec.h"
 #include "strv.h"
 #include "unit-file.h"
 #include "user.h"
@@ -138,10 +139,16 @@ int nspawn_settings_write(const MachineConfig *c, const HostUser *user, const Ho
         r = write_header(c, "machinespawn-prepare", f);
         if (r < 0)
                 return r;
-        if (c->exec.n > 0 || (c->hostname && !hostname_set)) {
+        if (c->exec.n > 0 || (c->hostname && !hostname_set) || c->oci) {
                 fputs("\n[Exec]\n", f);
                 if (c->hostname && !hostname_set) {
                         r = write_setting("Hostname", c->hostname, f);
+                        if (r < 0)
+                                return r;
+                }
+                /* the image's settings first: the .mspawn's own [Exec] lines below override them */
+                if (c->oci) {
+                        r = oci_exec_write_nspawn(c->oci, &c->exec, f);
                         if (r < 0)
                                 return r;
                 }

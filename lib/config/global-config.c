@@ -8,6 +8,7 @@
 
 #include "build-config.h"
 #include "global-config.h"
+#include "oci-ref.h"
 #include "strv.h"
 #include "valid.h"
 
@@ -35,6 +36,7 @@ GlobalConfig *global_config_free(GlobalConfig *c) {
         for (size_t i = 0; i < c->n_distros; i++)
                 distro_defaults_done(c->distros + i);
         free(c->distros);
+        strv_free(c->insecure_registries);
         free(c);
         return NULL;
 }
@@ -212,6 +214,27 @@ static int apply_key(GlobalConfig *c, const char *path, const char *section, con
                                 return BAD("not a time span (7d, 12h, infinity).");
                         return 0;
                 }
+        } else if (streq(section, "registries")) {
+                if (streq(key, "insecure")) {
+                        _cleanup_strv_free_ char **l = NULL;
+                        r = strv_split_words(&l, value);
+                        if (r < 0)
+                                return r;
+                        STRV_FOREACH(w, l) {
+                                _cleanup_(oci_ref_done) OciRef ref = {};
+                                _cleanup_free_ char *probe = strjoin(*w, "/x");
+                                if (!probe)
+                                        return -ENOMEM;
+                                /* the same rules as the registry part of a reference */
+                                if (!strchr(*w, '/') && oci_ref_parse(probe, &ref, NULL) >= 0 &&
+                                    streq(ref.registry, *w))
+                                        continue;
+                                return BAD("'%s' is not HOST or HOST:PORT.", *w);
+                        }
+                        strv_free(c->insecure_registries);
+                        c->insecure_registries = TAKE_PTR(l);
+                        return 0;
+                }
         } else {
                 DistroDefaults *dd;
 
@@ -353,6 +376,10 @@ int global_config_load(char **files, GlobalConfig **ret, Diagnostics *d) {
 
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+bool global_config_registry_insecure(const GlobalConfig *c, const char *registry) {
+        return c && strv_contains(c->insecure_registries, registry);
 }
 
 const DistroDefaults *global_config_distro(const GlobalConfig *c, const char *name) {

@@ -36,6 +36,7 @@ typedef struct GlobalConfig {
         uint64_t max_age_sec;
         DistroDefaults *distros;
         size_t n_distros;
+        char **insecure_registries; /* [Registries] Insecure=: HOST[:PORT] spoken to over plain HTTP */
 } GlobalConfig;
 
 GlobalConfig *global_config_free(GlobalConfig *c);
@@ -56,3 +57,6 @@ const DistroDefaults *global_config_distro(const GlobalConfig *c, const char *na
 int distro_defaults_components(const DistroDefaults *dd, const DistroRelease *r, char ***ret);
 
 const char *bootstrapper_to_string(Bootstrapper b);
+
+/* Whether registry (HOST[:PORT]) is named in [Registries] Insecure=. */
+bool global_config_registry_insecure(const GlobalConfig *c, const char *registry);

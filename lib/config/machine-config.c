@@ -7,6 +7,8 @@
 #include "distro-info.h"
 #include "log.h"
 #include "machine-config.h"
+#include "oci-exec.h"
+#include "oci-ref.h"
 #include "nspawn-keys.h"
 #include "strv.h"
 #include "valid.h"
@@ -51,6 +53,7 @@ MachineConfig *machine_config_free(MachineConfig *c) {
         setting_list_done(&c->service);
         strv_free(c->wanted_by);
         strv_free(c->required_by);
+        oci_exec_free(c->oci);
         free(c);
         return NULL;
 }
@@ -151,6 +154,18 @@ static int parse_release(const UnitAssignment *a, void *field, _unused_ ParseCon
 }
 
 static int parse_image(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
+        if (streq(a->key, "Image") && oci_ref_is_docker(a->value)) {
+                _cleanup_(oci_ref_done) OciRef ref = {};
+                const char *why = NULL;
+                int r = oci_ref_parse(a->value, &ref, &why);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return diag_error(d, a->file, a->line, EINVAL,
+                                          "Image=%s is not a registry reference "
+                                          "(docker://[REGISTRY/]NAME[:TAG|@sha256:DIGEST]): %s.", a->value, why);
+                return set_located(a, field);
+        }
         if (!isempty(a->value) && !url_is_valid(a->value, true))
                 return diag_error(d, a->file, a->line, EINVAL,
                                   "%s=%s is not an http://, https:// or file:/// URL.", a->key, a->value);
@@ -474,7 +489,9 @@ static int check_whole(MachineConfig *c, const char *main_file, time_t now, Diag
                 if (c->mirror.value)
                         diag_warning(d, c->mirror.file, c->mirror.line,
                                      "Mirror= has no effect with Image=, ignoring.");
-                if (c->variant || c->components || c->packages || c->architecture)
+                /* a registry image has one per platform: Architecture= picks it */
+                if (c->variant || c->components || c->packages ||
+                    (c->architecture && !oci_ref_is_docker(c->image.value)))
                         diag_warning(d, main_file, 0,
                                      "Architecture=, Variant=, Components= and Packages= have no effect with "
                                      "Image=, ignoring.");

@@ -68,6 +68,10 @@ typedef struct MachineConfig {
         SettingList unit, service;        /* merged into systemd-nspawn@NAME.service */
 
         char **wanted_by, **required_by; /* [Install] */
+
+        /* Not from the .mspawn: what the image's config said, recorded at pull time, set by whoever writes
+         * the machine's settings (machinespawn-prepare). */
+        struct OciExec *oci;
 } MachineConfig;
 
 MachineConfig *machine_config_free(MachineConfig *c);

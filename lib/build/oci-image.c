@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bootstrap.h"
+#include "cache.h"
+#include "chase.h"
+#include "fileio.h"
+#include "finish.h"
+#include "oci-image.h"
+#include "oci-layer.h"
+#include "oci-manifest.h"
+#include "oci-ref.h"
+#include "oci-registry.h"
+#include "strv.h"
+#include "tree.h"
+
+#define OCI_EXEC_MAX (4U * 1024U * 1024U)
+
+static void say(const BuildOptions *o, const char *status) {
+        if (o && o->progress)
+                o->progress(o->userdata, status, -1);
+}
+
+char *machine_oci_exec_path(const BuildOptions *o, const char *name) {
+        return strjoin(o->state_dir, "/", name, ".oci");
+}
+
+int machine_oci_exec_load(const BuildOptions *o, const char *name, OciExec **ret) {
+        _cleanup_free_ char *p = machine_oci_exec_path(o, name), *text = NULL;
+        _cleanup_(oci_exec_freep) OciExec *e = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        *ret = NULL;
+        if (!p)
+                return -ENOMEM;
+        fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        r = read_fd_bounded(fd, OCI_EXEC_MAX, &text, NULL);
+        if (r < 0)
+                return r;
+        e = calloc(1, sizeof(OciExec));
+        if (!e)
+                return -ENOMEM;
+        r = oci_exec_parse(text, e);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+bool tree_init_is_systemd(const char *root) {
+        _cleanup_close_ int root_fd = chase_root_open(root);
+        _cleanup_free_ char *path = strdup("sbin/init");
+
+        if (root_fd < 0 || !path)
+                return false;
+        /* follow the links by hand, each resolved inside the tree, to the file they end at */
+        for (unsigned hop = 0; hop < 32; hop++) {
+                _cleanup_free_ char *name = NULL;
+                _cleanup_close_ int dir = chase_open_parent(root_fd, path, 0, &name);
+                char target[PATH_MAX];
+                struct stat st;
+                ssize_t n;
+
+                if (dir < 0 || fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return false;
+                if (S_ISREG(st.st_mode))
+                        return streq(name, "systemd");
+                if (!S_ISLNK(st.st_mode))
+                        return false;
+                n = readlinkat(dir, name, target, sizeof target - 1);
+                if (n <= 0)
+                        return false;
+                target[n] = 0;
+                char *next;
+                if (target[0] == '/')
+                        next = strdup(target);
+                else {
+                        char *slash = strrchr(path, '/');
+                        if (slash)
+                                *slash = 0;
+                        next = slash ? strjoin(path, "/", target) : strdup(target);
+                }
+                if (!next)
+                        return false;
+                free(path);
+                path = next;
+        }
+        return false;
+}
+
+/* The platform manifest for the reference: through the index when there is one. */
+static int resolve_manifest(OciRegistry *reg, const OciRef *ref, const char *arch, const char *variant,
+                            OciManifest *ret, char **ret_digest, Diagnostics *d) {
+        _cleanup_free_ char *body = NULL, *ctype = NULL, *digest = NULL;
+        size_t size;
+        int r;
+
+        r = oci_registry_get_manifest(reg, ref->digest ?: ref->tag, &body, &size, &ctype, &digest, d);
+        if (r < 0)
+                return r;
+        r = oci_document_is_index(body, size, ctype);
+        if (r < 0)
+                return diag_error(d, NULL, 0, EBADMSG, "The manifest of %s/%s is neither an image manifest nor an "
+                                  "index.", ref->registry, ref->repository);
+        if (r > 0) {
+                _cleanup_(oci_descriptor_done) OciDescriptor sel = {};
+
+                r = oci_index_select(body, size, "linux", arch, variant, &sel, d);
+                if (r < 0)
+                        return r;
+                body = mfree(body);
+                ctype = mfree(ctype);
+                digest = mfree(digest);
+                r = oci_registry_get_manifest(reg, sel.digest, &body, &size, &ctype, &digest, d);
+                if (r < 0)
+                        return r;
+                if (oci_document_is_index(body, size, ctype) != 0)
+                        return diag_error(d, NULL, 0, EBADMSG, "The index of %s/%s points at another index, refused.",
+                                          ref->registry, ref->repository);
+        }
+        r = oci_manifest_parse(body, size, ret, d);
+        if (r < 0)
+                return r;
+        *ret_digest = TAKE_PTR(digest);
+        return 0;
+}
+
+/* Pulls every blob and applies the layers in order into the new directory tmp. */
+static int flatten(OciRegistry *reg, const OciManifest *m, const char *blob_dir, const BuildOptions *o,
+                   const char *tmp, OciExec *ret_exec, Diagnostics *d) {
+        _cleanup_free_ char *config = NULL;
+        _cleanup_close_ int cfd = -EBADF;
+        size_t config_size;
+        int r;
+
+        say(o, "Fetching the image config");
+        cfd = oci_registry_get_blob(reg, &m->config, blob_dir, d);
+        if (cfd < 0)
+                return cfd;
+        r = read_fd_bounded(cfd, OCI_MANIFEST_MAX, &config, &config_size);
+        if (r < 0)
+                return diag_error(d, NULL, 0, -r, "Cannot read the image config: %s", strerror(-r));
+        r = oci_config_parse(config, config_size, ret_exec, d);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < m->n_layers; i++) {
+                _cleanup_close_ int fd = -EBADF;
+                OciLayerStats stats = {};
+                char status[256];
+
+                snprintf(status, sizeof status, "Fetching layer %zu of %zu (%llu bytes)", i + 1, m->n_layers,
+                         (unsigned long long) m->layers[i].size);
+                say(o, status);
+                fd = oci_registry_get_blob(reg, m->layers + i, blob_dir, d);
+                if (fd < 0)
+                        return fd;
+                snprintf(status, sizeof status, "Applying layer %zu of %zu", i + 1, m->n_layers);
+                say(o, status);
+                r = oci_layer_apply(fd, tmp, &stats, d);
+                if (r < 0)
+                        return diag_error(d, NULL, 0, -r, "Layer %zu (%s) of the image cannot be applied.", i + 1,
+                                          m->layers[i].digest);
+        }
+        ret_exec->boot = tree_init_is_systemd(tmp);
+        return 0;
+}
+
+static int build_tree(OciRegistry *reg, const OciManifest *m, const char *reference, const char *digest,
+                      const char *trees, const char *key, const char *blob_dir, const BuildOptions *o, Diagnostics *d) {
+        _cleanup_(oci_exec_done) OciExec exec = {};
+        _cleanup_free_ char *tmp = NULL, *info = NULL, *record = NULL;
+        char built[32];
+        int r;
+
+        r = cache_clean_tmp(trees, key);
+        if (r < 0)
+                return diag_error(d, NULL, 0, -r, "Cannot clean stale temporaries in %s: %s", trees, strerror(-r));
+        r = cache_tmp_dir(trees, key, &tmp);
+        if (r < 0)
+                return diag_error(d, NULL, 0, -r, "Cannot create a build directory in %s: %s", trees, strerror(-r));
+        r = flatten(reg, m, blob_dir, o, tmp, &exec, d);
+        if (r >= 0) {
+                r = oci_exec_format(&exec, &record);
+                if (r == -EINVAL)
+                        r = diag_error(d, NULL, 0, EINVAL, "The image config holds a value with a newline, which "
+                                       "cannot be recorded.");
+        }
+        if (r >= 0 && cache_use_archives(trees)) {
+                _cleanup_free_ char *archive = strjoin(tmp, CACHE_ARCHIVE_SUFFIX);
+                if (!archive)
+                        r = -ENOMEM;
+                else {
+                        say(o, "Caching the image tree");
+                        r = tree_pack(tmp, archive);
+                        (void) tree_remove(tmp, NULL);
+                        if (r < 0) {
+                                (void) unlink(archive);
+                                return diag_error(d, NULL, 0, -r, "Cannot pack the image tree: %s", strerror(-r));
+                        }
+                        free(tmp);
+                        tmp = TAKE_PTR(archive);
+                }
+        }
+        if (r >= 0) {
+                snprintf(built, sizeof built, "%lld", (long long) time(NULL));
+                /* the settings ride along in the .info: a second machine needs no blob at all */
+                info = strjoin("built=", built, "\nformat=", endswith(tmp, CACHE_ARCHIVE_SUFFIX) ? "archive" : "tree",
+                               "\nreference=", reference, "\nmanifest=", digest, "\nconfig=", m->config.digest, "\n",
+                               record);
+                r = info ? cache_publish(trees, key, tmp, info) : -ENOMEM;
+                if (r < 0 && r != -ENOMEM)
+                        r = diag_error(d, NULL, 0, -r, "Cannot publish the image tree %s: %s", key, strerror(-r));
+        }
+        if (r < 0) {
+                if (endswith(tmp, CACHE_ARCHIVE_SUFFIX))
+                        (void) unlink(tmp);
+                else
+                        (void) tree_remove(tmp, NULL);
+        }
+        return r;
+}
+
+static int tree_fresh(const char *trees, const char *key) {
+        _cleanup_free_ char *base = NULL, *info = cache_path(trees, key, ".info");
+        bool is_archive;
+
+        if (!info)
+                return -ENOMEM;
+        if (cache_base(trees, key, &base, &is_archive) < 0 || access(info, F_OK) < 0)
+                return 0;
+        return 1;
+}
+
+int oci_image_materialize(const char *reference, const char *arch, const GlobalConfig *g, const BuildOptions *o,
+                          const char *target, OciExec *ret_exec, OciImageResult *ret, Diagnostics *d) {
+        _cleanup_(oci_ref_done) OciRef ref = {};
+        _cleanup_(oci_registry_done) OciRegistry reg = {};
+        _cleanup_(oci_manifest_done) OciManifest m = {};
+        _cleanup_free_ char *digest = NULL, *trees = NULL, *blob_dir = NULL, *base = NULL, *info_path = NULL;
+        _cleanup_free_ char *info = NULL;
+        _cleanup_close_ int lock = -EBADF;
+        const char *why = NULL, *oarch, *variant, *key;
+        bool is_archive;
+        int r;
+
+        *ret = (OciImageResult) {};
+        r = oci_ref_parse(reference, &ref, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return diag_error(d, NULL, 0, EINVAL, "%s is not a registry reference: %s.", reference, why);
+        arch = arch ?: host_debian_architecture();
+        if (oci_platform_from_arch(arch, &oarch, &variant) < 0)
+                return diag_error(d, NULL, 0, EINVAL, "Architecture %s has no OCI name (amd64, arm64, arm/v7, 386, "
+                                  "ppc64le, s390x, riscv64, ...).", strempty(arch));
+
+        trees = strjoin(g->cache_dir, "/oci/trees");
+        blob_dir = strjoin(g->cache_dir, "/oci/blobs/sha256");
+        if (!trees || !blob_dir)
+                return -ENOMEM;
+        r = oci_registry_open(&reg, &ref, global_config_registry_insecure(g, ref.registry), NULL, d);
+        if (r < 0)
+                return r;
+
+        say(o, "Resolving the image manifest");
+        r = resolve_manifest(&reg, &ref, oarch, variant, &m, &digest, d);
+        if (r < 0)
+                return r;
+        snprintf(ret->digest, sizeof ret->digest, "%s", digest);
+        ret->layers = (unsigned) m.n_layers;
+        key = digest + strlen("sha256:");
+
+        /* like a base: copied from under a shared lock, built under an exclusive one */
+        lock = cache_lock(trees, key, LOCK_SH);
+        if (lock < 0)
+                return diag_error(d, NULL, 0, -lock, "Cannot lock the cache in %s: %s", trees, strerror(-lock));
+        r = tree_fresh(trees, key);
+        if (r < 0)
+                return r;
+        ret->tree_cached = r > 0;
+        if (r == 0) {
+                if (flock(lock, LOCK_UN) < 0 || flock(lock, LOCK_EX) < 0)
+                        return diag_error(d, NULL, 0, errno, "Cannot lock the cache: %m");
+                r = tree_fresh(trees, key);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        r = build_tree(&reg, &m, reference, digest, trees, key, blob_dir, o, d);
+                        if (r < 0)
+                                return r;
+                }
+                if (flock(lock, LOCK_SH) < 0)
+                        return diag_error(d, NULL, 0, errno, "Cannot lock the cache: %m");
+        }
+        ret->downloaded = reg.downloaded;
+
+        info_path = cache_path(trees, key, ".info");
+        if (!info_path)
+                return -ENOMEM;
+        r = read_full_file(info_path, &info, NULL);
+        if (r < 0)
+                return diag_error(d, NULL, 0, -r, "Cannot read %s: %s", info_path, strerror(-r));
+        r = oci_exec_parse(info, ret_exec);
+        if (r < 0)
+                return r;
+
+        r = cache_base(trees, key, &base, &is_archive);
+        if (r < 0)
+                return diag_error(d, NULL, 0, -r, "The image tree %s vanished from %s.", key, trees);
+        say(o, "Copying the image tree");
+        r = is_archive ? tree_unpack(base, target) : tree_clone(base, target);
+        if (r < 0) {
+                (void) tree_remove(target, NULL);
+                return diag_error(d, NULL, 0, -r, "Cannot copy %s to %s: %s", base, target, strerror(-r));
+        }
+        return 0;
+}
+
+int machine_build_oci(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, const char *path,
+                      BuildResult *ret, Diagnostics *d) {
+        _cleanup_free_ char *tmp = strjoin(o->machines_dir, "/.#", c->name, ".XXXXXX");
+        _cleanup_free_ char *record = NULL, *record_path = machine_oci_exec_path(o, c->name);
+        _cleanup_(oci_exec_done) OciExec exec = {};
+        OciImageResult res;
+        const char *failed = NULL;
+        int r;
+
+        if (!tmp || !record_path)
+                return -ENOMEM;
+        if (!mkdtemp(tmp))
+                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->machines_dir);
+        (void) rmdir(tmp); /* the copy makes it; mkdtemp() only reserved a unique name */
+
+        r = oci_image_materialize(c->image.value, c->architecture, g, o, tmp, &exec, &res, d);
+        if (r < 0)
+                return r;
+        r = machine_finish_image(tmp, c->hostname ?: c->name, &failed);
+        if (r < 0)
+                diag_error(d, NULL, 0, -r, "Cannot finish %s: %s%s%s", c->name, strempty(failed), failed ? ": " : "",
+                           chase_strerror(r));
+        if (r >= 0 && chmod(tmp, 0755) < 0)
+                r = diag_error(d, NULL, 0, errno, "Cannot finish %s: %m", tmp);
+        /* the settings first: a machine never exists without them */
+        if (r >= 0)
+                r = oci_exec_format(&exec, &record);
+        if (r >= 0)
+                r = mkdir_p(o->state_dir, 0755);
+        if (r >= 0) {
+                r = write_file_atomic(record_path, record, strlen(record), 0644, 0);
+                if (r < 0)
+                        diag_error(d, NULL, 0, -r, "Cannot write %s: %s", record_path, strerror(-r));
+        }
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = diag_error(d, NULL, 0, errno, "Cannot rename %s to %s: %m", tmp, path);
+        if (r < 0) {
+                (void) tree_remove(tmp, NULL);
+                return r;
+        }
+        ret->pulled = true;
+        ret->not_modified = res.tree_cached;
+        ret->downloaded = res.downloaded;
+        ret->cache_key = strdup(res.digest);
+        return ret->cache_key ? 0 : -ENOMEM;
+}

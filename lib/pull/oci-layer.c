@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "oci-layer.h"
+#include "pull.h"
+#include "strv.h"
+
+#define WHITEOUT_PREFIX ".wh."
+#define WHITEOUT_OPAQUE ".wh..wh..opq"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
+static inline void archive_write_freep(struct archive **a) {
+        if (*a)
+                archive_write_free(*a);
+}
+
+char *oci_layer_path_normalize(const char *path) {
+        _cleanup_free_ char *p = NULL;
+        size_t n;
+
+        if (!path)
+                return NULL;
+        while (startswith(path, "./"))
+                path += 2 + strspn(path + 2, "/");
+        p = strdup(path);
+        if (!p)
+                return NULL;
+        n = strlen(p);
+        while (n > 0 && p[n - 1] == '/')
+                p[--n] = 0;
+        if (!archive_path_is_safe(p))
+                return NULL;
+        return TAKE_PTR(p);
+}
+
+static struct archive *layer_reader(int fd) {
+        struct archive *a;
+
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return NULL;
+        a = archive_read_new();
+        if (!a)
+                return NULL;
+        archive_read_support_filter_gzip(a);
+        archive_read_support_filter_zstd(a);
+        archive_read_support_filter_none(a);
+        archive_read_support_format_tar(a);
+        if (archive_read_open_fd(a, fd, 1024 * 1024) != ARCHIVE_OK) {
+                archive_read_free(a);
+                return NULL;
+        }
+        return a;
+}
+
+/* The directory at path below root_fd, never following a link on the way (-ELOOP if one is there). */
+static int open_dir_nofollow(int root_fd, const char *path) {
+        _cleanup_close_ int fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+        const char *p = path;
+
+        if (fd < 0)
+                return -errno;
+        while (*p) {
+                size_t n = strcspn(p, "/");
+                _cleanup_free_ char *name = strndup(p, n);
+                int next;
+
+                if (!name)
+                        return -ENOMEM;
+                p += n + strspn(p + n, "/");
+                if (n == 0 || streq(name, "."))
+                        continue;
+                next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0) {
+                        if (errno == ENOTDIR) {
+                                struct stat st;
+                                /* a symlink with O_DIRECTORY|O_NOFOLLOW says ENOTDIR on some kernels */
+                                if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode))
+                                        return -ELOOP;
+                        }
+                        return -errno;
+                }
+                close(fd);
+                fd = next;
+        }
+        return TAKE_FD(fd);
+}
+
+static int remove_entry(int dir_fd, const char *name);
+
+/* Everything in the directory, links removed as links, never followed. */
+static int empty_dir(int dir_fd) {
+        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        DIR *dir;
+        struct dirent *de;
+        int r = 0;
+
+        if (fd < 0)
+                return -errno;
+        dir = fdopendir(fd);
+        if (!dir)
+                return -errno;
+        fd = -EBADF;
+        while ((de = readdir(dir))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                r = remove_entry(dirfd(dir), de->d_name);
+                if (r < 0)
+                        break;
+        }
+        closedir(dir);
+        return r;
+}
+
+static int remove_entry(int dir_fd, const char *name) {
+        struct stat st;
+        int r;
+
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (S_ISDIR(st.st_mode)) {
+                _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                struct stat top;
+                if (fd < 0)
+                        return -errno;
+                /* never into another file system mounted there */
+                if (fstat(fd, &top) < 0)
+                        return -errno;
+                if (top.st_dev != st.st_dev || top.st_ino != st.st_ino)
+                        return -EXDEV;
+                r = empty_dir(fd);
+                if (r < 0)
+                        return r;
+                return unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+        }
+        return unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* One whiteout or opaque marker, path as in the tar. */
+static int apply_whiteout(int root_fd, const char *path, OciLayerStats *stats, Diagnostics *d) {
+        _cleanup_free_ char *norm = oci_layer_path_normalize(path), *dir = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *base, *target;
+        int r;
+
+        if (!norm)
+                return diag_error(d, NULL, 0, EPERM, "Refusing whiteout '%s': it would reach outside the machine.",
+                                  path);
+        base = strrchr(norm, '/');
+        dir = base ? strndup(norm, base - norm) : strdup("");
+        base = base ? base + 1 : norm;
+        if (!dir)
+                return -ENOMEM;
+        target = base + strlen(WHITEOUT_PREFIX);
+        if (!streq(base, WHITEOUT_OPAQUE) && (isempty(target) || streq(target, ".") || streq(target, "..")))
+                return diag_error(d, NULL, 0, EPERM, "Refusing whiteout '%s': it names no entry.", path);
+
+        fd = open_dir_nofollow(root_fd, dir);
+        if (fd == -ENOENT)
+                return 0; /* nothing below to hide */
+        if (fd == -ELOOP || fd == -ENOTDIR)
+                return diag_error(d, NULL, 0, EPERM, "Refusing whiteout '%s': '%s' is a symbolic link or not a "
+                                  "directory.", path, dir);
+        if (fd < 0)
+                return diag_error(d, NULL, 0, -fd, "Cannot apply whiteout '%s': %s", path, strerror(-fd));
+
+        if (streq(base, WHITEOUT_OPAQUE)) {
+                stats->opaques++;
+                r = empty_dir(fd);
+        } else {
+                stats->whiteouts++;
+                r = remove_entry(fd, target);
+        }
+        if (r < 0)
+                return diag_error(d, NULL, 0, -r, "Cannot apply whiteout '%s': %s", path, strerror(-r));
+        return 0;
+}
+
+static bool is_whiteout(const char *path) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        return startswith(base, WHITEOUT_PREFIX);
+}
+
+static int extract(int fd, OciLayerStats *stats, Diagnostics *d) {
+        _cleanup_(archive_read_freep) struct archive *in = layer_reader(fd);
+        _cleanup_(archive_write_freep) struct archive *out = archive_write_disk_new();
+        struct archive_entry *e;
+
+        if (!in || !out)
+                return diag_error(d, NULL, 0, EBADMSG, "Cannot read the layer: %s",
+                                  in ? "out of memory" : "not a tar archive (plain, gzip or zstd)");
+        /* pull-tar's guards: libarchive's own, and the path checks below on top. Without
+         * ARCHIVE_EXTRACT_UNLINK a symlink on the way is refused, never written through; an entry that
+         * replaces a lower layer's file, or link, replaces it. */
+        archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+                                                    ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL |
+                                                    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+        archive_write_disk_set_standard_lookup(out);
+
+        for (;;) {
+                const char *path, *link;
+                int k = archive_read_next_header(in, &e);
+
+                if (k == ARCHIVE_EOF)
+                        break;
+                if (k < ARCHIVE_WARN)
+                        return diag_error(d, NULL, 0, EBADMSG, "Broken layer: %s", archive_error_string(in));
+                path = archive_entry_pathname(e);
+                if (path && (streq(path, "./") || streq(path, ".")))
+                        continue;
+                if (!path || !archive_path_is_safe(path))
+                        return diag_error(d, NULL, 0, EPERM, "Refusing layer entry '%s': it would land outside the "
+                                          "machine.", strempty(path));
+                if (is_whiteout(path))
+                        continue; /* applied before */
+                link = archive_entry_hardlink(e);
+                if (link && !archive_path_is_safe(link))
+                        return diag_error(d, NULL, 0, EPERM, "Refusing hard link '%s' to '%s': it points outside the "
+                                          "machine.", path, link);
+                if (archive_entry_filetype(e) == AE_IFCHR || archive_entry_filetype(e) == AE_IFBLK) {
+                        stats->skipped_devices++;
+                        continue;
+                }
+                k = archive_write_header(out, e);
+                if (k < ARCHIVE_WARN)
+                        return diag_error(d, NULL, 0, EPERM, "Cannot unpack '%s': %s", path, archive_error_string(out));
+                if (archive_entry_size(e) > 0) {
+                        const void *buf;
+                        size_t size;
+                        la_int64_t offset;
+
+                        while ((k = archive_read_data_block(in, &buf, &size, &offset)) == ARCHIVE_OK)
+                                if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN) {
+                                        k = ARCHIVE_FATAL;
+                                        break;
+                                }
+                        if (k != ARCHIVE_EOF)
+                                return diag_error(d, NULL, 0, EBADMSG, "Cannot unpack '%s': %s", path,
+                                                  archive_error_string(in) ?: archive_error_string(out));
+                }
+                if (archive_write_finish_entry(out) < ARCHIVE_WARN)
+                        return diag_error(d, NULL, 0, EIO, "Cannot finish '%s': %s", path, archive_error_string(out));
+                stats->entries++;
+        }
+        if (archive_write_close(out) < ARCHIVE_WARN)
+                return diag_error(d, NULL, 0, EIO, "Cannot finish the layer: %s", archive_error_string(out));
+        return 0;
+}
+
+int oci_layer_apply(int fd, const char *target, OciLayerStats *stats, Diagnostics *d) {
+        _cleanup_close_ int root_fd = -EBADF, cwd = -EBADF;
+        _cleanup_strv_free_ char **whiteouts = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        /* pass one: the whiteouts and opaque markers, wherever they are in the tar */
+        {
+                _cleanup_(archive_read_freep) struct archive *in = layer_reader(fd);
+                struct archive_entry *e;
+
+                if (!in)
+                        return diag_error(d, NULL, 0, EBADMSG, "Cannot read the layer: not a tar archive (plain, "
+                                          "gzip or zstd).");
+                for (;;) {
+                        int k = archive_read_next_header(in, &e);
+                        const char *path;
+
+                        if (k == ARCHIVE_EOF)
+                                break;
+                        if (k < ARCHIVE_WARN)
+                                return diag_error(d, NULL, 0, EBADMSG, "Broken layer: %s", archive_error_string(in));
+                        path = archive_entry_pathname(e);
+                        if (!path || !is_whiteout(path))
+                                continue;
+                        char *copy = strdup(path);
+                        if (!copy)
+                                return -ENOMEM;
+                        r = strv_push_greedy(&whiteouts, &n, &allocated, copy);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        root_fd = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (root_fd < 0)
+                return diag_error(d, NULL, 0, errno, "Cannot open %s: %m", target);
+        STRV_FOREACH(w, whiteouts) {
+                r = apply_whiteout(root_fd, *w, stats, d);
+                if (r < 0)
+                        return r;
+        }
+
+        /* pass two: the entries, relative to target (the secure flags refuse absolute paths) */
+        cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cwd < 0 || fchdir(root_fd) < 0)
+                return diag_error(d, NULL, 0, errno, "Cannot enter %s: %m", target);
+        r = extract(fd, stats, d);
+        if (fchdir(cwd) < 0 && r >= 0)
+                r = -errno;
+        return r;
+}

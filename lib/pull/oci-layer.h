@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "diag.h"
+
+typedef struct OciLayerStats {
+        uint64_t entries, whiteouts, opaques, skipped_devices;
+} OciLayerStats;
+
+/* Applies one layer (a tar, plain, gzip or zstd, read from fd, a verified blob) onto the tree at target,
+ * as the image spec says: first every whiteout (".wh.NAME" deletes NAME of the lower layers) and opaque
+ * marker (".wh..wh..opq" hides the lower contents of its directory, wherever it is in the tar), then the
+ * layer's entries, so that the same layer's own entries stay. Entries and whiteouts are refused when they
+ * would land outside target, go through a symbolic link, or are absolute; device nodes are skipped, like
+ * pull-tar does; owners, modes, times and xattrs (file capabilities) are kept. On failure target is
+ * half-done: the caller removes it. */
+int oci_layer_apply(int fd, const char *target, OciLayerStats *stats, Diagnostics *d);
+
+/* Pure, unit-tested: "./a/b/" -> "a/b"; NULL if the name is unsafe (absolute, "..", empty). */
+char *oci_layer_path_normalize(const char *path);

@@ -1,0 +1,510 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""machinespawn pull-oci against a hand-made registry (distribution API v2) on loopback: Python's
+http.server serving manifests, indexes and blobs this test builds (OCI and Docker schema-2 types, gzip,
+zstd and plain layers, whiteouts and an opaque directory), a bearer-token repository, a Basic one with
+credentials from a containers-auth.json file, blobs redirected to a second server (a "CDN") that must
+never see the credentials, and hostile cases: a blob whose digest or size does not match, an oversized
+manifest, a manifest that does not match the digest it was pulled by, whiteouts out of the tree or through
+a link. Needs root (owners); skips (77) otherwise."""
+
+import base64
+import gzip
+import hashlib
+import http.server
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+
+CLI = sys.argv[1]
+VENDOR_CONF = sys.argv[2]
+PREPARE = sys.argv[3] if len(sys.argv) > 3 else None
+passed = failed = 0
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
+def check(ok, what, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {what}")
+    else:
+        failed += 1
+        print(f"FAIL {what}")
+        if detail:
+            print("     | " + str(detail).strip().replace("\n", "\n     | "))
+
+
+def sha(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class Store:
+    """repo -> {"manifests": {ref: (media type, bytes)}, "blobs": {digest: bytes}}"""
+
+    def __init__(self):
+        self.repos = {}
+
+    def repo(self, name):
+        return self.repos.setdefault(name, {"manifests": {}, "blobs": {}})
+
+    def blob(self, repo, data, digest=None):
+        digest = digest or sha(data)
+        self.repo(repo)["blobs"][digest] = data
+        return digest
+
+    def manifest(self, repo, ref, media_type, data):
+        self.repo(repo)["manifests"][ref] = (media_type, data)
+        self.repo(repo)["manifests"][sha(data)] = (media_type, data)
+        return sha(data)
+
+
+USER, PASSWORD, TOKEN = "alice", "s3cret", "tok-123"
+
+
+class Registry(http.server.BaseHTTPRequestHandler):
+    store = None
+    cdn_base = None
+    log = []  # (path, Authorization header)
+    token_requests = []
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, body=b"", headers=()):
+        self.send_response(code)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def authorized(self, repo):
+        auth = self.headers.get("Authorization")
+        host = f"127.0.0.1:{self.server.server_port}"
+        if repo.startswith("private/"):
+            if auth == f"Bearer {TOKEN}":
+                return True
+            self.reply(401, b'{"errors":[]}', [("WWW-Authenticate",
+                       f'Bearer realm="http://{host}/token",service="test,registry",scope="repository:{repo}:pull"')])
+            return False
+        if repo.startswith("basic/"):
+            want = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            if auth == want:
+                return True
+            self.reply(401, b"", [("WWW-Authenticate", 'Basic realm="test"')])
+            return False
+        return True
+
+    def do_GET(self):
+        Registry.log.append((self.path, self.headers.get("Authorization")))
+        if self.path.startswith("/token"):
+            Registry.token_requests.append((self.path, self.headers.get("Authorization")))
+            self.reply(200, json.dumps({"token": TOKEN}).encode(), [("Content-Type", "application/json")])
+            return
+        if self.path == "/v2/":
+            self.reply(200, b"{}")
+            return
+        parts = self.path.split("/")
+        # /v2/<repo...>/manifests/<ref> or /v2/<repo...>/blobs/<digest>
+        if len(parts) < 5 or parts[1] != "v2" or parts[-2] not in ("manifests", "blobs"):
+            self.reply(404)
+            return
+        repo, kind, ref = "/".join(parts[2:-2]), parts[-2], parts[-1]
+        if not self.authorized(repo):
+            return
+        r = self.store.repos.get(repo)
+        if kind == "manifests":
+            if not r or ref not in r["manifests"]:
+                self.reply(404)
+                return
+            mt, data = r["manifests"][ref]
+            self.reply(200, data, [("Content-Type", mt)])
+            return
+        if not r or ref not in r["blobs"]:
+            self.reply(404)
+            return
+        if repo.startswith("cdn/") or repo.startswith("private/cdn"):
+            # blobs are served by another host, as registries do with their storage
+            self.reply(307, b"", [("Location", f"{Registry.cdn_base}/{repo}/{ref}")])
+            return
+        self.reply(200, r["blobs"][ref])
+
+
+class Cdn(http.server.BaseHTTPRequestHandler):
+    store = None
+    log = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        Cdn.log.append((self.path, self.headers.get("Authorization")))
+        repo, digest = self.path.lstrip("/").rsplit("/", 1)
+        data = self.store.repos[repo]["blobs"].get(digest)
+        if data is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def serve(handler, host="127.0.0.1"):
+    server = http.server.ThreadingHTTPServer((host, 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def ti(name, type=tarfile.REGTYPE, data=b"", **kw):
+    i = tarfile.TarInfo(name)
+    i.type = type
+    i.size = len(data) if type == tarfile.REGTYPE else 0
+    i.mode = kw.get("mode", 0o644 if type == tarfile.REGTYPE else 0o755)
+    i.uid = kw.get("uid", 0)
+    i.gid = kw.get("gid", 0)
+    i.mtime = 1700000000
+    i.linkname = kw.get("linkname", "")
+    i.pax_headers = kw.get("pax", {})
+    return (i, data if type == tarfile.REGTYPE else None)
+
+
+def tar(members, compression="gzip"):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for info, data in members:
+            t.addfile(info, io.BytesIO(data) if data is not None else None)
+    raw = buf.getvalue()
+    if compression == "gzip":
+        return gzip.compress(raw, mtime=0), "gzip"
+    if compression == "zstd":
+        return subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True, check=True).stdout, "zstd"
+    return raw, None
+
+
+def layer_type(kind, comp):
+    if kind == "oci":
+        return "application/vnd.oci.image.layer.v1.tar" + ("+" + comp if comp else "")
+    return "application/vnd.docker.image.rootfs.diff.tar" + ("." + comp if comp else "")
+
+
+def image(store, repo, tag, layers, config, kind="oci", arch="amd64"):
+    """layers: list of (members, compression). Returns (manifest digest, manifest bytes)."""
+    descs = []
+    for members, comp in layers:
+        data, c = tar(members, comp)
+        descs.append({"mediaType": layer_type(kind, c), "digest": store.blob(repo, data), "size": len(data)})
+    cfg = json.dumps({"architecture": arch, "os": "linux", "config": config,
+                      "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    m = {"schemaVersion": 2,
+         "mediaType": OCI_MANIFEST if kind == "oci" else DOCKER_MANIFEST,
+         "config": {"mediaType": "application/vnd.oci.image.config.v1+json" if kind == "oci"
+                    else "application/vnd.docker.container.image.v1+json",
+                    "digest": store.blob(repo, cfg), "size": len(cfg)},
+         "layers": descs}
+    data = json.dumps(m, indent=1).encode()
+    return store.manifest(repo, tag, m["mediaType"], data), data
+
+
+BASE = [
+    ti("etc", tarfile.DIRTYPE),
+    ti("etc/os-release", data=b"ID=ocitest\n"),
+    ti("etc/passwd", data=b"root:x:0:0::/root:/bin/sh\n"),
+    ti("a", tarfile.DIRTYPE),
+    ti("a/keep", data=b"keep"),
+    ti("a/gone", data=b"gone"),
+    ti("a/gonedir", tarfile.DIRTYPE),
+    ti("a/gonedir/deep", data=b"deep"),
+    ti("d", tarfile.DIRTYPE),
+    ti("d/old1", data=b"old"),
+    ti("d/sub", tarfile.DIRTYPE),
+    ti("d/sub/old2", data=b"old"),
+    ti("home/user/file", data=b"mine", uid=1000, gid=1000, mode=0o600),
+    ti("usr/bin", tarfile.DIRTYPE),
+    ti("usr/bin/ping", data=b"#!/bin/sh\n", mode=0o755,
+       pax={"SCHILY.xattr.security.capability": "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                                                "\x00\x00\x00\x00"}),
+    ti("usr/bin/tool", data=b"tool v1", mode=0o4755),
+    ti("usr/bin/link", tarfile.SYMTYPE, linkname="tool"),
+    ti("lnk", tarfile.SYMTYPE, linkname="/etc"),
+    ti("dev/null", tarfile.CHRTYPE),
+]
+UPPER = [
+    ti("a/.wh.gone"),
+    ti("a/.wh.gonedir"),
+    ti("d", tarfile.DIRTYPE),
+    ti("d/new", data=b"new"),  # before the opaque marker in the same tar: stays
+    ti("d/.wh..wh..opq"),
+    ti("usr/bin/tool", data=b"tool v2", mode=0o755),
+]
+TOP = [
+    ti("lib/systemd", tarfile.DIRTYPE),
+    ti("lib/systemd/systemd", data=b"ELF", mode=0o755),
+    ti("sbin", tarfile.DIRTYPE),
+    ti("sbin/init", tarfile.SYMTYPE, linkname="../lib/systemd/systemd"),
+]
+CONFIG = {"Env": ["PATH=/usr/bin:/bin", "GREETING=hello world"], "WorkingDir": "/srv",
+          "User": "daemon", "Entrypoint": ["/usr/bin/tool", "--serve"], "Cmd": ["it's"]}
+
+
+def main():
+    if os.geteuid() != 0:
+        print("SKIP: needs root (owners of unpacked files)")
+        return 77
+    if not shutil.which("zstd"):
+        print("SKIP: needs zstd to make a zstd layer")
+        return 77
+
+    tmp = tempfile.mkdtemp(prefix="mspawn-pull-oci-")
+    machines = os.path.join(tmp, "machines")
+    cache = os.path.join(tmp, "cache")
+    os.makedirs(os.path.join(tmp, "etc"))
+    store = Store()
+    Registry.store = Cdn.store = store
+    reg = serve(Registry)
+    cdn = serve(Cdn, "127.0.0.2")
+    Registry.cdn_base = f"http://127.0.0.2:{cdn.server_port}"
+    host = f"127.0.0.1:{reg.server_port}"
+    with open(os.path.join(tmp, "etc", "machinespawn.conf"), "w") as f:
+        f.write(f"[Cache]\nDirectory={cache}\n\n[Registries]\nInsecure={host} 127.0.0.2:{cdn.server_port}\n")
+    auth_file = os.path.join(tmp, "auth.json")
+    with open(auth_file, "w") as f:
+        json.dump({"auths": {f"{host}/basic": {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()},
+                             f"{host}/private": {"auth": base64.b64encode(b"bob:tokenpw").decode()}}}, f)
+
+    env = dict(os.environ, MACHINESPAWN_MACHINES_DIR=machines, MACHINESPAWN_RUN_DIR=f"{tmp}/run",
+               MACHINESPAWN_STATE_DIR=f"{tmp}/state", MACHINESPAWN_SYSCONFDIR=f"{tmp}/etc",
+               MACHINESPAWN_VENDOR_CONF=VENDOR_CONF, REGISTRY_AUTH_FILE=auth_file, HOME=tmp)
+    env.pop("MACHINESPAWN_CA_BUNDLE", None)
+
+    def pull(ref, name, *extra, e=None):
+        return subprocess.run([CLI, "pull-oci", *extra, ref, name], env=e or env, capture_output=True, text=True,
+                              timeout=120)
+
+    def root(name):
+        return os.path.join(machines, name)
+
+    def gone(name):
+        entries = os.listdir(machines) if os.path.isdir(machines) else []
+        return name not in entries and not any(x.startswith(f".#{name}.") for x in entries)
+
+    def blobs():
+        d = os.path.join(cache, "oci/blobs/sha256")
+        return sorted(x for x in os.listdir(d) if not x.endswith(".lock")) if os.path.isdir(d) else []
+
+    layers = [(BASE, None), (UPPER, "gzip"), (TOP, "zstd")]
+    digest, _ = image(store, "test/img", "v1", layers, CONFIG)
+
+    # --- the whole image: layers in order, whiteouts, opaque, owners, modes, xattrs
+    t0 = time.monotonic()
+    p = pull(f"docker://{host}/test/img:v1", "one")
+    first = time.monotonic() - t0
+    check(p.returncode == 0, "pull-oci of an OCI image with plain, gzip and zstd layers", p.stderr)
+    r = root("one")
+    if p.returncode == 0:
+        check(open(f"{r}/etc/os-release").read() == "ID=ocitest\n", "lower layer's file is there")
+        check(os.path.exists(f"{r}/a/keep") and not os.path.lexists(f"{r}/a/gone"), "whiteout deletes a file")
+        check(not os.path.lexists(f"{r}/a/gonedir"), "whiteout deletes a directory with contents")
+        check(os.path.exists(f"{r}/d/new"), "opaque keeps the same layer's entry listed before it")
+        check(not os.path.lexists(f"{r}/d/old1") and not os.path.lexists(f"{r}/d/sub"),
+              "opaque hides the lower contents of its directory")
+        check(open(f"{r}/usr/bin/tool").read() == "tool v2", "an upper layer's file replaces the lower one")
+        st = os.stat(f"{r}/usr/bin/tool")
+        check(st.st_mode & 0o7777 == 0o755, "the upper file's mode, not the lower's", oct(st.st_mode))
+        st = os.stat(f"{r}/home/user/file")
+        check((st.st_uid, st.st_gid, st.st_mode & 0o777) == (1000, 1000, 0o600), "owner and mode kept")
+        try:
+            cap = os.getxattr(f"{r}/usr/bin/ping", "security.capability")
+        except OSError as e:
+            cap = str(e)
+        check(isinstance(cap, bytes) and len(cap) == 20, "security.capability xattr kept", cap)
+        check(os.readlink(f"{r}/lnk") == "/etc", "symlink kept as a link")
+        check(not os.path.exists(f"{r}/dev/null"), "device nodes skipped, as pull-tar does")
+        rec = open(f"{tmp}/state/one.oci").read()
+        check("boot=yes\n" in rec, "/sbin/init -> systemd recorded as booting", rec)
+        check("env=GREETING=hello world\n" in rec and "arg=/usr/bin/tool\narg=--serve\narg=it's\n" in rec
+              and "workdir=/srv\n" in rec and "user=daemon\n" in rec, "config recorded", rec)
+        check(f"image=docker://{host}/test/img:v1" in open(f"{tmp}/state/one.origin").read(), "origin recorded")
+    check(sorted(x.removeprefix("sha256:") for x in store.repos["test/img"]["blobs"]) == blobs(),
+          "every blob cached by digest", blobs())
+
+    # --- a second machine of the same image is a copy of the cached tree
+    n_requests = len(Registry.log)
+    t0 = time.monotonic()
+    p = pull(f"docker://{host}/test/img:v1", "two")
+    second = time.monotonic() - t0
+    check(p.returncode == 0 and open(f"{root('two')}/usr/bin/tool").read() == "tool v2", "second machine", p.stderr)
+    blob_gets = [x for x in Registry.log[n_requests:] if "/blobs/" in x[0]]
+    check(not blob_gets, "second machine fetches no blob", blob_gets)
+    print(f"     first pull {first:.3f}s, second machine {second:.3f}s")
+
+    # --- by digest, and a digest that the manifest does not match
+    p = pull(f"{host}/test/img@{digest}", "bydigest")
+    check(p.returncode == 0, "pull by digest", p.stderr)
+    fake = "sha256:" + "0" * 64
+    store.repo("test/img")["manifests"][fake] = store.repo("test/img")["manifests"][digest]
+    p = pull(f"{host}/test/img@{fake}", "baddigest")
+    check(p.returncode != 0 and "does not match its digest" in p.stderr and gone("baddigest"),
+          "manifest not matching the digest it was pulled by is refused", p.stderr)
+
+    # --- a Docker schema-2 manifest list with attestation entries: platform selection
+    amd, amd_data = image(store, "multi/img", "amd", [(BASE, "gzip")], {"Cmd": ["/bin/amd"]}, kind="docker")
+    arm, arm_data = image(store, "multi/img", "arm", [(BASE, "gzip")], {"Cmd": ["/bin/arm"]}, kind="docker",
+                          arch="arm64")
+    att = {"mediaType": OCI_MANIFEST, "digest": amd, "size": len(amd_data),
+           "platform": {"os": "unknown", "architecture": "unknown"},
+           "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}
+    lst = {"schemaVersion": 2, "mediaType": DOCKER_LIST, "manifests": [
+        att,
+        {"mediaType": DOCKER_MANIFEST, "digest": arm, "size": len(arm_data),
+         "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+        {"mediaType": DOCKER_MANIFEST, "digest": amd, "size": len(amd_data),
+         "platform": {"os": "linux", "architecture": "amd64"}}]}
+    store.manifest("multi/img", "latest", DOCKER_LIST, json.dumps(lst).encode())
+    p = pull(f"docker://{host}/multi/img", "arm", "--arch=arm64")
+    check(p.returncode == 0 and "arg=/bin/arm" in open(f"{tmp}/state/arm.oci").read(),
+          "manifest list: --arch=arm64 picks the arm64/v8 entry", p.stderr)
+    p = pull(f"docker://{host}/multi/img", "amd", "--arch=amd64")
+    check(p.returncode == 0 and "arg=/bin/amd" in open(f"{tmp}/state/amd.oci").read() and
+          "boot=no" in open(f"{tmp}/state/amd.oci").read(), "manifest list: amd64, no init: boot=no", p.stderr)
+    p = pull(f"docker://{host}/multi/img", "s390", "--arch=s390x")
+    check(p.returncode != 0 and "linux/amd64" in p.stderr and "linux/arm64/v8" in p.stderr and
+          "unknown" not in p.stderr and gone("s390"), "no matching platform: error names the available ones",
+          p.stderr)
+
+    # --- bearer token (with the credentials of the auth file sent to the realm), blobs through a CDN
+    image(store, "private/cdn", "latest", [(BASE, "gzip")], {"Cmd": ["/x"]})
+    Cdn.log.clear()
+    Registry.token_requests.clear()
+    p = pull(f"docker://{host}/private/cdn", "tok")
+    check(p.returncode == 0, "bearer token repository, blobs redirected to another host", p.stderr)
+    check(Registry.token_requests and "scope=repository%3Aprivate%2Fcdn%3Apull" in Registry.token_requests[0][0]
+          and "service=test%2Cregistry" in Registry.token_requests[0][0], "token request carries scope and service",
+          Registry.token_requests)
+    check(Registry.token_requests and Registry.token_requests[0][1] ==
+          "Basic " + base64.b64encode(b"bob:tokenpw").decode(), "auth file credentials sent to the token realm",
+          Registry.token_requests)
+    check(Cdn.log and all(a is None for _, a in Cdn.log), "the redirected blob host never sees the token", Cdn.log)
+    check(any(a == f"Bearer {TOKEN}" for path, a in Registry.log if "/private/cdn/blobs/" in path),
+          "the registry itself gets the token")
+
+    # --- Basic credentials from the auth file; none -> clear error
+    image(store, "basic/img", "latest", [(BASE, None)], {})
+    p = pull(f"docker://{host}/basic/img", "basic")
+    check(p.returncode == 0, "Basic credentials from $REGISTRY_AUTH_FILE", p.stderr)
+    e = dict(env, REGISTRY_AUTH_FILE=os.path.join(tmp, "missing.json"))
+    p = pull(f"docker://{host}/basic/img", "nobasic", e=e)
+    check(p.returncode != 0 and "credentials" in p.stderr and gone("nobasic"), "Basic without credentials refused",
+          p.stderr)
+    os.makedirs(os.path.join(tmp, ".docker"))
+    with open(os.path.join(tmp, ".docker", "config.json"), "w") as f:
+        json.dump({"auths": {host: {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}}}, f)
+    p = pull(f"docker://{host}/basic/img", "dockercfg", e=e)
+    check(p.returncode == 0, "credentials from ~/.docker/config.json", p.stderr)
+
+    # --- plain HTTP only for registries named insecure
+    e = dict(env, MACHINESPAWN_SYSCONFDIR=os.path.join(tmp, "etc-secure"))
+    os.makedirs(e["MACHINESPAWN_SYSCONFDIR"])
+    with open(os.path.join(e["MACHINESPAWN_SYSCONFDIR"], "machinespawn.conf"), "w") as f:
+        f.write(f"[Cache]\nDirectory={cache}\n")
+    p = pull(f"docker://{host}/test/img:v1", "tls", e=e)
+    check(p.returncode != 0 and gone("tls") and not any(x[0].startswith("/v2/") and False for x in Registry.log),
+          "a registry not named insecure is spoken to over TLS only", p.stderr)
+
+    # --- hostile blobs: digest mismatch, size mismatch; nothing cached, nothing built
+    good, _ = tar(BASE + [ti("evil-only", data=b"not in any other image")], "gzip")
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF
+    repo = store.repo("evil/digest")
+    d_good = sha(good)
+    repo["blobs"][d_good] = bytes(bad)
+    cfg = json.dumps({"config": {}}).encode()
+    m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": store.blob("evil/digest", cfg),
+                    "size": len(cfg)},
+         "layers": [{"mediaType": layer_type("oci", "gzip"), "digest": d_good, "size": len(good)}]}
+    store.manifest("evil/digest", "latest", OCI_MANIFEST, json.dumps(m).encode())
+    p = pull(f"docker://{host}/evil/digest", "evil1")
+    check(p.returncode != 0 and "does not match its digest" in p.stderr and gone("evil1") and
+          d_good.removeprefix("sha256:") not in blobs() and
+          not any(x.startswith(".") for x in os.listdir(os.path.join(cache, "oci/blobs/sha256"))),
+          "a layer whose digest does not match: refused, nothing kept", p.stderr)
+    m["layers"][0]["size"] = len(good) - 10
+    repo["blobs"][d_good] = good
+    store.manifest("evil/digest", "short", OCI_MANIFEST, json.dumps(m).encode())
+    p = pull(f"docker://{host}/evil/digest:short", "evil2")
+    check(p.returncode != 0 and "larger than its manifest says" in p.stderr and gone("evil2") and
+          d_good.removeprefix("sha256:") not in blobs(), "a layer longer than its size: refused", p.stderr)
+
+    # --- an oversized manifest
+    big = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "pad": "x" * (5 << 20)}).encode()
+    store.manifest("evil/big", "latest", OCI_MANIFEST, big)
+    p = pull(f"docker://{host}/evil/big", "evil3")
+    check(p.returncode != 0 and "larger than 4 MiB" in p.stderr and gone("evil3"), "oversized manifest refused",
+          p.stderr)
+
+    # --- whiteouts out of the tree, through a link
+    victim = os.path.join(tmp, "victim")
+    with open(victim, "w") as f:
+        f.write("host file\n")
+    rel = os.path.relpath(victim, "/")
+    for name, upper, what in [
+            ("evil4", [ti("../.wh.victim")], "whiteout with .. refused"),
+            ("evil5", [ti("a/../../" + "../" * 8 + os.path.dirname(rel) + "/.wh.victim")], "whiteout a/../.. refused"),
+            ("evil6", [ti("out/.wh.victim")], "whiteout through a symlink refused"),
+            ("evil7", [ti("/" + os.path.dirname(rel) + "/.wh.victim")], "absolute whiteout refused")]:
+        image(store, f"evil/{name}", "latest",
+              [([ti("out", tarfile.SYMTYPE, linkname=os.path.dirname(victim))], None), (upper, None)], {})
+        p = pull(f"docker://{host}/evil/{name}", name)
+        check(p.returncode != 0 and "Refusing" in p.stderr and gone(name) and os.path.exists(victim), what, p.stderr)
+
+    # --- Image=docker:// in a .mspawn: machinespawn-prepare turns the config into .nspawn settings
+    if PREPARE:
+        conf = os.path.join(tmp, "etc")
+        with open(os.path.join(conf, "amd.mspawn"), "w") as f:
+            f.write(f"[Machine]\nImage=docker://{host}/multi/img\nArchitecture=amd64\n")
+        with open(os.path.join(conf, "one.mspawn"), "w") as f:
+            f.write(f"[Machine]\nImage=docker://{host}/test/img:v1\n")
+        with open(os.path.join(conf, "bootno.mspawn"), "w") as f:
+            f.write(f"[Machine]\nImage=docker://{host}/test/img:v1\n\n[Exec]\nBoot=no\n")
+        shutil.copy(f"{tmp}/state/one.oci", f"{tmp}/state/bootno.oci")
+        e = dict(env, MACHINESPAWN_CONFIG_PATH=conf, MACHINESPAWN_NSPAWN_DIR=os.path.join(tmp, "nspawn"))
+
+        def prepare(name):
+            p = subprocess.run([PREPARE, name], env=e, capture_output=True, text=True, timeout=60)
+            path = os.path.join(tmp, "nspawn", f"{name}.nspawn")
+            return p, open(path).read() if os.path.exists(path) else ""
+
+        p, text = prepare("amd")
+        check(p.returncode == 0 and "Boot=no\n" in text and "Parameters='/bin/amd'\n" in text,
+              "an image without init runs its entrypoint (Boot=no, Parameters=)", p.stderr + text)
+        p, text = prepare("one")
+        check(p.returncode == 0 and "Boot=yes\n" in text and "Parameters" not in text and
+              "Environment='GREETING=hello world'\n" in text, "an image with systemd as init boots", p.stderr + text)
+        p, text = prepare("bootno")
+        check(p.returncode == 0 and text.count("Boot=") == 1 and "Boot=no" in text and
+              "Parameters='/usr/bin/tool'\nParameters='--serve'\nParameters=\"it's\"\n" in text and
+              "WorkingDirectory=/srv\n" in text and "User=daemon\n" in text,
+              "Boot=no in the .mspawn overrides the image's init", p.stderr + text)
+
+    reg.shutdown()
+    cdn.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
