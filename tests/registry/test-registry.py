@@ -484,21 +484,22 @@ def run(tmp, registries):
         return name not in entries and not any(e.startswith(f".#{name}") for e in entries)
 
     def cache_sound():
-        """Every cached file named by a digest holds what the digest says; nothing half-written stays."""
+        """Every cached blob (a file named by its digest) holds what its name says; no temporary is left."""
         bad = []
         for dp, dn, fn in os.walk(cache):
-            for n in fn:
+            for n in dn + fn:
                 p = os.path.join(dp, n)
-                hexd = re.fullmatch(r"(?:sha256[:\-_])?([0-9a-f]{64})(?:\.\w+)?", n)
-                if hexd and not os.path.islink(p) and os.path.isfile(p):
-                    if sha256(open(p, "rb").read()) != hexd.group(1):
-                        bad.append(p)
-                elif re.search(r"\.tmp|\.partial|\.#", n):
+                if n.startswith("."):
                     bad.append(p)
+                elif re.fullmatch(r"[0-9a-f]{64}", n) and os.path.isfile(p) and not os.path.islink(p):
+                    if sha256(open(p, "rb").read()) != n:
+                        bad.append(p)
         return bad
 
     def names_in_cache(hexd):
-        return [os.path.join(dp, n) for dp, dn, fn in os.walk(cache) for n in dn + fn if hexd in n]
+        """Cache entries named by a digest (their lock files aside)."""
+        return [os.path.join(dp, n) for dp, dn, fn in os.walk(cache) for n in dn + fn
+                if hexd in n and not n.endswith(".lock")]
 
     def tree(name, *parts):
         return os.path.join(machines, name, *parts)
