@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import ssl
@@ -29,6 +30,7 @@ import urllib.parse
 
 CLI = sys.argv[1]
 VENDOR_CONF = sys.argv[2]
+PREPARE = sys.argv[3]
 passed = failed = 0
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -511,17 +513,26 @@ def run(tmp, registries):
         except OSError as e:
             return str(e).encode()
 
-    def settings_text(name):
-        """What machinespawn recorded for the machine: every text file of its own outside its tree."""
-        out = ""
-        for top in (f"{tmp}/state", f"{tmp}/run", f"{tmp}/etc", machines):
-            for dp, dn, fn in os.walk(top):
-                if dp.startswith(os.path.join(machines, name)) and dp != machines:
-                    dn[:] = []
-                    continue
-                for n in fn:
-                    if name in n or name in dp:
-                        out += read(os.path.join(dp, n)).decode(errors="replace") + "\n"
+    def nspawn_settings(name, ref):
+        """The [Exec] settings machinespawn-prepare writes at the start of machine NAME declared with
+        Image=REF: {key: [values]}, or the error."""
+        mspawn = os.path.join(tmp, "mspawn")
+        os.makedirs(mspawn, exist_ok=True)
+        with open(os.path.join(mspawn, f"{name}.mspawn"), "w") as f:
+            f.write(f"[Machine]\nImage={ref}\n")
+        res = subprocess.run([PREPARE, name], env=dict(env, MACHINESPAWN_CONFIG_PATH=mspawn,
+                                                       MACHINESPAWN_NSPAWN_DIR=f"{tmp}/nspawn"),
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            return res.stderr
+        out, section = {}, None
+        for line in read(f"{tmp}/nspawn/{name}.nspawn").decode(errors="replace").splitlines():
+            if line.startswith("["):
+                section = line.strip("[]")
+            elif "=" in line and section == "Exec":
+                # word lists, quoted as systemd reads them back
+                k, _, v = line.partition("=")
+                out.setdefault(k, []).extend(shlex.split(v))
         return out
 
     def blob_gets(reg):
@@ -575,11 +586,31 @@ def run(tmp, registries):
         check(x == b"kept", "user xattr kept", repr(x))
     else:
         check(False, "the machine's tree is there", r.stderr)
-    s = settings_text("layers")
-    for what, needle in (("Env", "OCITEST=from-the-image"), ("WorkingDir", "/srv"), ("User", "1000"),
-                         ("Entrypoint", "/usr/bin/tool"), ("Cmd", "--flag")):
-        check(needle in s, f"the image's {what} is in the machine's settings", s[-1500:])
+    ref = f"docker://{plain.host}/test/layers:layers"
+    s = nspawn_settings("layers", ref)
+    for what, key, value in (("Env", "Environment", "OCITEST=from-the-image"), ("WorkingDir", "WorkingDirectory", "/srv"),
+                             ("User", "User", "1000:1000"), ("Entrypoint", "Parameters", "/usr/bin/tool"),
+                             ("Cmd", "Parameters", "--flag"),
+                             ("lack of an init", "Boot", "no")):
+        check(isinstance(s, dict) and value in s.get(key, []) and
+              s.get("Parameters") == ["/usr/bin/tool", "--flag"],
+              f"the image's {what} is in the machine's nspawn settings ({key}={value})", str(s))
     check(not cache_sound(), "every cached blob matches its digest", str(cache_sound()))
+
+    # an image whose /sbin/init is systemd boots
+    boot = oci.image([([ti("usr", tarfile.DIRTYPE), ti("usr/lib", tarfile.DIRTYPE),
+                        ti("usr/lib/systemd", tarfile.DIRTYPE), ti("usr/lib/systemd/systemd", data=b"\x7fELF", mode=0o755),
+                        ti("usr/sbin", tarfile.DIRTYPE),
+                        ti("usr/sbin/init", tarfile.SYMTYPE, linkname="../lib/systemd/systemd"),
+                        ti("sbin", tarfile.SYMTYPE, linkname="usr/sbin"),
+                        ti("lib", tarfile.SYMTYPE, linkname="usr/lib")], "gzip")],
+                     {"Cmd": ["/bin/bash"], "Env": ["PATH=/usr/bin"]})
+    oci.tag(boot, "boot")
+    push(oci, "boot", plain, "test/boot")
+    r = pull(f"docker://{plain.host}/test/boot:boot", "boot")
+    s = nspawn_settings("boot", f"docker://{plain.host}/test/boot:boot")
+    check(r.returncode == 0 and isinstance(s, dict) and s.get("Boot") == ["yes"] and "Parameters" not in s,
+          "an image with systemd as /sbin/init boots (Boot=yes, no Parameters=)", r.stderr + str(s))
 
     # a second machine of the same image: no blob fetched again
     before = len(blob_gets(plain))
