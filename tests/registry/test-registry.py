@@ -266,13 +266,12 @@ def jwt_sign(claims, key, cert_b64):
 class FakeRegistry(http.server.BaseHTTPRequestHandler):
     """A hostile registry: /v2/ answers, every manifest is 64 MiB of JSON-looking bytes (no Content-Length
     for the "endless" repository)."""
-    log = []
+    sent = {}
 
     def log_message(self, *args):
         pass
 
     def do_GET(self):
-        FakeRegistry.log.append(self.path)
         if self.path == "/v2/":
             self.send_response(200)
             self.send_header("Content-Length", "2")
@@ -289,9 +288,11 @@ class FakeRegistry(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(size))
         self.end_headers()
         chunk = b'{"schemaVersion":2,"layers":[' + b" " * (1 << 20)
+        FakeRegistry.sent[self.path] = 0
         try:
             for _ in range(size >> 20):
                 self.wfile.write(chunk)
+                FakeRegistry.sent[self.path] += len(chunk)
         except OSError:
             pass
 
@@ -673,6 +674,18 @@ def run(tmp, registries):
     ]}, OCI_INDEX)
     multi.tag(index, "multi")
     push(multi, "multi", plain, "test/multi", all_images=True)
+    # an attestation manifest whose entry claims the platform, before the real one: its annotation says
+    index_att = multi.blob({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        dict(attestation, platform={"architecture": "amd64", "os": "linux"},
+             annotations={"vnd.docker.reference.type": "attestation-manifest",
+                          "vnd.docker.reference.digest": per_arch["amd64"]["digest"]}),
+        dict(per_arch["amd64"], platform={"architecture": "amd64", "os": "linux"}),
+    ]}, OCI_INDEX)
+    multi.tag(index_att, "attested")
+    push(multi, "attested", plain, "test/multi", all_images=True)
+    r = pull(f"docker://{plain.host}/test/multi:attested", "multi-attested", "--arch=amd64")
+    check(r.returncode == 0 and read(tree("multi-attested", "etc/arch")) == b"amd64",
+          "an index: an attestation entry is skipped by its annotation, whatever platform it claims", r.stderr)
     host_arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
     r = pull(f"docker://{plain.host}/test/multi:multi", "multi-default")
     if host_arch in ("amd64", "arm64"):
@@ -778,9 +791,12 @@ def run(tmp, registries):
                             f"docker://{fake_host}/test/{repo}:latest", f"fake-{repo}"],
                            env=dict(env, REGISTRY_AUTH_FILE=os.path.join(auth_files, "none.json")),
                            capture_output=True, text=True, timeout=300)
-        check(r.returncode != 0 and no_leftovers(f"fake-{repo}") and r.returncode < 128,
+        time.sleep(0.5)
+        sent = FakeRegistry.sent.get(f"/v2/test/{repo}/manifests/latest", -1)
+        # what the client read before it hung up, give or take the sockets' buffers
+        check(r.returncode != 0 and no_leftovers(f"fake-{repo}") and r.returncode < 128 and 0 <= sent < 32 << 20,
               f"an oversized manifest ({repo}) is refused, not read whole", r.stderr[-2000:] +
-              f" ({time.monotonic() - t0:.1f} s, status {r.returncode})")
+              f" ({time.monotonic() - t0:.1f} s, status {r.returncode}, {sent} bytes sent)")
     fake.shutdown()
 
     # --- hostile layers. Victims outside, checked by digest; nothing may land where an escape points.
