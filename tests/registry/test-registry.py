@@ -806,7 +806,7 @@ def run(tmp, registries):
         time.sleep(0.5)
         sent = FakeRegistry.sent.get(f"/v2/test/{repo}/manifests/latest", -1)
         # what the client read before it hung up, give or take the sockets' buffers
-        check(r.returncode != 0 and no_leftovers(f"fake-{repo}") and r.returncode < 128 and 0 <= sent < 32 << 20,
+        check(r.returncode != 0 and no_leftovers(f"fake-{repo}") and 0 < r.returncode < 128 and 0 <= sent < 32 << 20,
               f"an oversized manifest ({repo}) is refused, not read whole", r.stderr[-2000:] +
               f" ({time.monotonic() - t0:.1f} s, status {r.returncode}, {sent} bytes sent)")
     fake.shutdown()
@@ -862,7 +862,7 @@ def run(tmp, registries):
         # the last layer, the one that does the harm, was fetched: refused for what it holds, not before
         fetched = ("GET", f"/v2/hostile/{name}/blobs/{hostile_layer[name]}", 200) in plain.requests()
         # refused is a clean exit, not a crash
-        ok = fetched and not changed and not landed and r.returncode < 128 and (r.returncode == 0 or no_leftovers(f"h-{name}"))
+        ok = fetched and not changed and not landed and 0 <= r.returncode < 128 and (r.returncode == 0 or no_leftovers(f"h-{name}"))
         if must_fail:
             ok = ok and r.returncode != 0
         check(ok, f"hostile layer {'refused' if must_fail else 'confined'}, nothing outside changed: {name}",
