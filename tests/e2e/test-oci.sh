@@ -55,7 +55,8 @@ oci_image "$work/os" latest '{"Cmd":["/sbin/init"]}' "$work/os.tar"
 # (b) dash and what it links, nothing else: no init; the entrypoint proves Env, WorkingDir and Cmd
 files=(./usr/bin/dash)
 for lib in $(chroot "$tree" ldd /usr/bin/dash | grep -o '/[^ ]*'); do
-        files+=(".$(chroot "$tree" readlink -f "$lib")")
+        # the name the binary asks for (often a link) in its real directory, and the file itself
+        files+=(".$(chroot "$tree" readlink -f "$(dirname "$lib")")/$(basename "$lib")" ".$(chroot "$tree" readlink -f "$lib")")
 done
 dirs=()
 for f in "${files[@]}"; do
@@ -67,7 +68,7 @@ for f in "${files[@]}"; do
 done
 mkdir -p "$work/tiny-extra/srv"
 tar -C "$tree" --numeric-owner --no-recursion -cf "$work/tiny.tar" ./bin ./lib ./lib64 \
-        $(printf '%s\n' "${dirs[@]}" | sort -u) "${files[@]}"
+        $(printf '%s\n' "${dirs[@]}" | sort -u) $(printf '%s\n' "${files[@]}" | sort -u)
 tar -C "$work/tiny-extra" --numeric-owner -rf "$work/tiny.tar" ./srv
 oci_image "$work/tiny" latest \
         '{"Env":["PATH=/usr/bin:/bin","E2E_OCI=from-the-image"],"WorkingDir":"/srv","Entrypoint":["/usr/bin/dash","-c"],"Cmd":["echo \"ran with $E2E_OCI in $PWD\" >ran; echo oci-entrypoint-line-$((6 * 7))"]}' \
