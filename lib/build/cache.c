@@ -233,7 +233,9 @@ int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n) {
 
                 const char *suffix = endswith(de->d_name, CACHE_ARCHIVE_SUFFIX);
 
-                if (de->d_name[0] == '.' || !(de->d_type == DT_DIR || (de->d_type == DT_REG && suffix)))
+                /* "oci" holds the registry images' blobs and trees, each with locks of their own */
+                if (de->d_name[0] == '.' || streq(de->d_name, "oci") ||
+                    !(de->d_type == DT_DIR || (de->d_type == DT_REG && suffix)))
                         continue;
                 e.key = suffix ? strndup(de->d_name, suffix - de->d_name) : strdup(de->d_name);
                 infop = e.key ? cache_path(dir, e.key, ".info") : NULL;
