@@ -43,12 +43,10 @@ int cache_base(const char *dir, const char *key, char **ret_path, bool *ret_is_a
         return -ENOENT;
 }
 
-bool cache_use_archives(const char *dir) {
-        const char *e = getenv("MACHINESPAWN_CACHE_FORMAT");
-
-        if (streq_ptr(e, "archive"))
+bool cache_use_archives(const char *dir, const char *format) {
+        if (streq_ptr(format, "archive"))
                 return true;
-        if (streq_ptr(e, "tree"))
+        if (streq_ptr(format, "tree"))
                 return false;
         return !dir_supports_reflink(dir);
 }

@@ -27,11 +27,6 @@ static int distro_release_copy(const DistroRelease *from, DistroRelease *ret) {
         return 0;
 }
 
-const char *distro_info_dir(void) {
-        const char *e = getenv("MACHINESPAWN_DISTRO_INFO_DIR");
-        return isempty(e) ? "/usr/share/distro-info" : e;
-}
-
 typedef struct Row {
         char *version, *series;
         char created[11], release[11], eol[11];

@@ -54,9 +54,6 @@ int global_config_files(const char *vendor_file, const char *etc_dir, char ***re
         DIR *d;
         int r;
 
-        vendor_file = vendor_file ?: getenv("MACHINESPAWN_VENDOR_CONF") ?: VENDOR_CONF_DIR "/machinespawn.conf";
-        etc_dir = etc_dir ?: getenv("MACHINESPAWN_SYSCONFDIR") ?: "/etc/machinespawn";
-
         files = calloc(1, sizeof(char *));
         dropins = calloc(1, sizeof(char *));
         if (!files || !dropins)

@@ -177,7 +177,7 @@ static void transfer_done(Transfer *t) {
 }
 
 static int easy_setup(CURL *easy, const PullOptions *o, const char *url) {
-        const char *ca = getenv("MACHINESPAWN_CA_BUNDLE") ?: o->ca_bundle;
+        const char *ca = o->ca_bundle;
 
         if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK)
                 return -EINVAL;
