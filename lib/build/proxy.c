@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "proxy.h"
 #include "strv.h"
@@ -154,12 +155,9 @@ int proxy_probe(const char *host, uint16_t port, int timeout_ms, char **ret_repl
 /* ---- who listens: the kernel's socket tables ---- */
 
 static int listeners_append(SocketListener **l, size_t *n, const SocketListener *x) {
-        SocketListener *m = realloc(*l, sizeof(SocketListener) * (*n + 1));
-
-        if (!m)
+        if (GREEDY_REALLOC_UNKNOWN(*l, *n + 1) < 0)
                 return -ENOMEM;
-        m[(*n)++] = *x;
-        *l = m;
+        (*l)[(*n)++] = *x;
         return 0;
 }
 

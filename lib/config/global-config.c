@@ -6,6 +6,7 @@
 
 #include <iniparser.h>
 
+#include "alloc-util.h"
 #include "build-config.h"
 #include "global-config.h"
 #include "strv.h"
@@ -135,10 +136,8 @@ static DistroDefaults *distro_get(GlobalConfig *c, const char *name) {
         for (size_t i = 0; i < c->n_distros; i++)
                 if (streq(c->distros[i].name, name))
                         return c->distros + i;
-        n = realloc(c->distros, sizeof(DistroDefaults) * (c->n_distros + 1));
-        if (!n)
+        if (GREEDY_REALLOC_UNKNOWN(c->distros, c->n_distros + 1) < 0)
                 return NULL;
-        c->distros = n;
         n = c->distros + c->n_distros;
         *n = (DistroDefaults) { .name = strdup(name) };
         if (!n->name)
