@@ -27,7 +27,7 @@ static void say(const BuildOptions *o, const char *status) {
 }
 
 char *machine_oci_exec_path(const BuildOptions *o, const char *name) {
-        return strjoin(o->state_dir, "/", name, ".oci");
+        return strjoin(o->paths.state_dir, "/", name, ".oci");
 }
 
 int machine_oci_exec_load(const BuildOptions *o, const char *name, OciExec **ret) {
@@ -194,7 +194,7 @@ static int build_tree(OciRegistry *reg, const OciManifest *m, const char *refere
                         r = diag_error(d, NULL, 0, EINVAL, "The image config holds a value with a newline, which "
                                        "cannot be recorded.");
         }
-        if (r >= 0 && cache_use_archives(trees)) {
+        if (r >= 0 && cache_use_archives(trees, o->paths.cache_format)) {
                 _cleanup_free_ char *archive = strjoin(tmp, CACHE_ARCHIVE_SUFFIX);
                 if (!archive)
                         r = -ENOMEM;
@@ -270,6 +270,7 @@ int oci_image_materialize(const char *reference, const char *arch, const GlobalC
         r = oci_registry_open(&reg, &ref, global_config_registry_insecure(g, ref.registry), NULL, d);
         if (r < 0)
                 return r;
+        reg.ca_bundle = o->paths.ca_bundle;
 
         say(o, "Resolving the image manifest");
         r = resolve_manifest(&reg, &ref, oarch, variant, &m, &digest, d);
@@ -327,7 +328,7 @@ int oci_image_materialize(const char *reference, const char *arch, const GlobalC
 
 int machine_build_oci(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, const char *path,
                       BuildResult *ret, Diagnostics *d) {
-        _cleanup_free_ char *tmp = strjoin(o->machines_dir, "/.#", c->name, ".XXXXXX");
+        _cleanup_free_ char *tmp = strjoin(o->paths.machines_dir, "/.#", c->name, ".XXXXXX");
         _cleanup_free_ char *record = NULL, *record_path = machine_oci_exec_path(o, c->name);
         _cleanup_(oci_exec_done) OciExec exec = {};
         OciImageResult res;
@@ -337,7 +338,7 @@ int machine_build_oci(const MachineConfig *c, const GlobalConfig *g, const Build
         if (!tmp || !record_path)
                 return -ENOMEM;
         if (!mkdtemp(tmp))
-                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->machines_dir);
+                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->paths.machines_dir);
         (void) rmdir(tmp); /* the copy makes it; mkdtemp() only reserved a unique name */
 
         r = oci_image_materialize(c->image.value, c->architecture, g, o, tmp, &exec, &res, d);
@@ -353,7 +354,7 @@ int machine_build_oci(const MachineConfig *c, const GlobalConfig *g, const Build
         if (r >= 0)
                 r = oci_exec_format(&exec, &record);
         if (r >= 0)
-                r = mkdir_p(o->state_dir, 0755);
+                r = mkdir_p(o->paths.state_dir, 0755);
         if (r >= 0) {
                 r = write_file_atomic(record_path, record, strlen(record), 0644, 0);
                 if (r < 0)

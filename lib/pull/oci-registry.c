@@ -161,7 +161,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
 }
 
 static int easy_setup(OciRegistry *r, CURL *easy, const char *url) {
-        const char *ca = getenv("MACHINESPAWN_CA_BUNDLE") ?: r->ca_bundle;
+        const char *ca = r->ca_bundle;
 
         if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK)
                 return -EINVAL;

@@ -19,7 +19,7 @@ typedef struct OciRegistry {
         char *basic;       /* base64(USER:PASSWORD), or NULL */
         char *credentials_from; /* the file basic came from */
         char *authorization; /* "Bearer TOKEN" or "Basic ..." once the registry asked */
-        const char *ca_bundle; /* NULL: the system's; $MACHINESPAWN_CA_BUNDLE overrides */
+        const char *ca_bundle; /* NULL: the system's (Paths.ca_bundle) */
         bool insecure;
         uint64_t downloaded; /* bytes of blobs received */
         unsigned requests;   /* HTTP requests made, redirects and retries counted */

@@ -448,6 +448,12 @@ def main():
     check(p.returncode != 0 and "larger than its manifest says" in p.stderr and gone("evil2") and
           d_good.removeprefix("sha256:") not in blobs(), "a layer longer than its size: refused", p.stderr)
 
+    m["layers"][0]["size"] = len(good) + 10
+    store.manifest("evil/digest", "long", OCI_MANIFEST, json.dumps(m).encode())
+    p = pull(f"docker://{host}/evil/digest:long", "evil2b")
+    check(p.returncode != 0 and "its manifest says" in p.stderr and gone("evil2b") and
+          d_good.removeprefix("sha256:") not in blobs(), "a layer shorter than its size: refused", p.stderr)
+
     # --- an oversized manifest
     big = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "pad": "x" * (5 << 20)}).encode()
     store.manifest("evil/big", "latest", OCI_MANIFEST, big)
