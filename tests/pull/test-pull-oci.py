@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tarfile
@@ -260,6 +261,7 @@ CONFIG = {"Env": ["PATH=/usr/bin:/bin", "GREETING=hello world"], "WorkingDir": "
 
 
 def main():
+    global failed
     if os.geteuid() != 0:
         print("SKIP: needs root (owners of unpacked files)")
         return 77
@@ -475,6 +477,47 @@ def main():
               [([ti("out", tarfile.SYMTYPE, linkname=os.path.dirname(victim))], None), (upper, None)], {})
         p = pull(f"docker://{host}/evil/{name}", name)
         check(p.returncode != 0 and "Refusing" in p.stderr and gone(name) and os.path.exists(victim), what, p.stderr)
+
+    # --- TLS from a test CA, with Basic credentials; another CA fails; no redirect from TLS to plain HTTP
+    if shutil.which("openssl"):
+        pki = os.path.join(tmp, "pki")
+        os.makedirs(pki)
+
+        def openssl(*a):
+            subprocess.run(["openssl", *a], cwd=pki, check=True, capture_output=True)
+        for ca in ("ca", "other"):
+            openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN=test {ca}",
+                    "-keyout", f"{ca}.key", "-out", f"{ca}.crt")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "srv.key",
+                "-out", "srv.csr")
+        with open(os.path.join(pki, "ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "2", "-extfile", "ext", "-out", "srv.crt")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(pki, "srv.crt"), os.path.join(pki, "srv.key"))
+        tls = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
+        thost = f"127.0.0.1:{tls.server_port}"
+        tls_auth = os.path.join(tmp, "tls-auth.json")
+        with open(tls_auth, "w") as f:
+            json.dump({"auths": {thost: {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}}}, f)
+        e = dict(env, REGISTRY_AUTH_FILE=tls_auth, MACHINESPAWN_CA_BUNDLE=os.path.join(pki, "ca.crt"))
+        p = pull(f"docker://{thost}/basic/img", "tlsbasic", e=e)
+        check(p.returncode == 0, "TLS with the test CA and Basic credentials", p.stderr)
+        e["MACHINESPAWN_CA_BUNDLE"] = os.path.join(pki, "other.crt")
+        p = pull(f"docker://{thost}/basic/img", "tlsother", e=e)
+        check(p.returncode != 0 and gone("tlsother"), "TLS with a certificate of another CA is refused", p.stderr)
+        e["MACHINESPAWN_CA_BUNDLE"] = os.path.join(pki, "ca.crt")
+        image(store, "cdn/img", "latest", [([ti("cdn-only", data=b"x")], "gzip")], {})
+        p = pull(f"docker://{thost}/cdn/img", "tlsdown", e=e)
+        check(p.returncode != 0 and "leaves TLS" in p.stderr and gone("tlsdown"),
+              "a blob redirect from https to http is refused", p.stderr)
+        tls.shutdown()
+    else:
+        print("     (no openssl: TLS cases not run)")
+        failed += 1
 
     # --- Image=docker:// in a .mspawn: machinespawn-prepare turns the config into .nspawn settings
     if PREPARE:
