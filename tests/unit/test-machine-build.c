@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -637,9 +638,23 @@ static void test_concurrent_builds(void **state) {
         };
         pthread_t t[3];
 
+        /* A reader of the base holds it while all three start: each finds it missing and queues for the
+         * exclusive lock, so the ones after the first must see that it has just been built. */
+        _cleanup_(machine_config_freep) MachineConfig *c = config("m", bookworm);
+        _cleanup_(global_config_freep) GlobalConfig *g = global(root, extra);
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
+        HostFacts host = { .architecture = host_debian_architecture(), .now = time(NULL), .distro_info_dir = data_dir };
+        assert_int_equal(bootstrap_plan_build(c, g, &host, &p, &d), 0);
+        int reader = cache_lock(g->cache_dir, p->cache_key, LOCK_SH);
+        assert_true(reader >= 0);
+
         setenv("FAKE_SLEEP", "0.5", 1);
         for (size_t i = 0; i < 3; i++)
                 assert_int_equal(pthread_create(&t[i], NULL, race, &x[i]), 0);
+        usleep(1000 * 1000);
+        assert_int_equal(runs(root), 0);
+        close(reader);
         for (size_t i = 0; i < 3; i++)
                 assert_int_equal(pthread_join(t[i], NULL), 0);
         for (size_t i = 0; i < 3; i++)
@@ -655,6 +670,72 @@ static void test_concurrent_builds(void **state) {
                 diagnostics_done(&x[i].d);
         }
         fake_tools_done(root);
+}
+
+/* An Image= machine from a local tarball: unpacked, finished as the machine's own, its origin recorded. */
+static void make_tarball(const char *root, const char *name, const char *etc_kind) {
+        _cleanup_free_ char *cmd = NULL, *src = strjoin(root, "/src-", name);
+
+        if (streq(etc_kind, "file"))
+                tests_write(src, "etc", "not a directory");
+        else {
+                tests_write(src, "etc/hostname", "image\n");
+                tests_write(src, "etc/machine-id", "0123456789abcdef0123456789abcdef\n");
+                tests_write(src, "usr/lib/os-release", "ID=debian\n");
+        }
+        assert_true(asprintf(&cmd, "tar -C '%s' -cf '%s/%s' .", src, root, name) > 0);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void test_image_build(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *mspawn = NULL, *text = NULL, *url = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(build_result_done) BuildResult res = {};
+        Phases ph = {};
+
+        make_tarball(root, "img.tar", "dir");
+        url = strjoin("file://", root, "/img.tar");
+        assert_true(asprintf(&mspawn, "[Machine]\nImage=%s\nVerify=no\nHostname=box\n", url) > 0);
+        assert_int_equal(build_full(root, "m", mspawn, "", record_phase, &ph, &res, &d), 0);
+        assert_true(res.pulled);
+        assert_false(res.base_built);
+        assert_true(said(&d, "Verify=no: "));
+        assert_non_null(strstr(ph.text, "Downloading file://"));
+        assert_non_null(strstr(ph.text, "|Finishing m|"));
+        text = slurp(root, "machines/m/etc/hostname");
+        assert_string_equal(text, "box\n");
+        free(text);
+        text = slurp(root, "machines/m/etc/machine-id");
+        assert_string_equal(text, "");
+        free(text);
+        text = slurp(root, "machines/m/usr/lib/os-release");
+        assert_string_equal(text, "ID=debian\n");
+        free(text);
+        text = slurp(root, "state/m.origin");
+        assert_non_null(text);
+        free(mspawn);
+        mspawn = strjoin("image=", url, "\ncreated=");
+        assert_non_null(startswith(text, mspawn));
+        free(text);
+        text = listing(root, "machines");
+        assert_string_equal(text, "m");
+        tests_rm_rf(root);
+}
+
+/* An image whose etc is a file cannot be finished: no machine, no temporary. */
+static void test_image_unfinishable(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *mspawn = NULL, *text = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(build_result_done) BuildResult res = {};
+
+        make_tarball(root, "img.tar", "file");
+        assert_true(asprintf(&mspawn, "[Machine]\nImage=file://%s/img.tar\nVerify=no\n", root) > 0);
+        assert_true(build(root, mspawn, "", &res, &d) < 0);
+        assert_true(said(&d, "Cannot finish m: etc/hostname"));
+        text = listing(root, "machines");
+        assert_string_equal(text, "");
+        assert_false(there(root, "state/m.origin"));
+        tests_rm_rf(root);
 }
 
 int main(void) {
@@ -675,6 +756,8 @@ int main(void) {
                 cmocka_unit_test(test_missing_keyring_names_package),
                 cmocka_unit_test(test_archived_release),
                 cmocka_unit_test(test_concurrent_builds),
+                cmocka_unit_test(test_image_build),
+                cmocka_unit_test(test_image_unfinishable),
         };
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));
