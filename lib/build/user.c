@@ -74,14 +74,20 @@ static int replace_line(const char *text, const char *key, const char *line, cha
         return *ret ? 0 : -ENOMEM;
 }
 
-static char *find_line(const char *text, const char *key) {
+/* key's line: 1 and *ret, or 0 and NULL when there is none. Never "none" for a failed allocation: the
+ * callers would then write a fresh line over the one that is there. */
+static int find_line(const char *text, const char *key, char **ret) {
         _cleanup_free_ char *prefix = strjoin("\n", key, ":"), *t = strjoin("\n", strempty(text));
         const char *p;
 
+        *ret = NULL;
         if (!prefix || !t)
-                return NULL;
+                return -ENOMEM;
         p = strstr(t, prefix);
-        return p ? strndup(p + 1, strcspn(p + 1, "\n")) : NULL;
+        if (!p)
+                return 0;
+        *ret = strndup(p + 1, strcspn(p + 1, "\n"));
+        return *ret ? 1 : -ENOMEM;
 }
 
 int passwd_apply(const char *text, const HostUser *u, char **ret) {
@@ -96,10 +102,14 @@ int passwd_apply(const char *text, const HostUser *u, char **ret) {
 }
 
 int group_gid(const char *text, const char *group, gid_t *ret) {
-        _cleanup_free_ char *line = find_line(text, group);
+        _cleanup_free_ char *line = NULL;
         const char *p;
+        int r;
 
-        if (!line)
+        r = find_line(text, group, &line);
+        if (r < 0)
+                return r;
+        if (r == 0)
                 return -ENOENT;
         /* "name:x:GID:members" */
         p = strchr(line, ':');
@@ -145,9 +155,11 @@ static int member_list_with(const char *list, const char *member, char **ret) {
 }
 
 int group_apply(const char *text, const char *group, gid_t gid, const char *member, char **ret) {
-        _cleanup_free_ char *line = find_line(text, group), *new_line = NULL, *m = NULL;
+        _cleanup_free_ char *line = NULL, *new_line = NULL, *m = NULL;
         char gids[32];
 
+        if (find_line(text, group, &line) < 0)
+                return -ENOMEM;
         if (member_list_with(member_field(line), member, &m) < 0)
                 return -ENOMEM;
         snprintf(gids, sizeof gids, ":x:%u:", (unsigned) gid);
@@ -158,10 +170,14 @@ int group_apply(const char *text, const char *group, gid_t gid, const char *memb
 }
 
 int shadow_apply(const char *text, const char *name, char **ret) {
-        _cleanup_free_ char *line = find_line(text, name), *new_line = NULL;
+        _cleanup_free_ char *line = NULL, *new_line = NULL;
+        int r;
 
+        r = find_line(text, name, &line);
+        if (r < 0)
+                return r;
         /* an existing entry (a password set inside) stays; a new one is locked: machinectl shell needs none */
-        if (line) {
+        if (r > 0) {
                 *ret = strdup(strempty(text));
                 return *ret ? 0 : -ENOMEM;
         }
@@ -172,9 +188,12 @@ int shadow_apply(const char *text, const char *name, char **ret) {
 }
 
 int gshadow_apply(const char *text, const char *group, const char *member, char **ret) {
-        _cleanup_free_ char *line = find_line(text, group), *new_line = NULL, *m = NULL, *head = NULL;
-        const char *p = member_field(line);
+        _cleanup_free_ char *line = NULL, *new_line = NULL, *m = NULL, *head = NULL;
+        const char *p;
 
+        if (find_line(text, group, &line) < 0)
+                return -ENOMEM;
+        p = member_field(line);
         /* "name:password:admins:members"; a new group gets no password ("!") and no admins */
         if (member_list_with(p, member, &m) < 0)
                 return -ENOMEM;
