@@ -277,11 +277,15 @@ int machine_provision_user_at(int root_fd, const HostUser *u, char **groups, boo
         STRV_FOREACH(g, groups) {
                 gid_t gid;
                 char *g2 = NULL, *gs2 = NULL;
-                if (group_gid(group.text, *g, &gid) < 0) {
+                /* a failed allocation is not "the machine has no such group" */
+                r = group_gid(group.text, *g, &gid);
+                if (r == -ENOENT) {
                         struct group *hg = getgrnam(*g);
                         gid = hg ? hg->gr_gid : group_free_gid(group.text);
+                        r = 0;
                 }
-                r = group_apply(group.text, *g, gid, u->name, &g2);
+                if (r >= 0)
+                        r = group_apply(group.text, *g, gid, u->name, &g2);
                 if (r >= 0)
                         r = replace_text(&group.text, g2);
                 if (r >= 0 && gshadow.existed) {
@@ -394,6 +398,8 @@ int host_sockets_find(const HostUser *u, bool display, bool audio, const char *r
                 bool any = false;
                 DIR *dir = opendir(x11_dir);
 
+                if (!dir && errno == ENOMEM)
+                        return -ENOMEM;
                 /* X11: the lowest display's socket, "X0" is ":0" */
                 if (dir) {
                         struct dirent *de;
@@ -422,18 +428,24 @@ int host_sockets_find(const HostUser *u, bool display, bool audio, const char *r
                 const char *candidates[] = { "/gdm/Xauthority", NULL };
                 for (size_t i = 0; any && candidates[i] && !xauth; i++) {
                         _cleanup_free_ char *p = strjoin(rt, candidates[i]);
-                        if (p && access(p, R_OK) >= 0)
+                        if (!p)
+                                return -ENOMEM;
+                        if (access(p, R_OK) >= 0)
                                 xauth = TAKE_PTR(p);
                 }
                 if (any && !xauth) {
                         _cleanup_free_ char *p = strjoin(u->home, "/.Xauthority");
-                        if (p && access(p, F_OK) >= 0)
+                        if (!p)
+                                return -ENOMEM;
+                        if (access(p, F_OK) >= 0)
                                 xauth = TAKE_PTR(p);
                 }
                 if (xauth && (add_bind(&s, xauth, "Xauthority") < 0 ||
                               add_env(&s, "XAUTHORITY", MACHINE_SOCKET_DIR "/Xauthority") < 0))
                         return -ENOMEM;
-                if (wayland && is_socket(wayland)) {
+                if (!wayland)
+                        return -ENOMEM;
+                if (is_socket(wayland)) {
                         if (add_bind(&s, wayland, "wayland-0") < 0 ||
                             add_env(&s, "WAYLAND_DISPLAY", MACHINE_SOCKET_DIR "/wayland-0") < 0)
                                 return -ENOMEM;
