@@ -5,17 +5,23 @@
  * window, so what a function lost on the way shows. Not global_config_load(): libiniparser itself does not
  * survive a failed allocation. */
 #include <errno.h>
+#include <ftw.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <stdio.h>
 
 #include "tests.h"
 
 #include "bootstrap.h"
+#include "chase.h"
 #include "distro-info.h"
 #include "fileio.h"
+#include "finish.h"
 #include "generator.h"
 #include "global-config.h"
 #include "machine-config.h"
+#include "mspawn-load.h"
 #include "mspawn-write.h"
 #include "proxy.h"
 #include "strv.h"
@@ -336,6 +342,229 @@ static int op_distro_info(char **ret) {
         return r;
 }
 
+/* ---- operations on trees: the result is the tree, every file's path, type, mode and content */
+
+static FILE *render_f;
+static size_t render_skip;
+
+static int render_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        fprintf(render_f, "%s %o", path + render_skip, (unsigned) st->st_mode);
+        if (S_ISREG(st->st_mode)) {
+                _cleanup_free_ char *text = NULL;
+                assert_int_equal(read_full_file(path, &text, NULL), 0);
+                fprintf(render_f, "\n%s", text);
+        }
+        fputc('\n', render_f);
+        return 0;
+}
+
+static char *render_tree(const char *root) {
+        char *text = NULL;
+        size_t size = 0;
+
+        render_f = open_memstream(&text, &size);
+        assert_non_null(render_f);
+        render_skip = strlen(root);
+        assert_int_equal(nftw(root, render_one, 16, FTW_PHYS), 0);
+        assert_int_equal(fclose(render_f), 0);
+        return text;
+}
+
+/* nftw() walks in directory order: sort the lines of each entry by path for a stable result */
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+static char *render_sorted(const char *root) {
+        _cleanup_free_ char *text = render_tree(root);
+        _cleanup_strv_free_ char **entries = NULL;
+        char *p = text, *next;
+
+        /* entries start with "/" at the beginning of a line (contents here never do) */
+        for (; p && *p; p = next) {
+                next = strstr(p + 1, "\n/");
+                assert_int_equal(strv_push(&entries, strndup(p, next ? (size_t) (next + 1 - p) : strlen(p))), 0);
+                if (next)
+                        next++;
+        }
+        qsort(entries, strv_length(entries), sizeof(char *), cmp_str);
+        return strv_join(entries, "");
+}
+
+static int op_mspawn_load(char **ret) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *etc = NULL, *lib = NULL, *names = NULL, *text = NULL;
+        _cleanup_strv_free_ char **path = NULL, **list = NULL;
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        MspawnIndex idx = {};
+        const char *bad = NULL;
+        int r;
+
+        tests_write(root, "etc/bread.mspawn", "[Machine]\nDistribution=debian\nRelease=12\nPackages=vim\n");
+        tests_write(root, "etc/bread.mspawn.d/10-more.conf", "[Machine]\nPackages=less\n[Files]\nBind=/srv\n");
+        tests_write(root, "lib/bread.mspawn.d/20-user.conf", "[User]\nName=alice\n");
+        tests_write(root, "lib/bread.mspawn", "[Machine]\nDistribution=ubuntu\nRelease=jammy\n");
+        tests_write(root, "lib/toast.mspawn", "[Machine]\nImage=https://example.org/r.tar.xz\nVerify=no\n");
+        tests_write(root, "etc/masked.mspawn", "");
+        etc = strjoin(root, "/etc");
+        lib = strjoin(root, "/lib");
+        assert_int_equal(strv_extend(&path, etc), 0);
+        assert_int_equal(strv_extend(&path, lib), 0);
+        oom_begin();
+        r = mspawn_index_build(path, &idx);
+        if (r >= 0)
+                r = mspawn_enumerate(&idx, &list);
+        if (r >= 0)
+                r = mspawn_load(&idx, "bread", NOW, &c, &d);
+        oom_end();
+        mspawn_index_done(&idx);
+        tests_rm_rf(root);
+        if (r < 0)
+                return r;
+        names = strv_join(list, " ");
+        assert_int_equal(mspawn_format(c, NULL, &text, &bad), 0);
+        assert_true(asprintf(ret, "%s\n%s", names, text) > 0);
+        return 0;
+}
+
+static const HostUser alice = { .name = (char *) "alice", .group = (char *) "alice", .gecos = (char *) "Alice",
+                                .home = (char *) "/home/alice", .shell = (char *) "/bin/bash", .uid = 1000, .gid = 1000 };
+
+static int op_provision(char **ret) {
+        _cleanup_free_ char *root = tests_mkdtemp();
+        /* audio is in the tree; the other one on no host (its GID would come from the host's group database,
+         * whose lookup in glibc cannot tell a failed allocation from a missing group) */
+        char *groups[] = { (char *) "audio", (char *) "mspawn-oom-test", NULL };
+        int r;
+
+        tests_write(root, "etc/passwd", passwd);
+        tests_write(root, "etc/group", group);
+        tests_write(root, "etc/shadow", "root:*:19000:0:99999:7:::\n");
+        tests_write(root, "etc/gshadow", "root:*::\naudio:*::bob\n");
+        tests_write(root, "etc/sudoers.d/.keep", "");
+        oom_begin();
+        r = machine_provision_user(root, &alice, groups, true);
+        oom_end();
+        if (r >= 0)
+                *ret = render_sorted(root);
+        tests_rm_rf(root);
+        return r;
+}
+
+static int op_finish_tree(char **ret) {
+        _cleanup_free_ char *root = tests_mkdtemp();
+        _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **files = NULL;
+        HostFacts host = { .architecture = "amd64", .now = NOW, .distro_info_dir = data_dir };
+        const char *failed = NULL;
+        int r;
+
+        assert_int_equal(parse_config("[Machine]\nDistribution=debian\nRelease=12\n", &c), 0);
+        assert_int_equal(strv_extend(&files, vendor), 0);
+        assert_int_equal(global_config_load(files, &g, &d), 0);
+        assert_int_equal(bootstrap_plan_build(c, g, &host, &p, &d), 0);
+        tests_write(root, "etc/machine-id", "0123456789abcdef0123456789abcdef\n");
+        tests_write(root, "etc/apt/apt.conf.d/99mmdebstrap", "proxy\n");
+        tests_write(root, "var/cache/apt/archives/a.deb", "deb");
+        tests_write(root, "var/lib/apt/lists/lock", "");
+        tests_write(root, "var/lib/apt/lists/x_InRelease", "x");
+        oom_begin();
+        r = base_tidy(root, &failed);
+        if (r >= 0)
+                r = machine_finish(root, p, "http://10.0.0.1:3142", &failed);
+        oom_end();
+        if (r >= 0)
+                *ret = render_sorted(root);
+        tests_rm_rf(root);
+        return r;
+}
+
+static void make_socket(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        close(fd);
+}
+
+/* text with every occurrence of what replaced by with */
+static char *replace_all(const char *text, const char *what, const char *with) {
+        _cleanup_strv_free_ char **parts = NULL;
+        const char *p = text, *q;
+
+        while ((q = strstr(p, what))) {
+                assert_int_equal(strv_push(&parts, strndup(p, q - p)), 0);
+                p = q + strlen(what);
+        }
+        assert_int_equal(strv_extend(&parts, p), 0);
+        return strv_join(parts, with);
+}
+
+static int op_session(char **ret) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *rt = strjoin(root, "/rt"), *x11 = strjoin(root, "/x11");
+        _cleanup_free_ char *tree = strjoin(root, "/tree"), *p = NULL, *env = NULL, *binds = NULL, *rendered = NULL;
+        _cleanup_(host_sockets_done) HostSockets s = {};
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **back = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        tests_write(root, "rt/gdm/Xauthority", "c");
+        tests_write(root, "rt/pulse/.keep", "");
+        tests_write(root, "x11/.keep", "");
+        tests_write(root, "tree/etc/.keep", "");
+        const char *socks[] = { "/rt/wayland-0", "/rt/pipewire-0", "/rt/pulse/native", "/x11/X3" };
+        for (size_t i = 0; i < ELEMENTSOF(socks); i++) {
+                free(p);
+                p = strjoin(root, socks[i]);
+                make_socket(p);
+        }
+        fd = chase_root_open(tree);
+        assert_true(fd >= 0);
+        oom_begin();
+        r = host_sockets_find(&alice, true, true, rt, x11, &s, &d);
+        if (r >= 0)
+                r = machine_write_session_env(fd, &s);
+        if (r >= 0)
+                r = machine_read_session_env(tree, &back);
+        oom_end();
+        if (r >= 0) {
+                env = strv_join(s.env, " ");
+                binds = strv_join(s.binds, " ");
+                rendered = strv_join(back, " ");
+                _cleanup_free_ char *all = NULL;
+                assert_true(asprintf(&all, "%s\n%s\n%s", env, binds, rendered) > 0);
+                *ret = replace_all(all, root, "ROOT");
+        }
+        tests_rm_rf(root);
+        return r;
+}
+
+static int op_plan_write(char **ret) {
+        static const GeneratorPaths paths = { .helperdir = "/usr/libexec/machinespawn", .unitdir = "/usr/lib/systemd/system" };
+        _cleanup_free_ char *root = tests_mkdtemp();
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
+        _cleanup_(output_plan_done) OutputPlan plan = {};
+        _cleanup_free_ char *failed = NULL;
+        int r;
+
+        assert_int_equal(parse_config(mspawn_text, &c), 0);
+        c->source_path = strdup("/etc/machinespawn/bread.mspawn");
+        assert_int_equal(generator_plan_machine(c, &paths, &plan), 0);
+        oom_begin();
+        r = output_plan_write(&plan, root, &failed);
+        oom_end();
+        if (r >= 0)
+                *ret = render_sorted(root);
+        tests_rm_rf(root);
+        return r;
+}
+
 static void test_parse(void **state) {
         check_operation("parse", op_parse);
 }
@@ -357,6 +586,21 @@ static void test_strv(void **state) {
 static void test_hosts_and_sockets(void **state) {
         check_operation("hosts-and-sockets", op_hosts_and_sockets);
 }
+static void test_mspawn_load(void **state) {
+        check_operation("mspawn-load", op_mspawn_load);
+}
+static void test_provision(void **state) {
+        check_operation("provision", op_provision);
+}
+static void test_finish_tree(void **state) {
+        check_operation("finish", op_finish_tree);
+}
+static void test_session(void **state) {
+        check_operation("session", op_session);
+}
+static void test_plan_write(void **state) {
+        check_operation("plan-write", op_plan_write);
+}
 static void test_distro_info(void **state) {
         check_operation("distro-info", op_distro_info);
 }
@@ -367,6 +611,9 @@ int main(void) {
                 cmocka_unit_test(test_format),        cmocka_unit_test(test_generator),
                 cmocka_unit_test(test_bootstrap),     cmocka_unit_test(test_user),
                 cmocka_unit_test(test_hosts_and_sockets), cmocka_unit_test(test_distro_info),
+                cmocka_unit_test(test_mspawn_load),   cmocka_unit_test(test_provision),
+                cmocka_unit_test(test_finish_tree),   cmocka_unit_test(test_session),
+                cmocka_unit_test(test_plan_write),
         };
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));
