@@ -21,13 +21,18 @@ meson compile -C "$build" >/dev/null
 # counts from an earlier run would add up
 find "$build" -name '*.gcda' -delete
 
-rc=0
+rc=0 failed=
 for suite in unit generator pull; do
         tests=$(meson test -C "$build" --list --suite "$suite" 2>/dev/null | sed -n 's/^[^ ]* \/ //p' | grep -v valgrind)
         # shellcheck disable=SC2086
-        meson test -C "$build" --no-rebuild --print-errorlogs $tests >/dev/null || rc=$?
+        if ! meson test -C "$build" --no-rebuild --print-errorlogs $tests >"$build/coverage-$suite.log" 2>&1; then
+                rc=1
+                failed+=" $(python3 -c 'import json, sys
+print(" ".join(r["name"].split(":", 1)[-1].replace(" / ", "/") for r in map(json.loads, open(sys.argv[1]))
+               if r["result"] not in ("OK", "EXPECTEDFAIL")))' "$build/meson-logs/testlog.json")"
+        fi
 done
-[ $rc -eq 0 ] || echo "coverage.sh: some tests failed (see $build/meson-logs/testlog.txt); figures below are partial" >&2
+[ $rc -eq 0 ] || echo "coverage.sh: tests failed:$failed (see $build/coverage-SUITE.log); figures below are partial" >&2
 
 gcovr --root . --object-directory "$build" --filter 'lib/' --json-summary "$build/coverage.json" >/dev/null
 python3 - "$build/coverage.json" <<'PY' || rc=1
