@@ -25,6 +25,7 @@
 #include "mspawn-write.h"
 #include "proxy.h"
 #include "strv.h"
+#include "tree.h"
 #include "unit-file.h"
 #include "user.h"
 
@@ -565,6 +566,31 @@ static int op_plan_write(char **ret) {
         return r;
 }
 
+/* a tree deeper than the walk keeps open, with files and links on the way */
+static int op_tree_remove(char **ret) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *top = strjoin(root, "/top"), *rel = strdup("top");
+        RemoveStats stats = {};
+        struct stat st;
+        int r;
+
+        for (unsigned i = 0; i < 34; i++) {
+                _cleanup_free_ char *f = strjoin(rel, "/file"), *l = strjoin(root, "/", rel, "/link"), *next = NULL;
+                tests_write(root, f, "x");
+                assert_int_equal(symlink("/etc/passwd", l), 0);
+                next = strjoin(rel, "/d");
+                free(rel);
+                rel = TAKE_PTR(next);
+        }
+        oom_begin();
+        r = tree_remove(top, &stats);
+        oom_end();
+        if (r >= 0)
+                assert_true(asprintf(ret, "%s %llu %llu", lstat(top, &st) < 0 ? "gone" : "there",
+                                     (unsigned long long) stats.files, (unsigned long long) stats.dirs) > 0);
+        tests_rm_rf(root);
+        return r;
+}
+
 static void test_parse(void **state) {
         check_operation("parse", op_parse);
 }
@@ -601,6 +627,9 @@ static void test_session(void **state) {
 static void test_plan_write(void **state) {
         check_operation("plan-write", op_plan_write);
 }
+static void test_tree_remove(void **state) {
+        check_operation("tree-remove", op_tree_remove);
+}
 static void test_distro_info(void **state) {
         check_operation("distro-info", op_distro_info);
 }
@@ -613,7 +642,7 @@ int main(void) {
                 cmocka_unit_test(test_hosts_and_sockets), cmocka_unit_test(test_distro_info),
                 cmocka_unit_test(test_mspawn_load),   cmocka_unit_test(test_provision),
                 cmocka_unit_test(test_finish_tree),   cmocka_unit_test(test_session),
-                cmocka_unit_test(test_plan_write),
+                cmocka_unit_test(test_plan_write),    cmocka_unit_test(test_tree_remove),
         };
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));
