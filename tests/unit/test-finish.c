@@ -24,7 +24,7 @@ static BootstrapPlan *plan(const char *text) {
         BootstrapPlan *p = NULL;
 
         assert_int_equal(unit_file_parse_buffer(&u, "m.mspawn", buf, strlen(buf), &d), 0);
-        assert_int_equal(machine_config_from_unit("m", "m.mspawn", &u, NOW, &c, &d), 0);
+        assert_int_equal(machine_config_from_unit("m", "m.mspawn", &u, NOW, data_dir, &c, &d), 0);
         assert_int_equal(strv_extend(&files, vendor), 0);
         assert_int_equal(global_config_load(files, &g, &d), 0);
         assert_int_equal(bootstrap_plan_build(c, g, &host, &p, &d), 0);

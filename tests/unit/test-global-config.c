@@ -271,13 +271,14 @@ static void test_file_list(void **state) {
         assert_non_null(endswith(files[0], "/machinespawn.conf.d/a.conf"));
         assert_non_null(endswith(files[1], "/machinespawn.conf.d/b.conf"));
 
-        /* from the environment */
+        /* from the environment, through Paths */
         tests_write(root, "vendor.conf", "");
         tests_write(root, "etc2/machinespawn.conf", "");
         _cleanup_free_ char *etc2 = path_in(root, "etc2");
         setenv("MACHINESPAWN_VENDOR_CONF", vendor, 1);
         setenv("MACHINESPAWN_SYSCONFDIR", etc2, 1);
-        assert_int_equal(global_config_files(NULL, NULL, &none), 0);
+        const Paths *paths = tests_paths();
+        assert_int_equal(global_config_files(paths->vendor_conf, paths->sysconf_dir, &none), 0);
         unsetenv("MACHINESPAWN_VENDOR_CONF");
         unsetenv("MACHINESPAWN_SYSCONFDIR");
         assert_int_equal(strv_length(none), 2);

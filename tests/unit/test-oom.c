@@ -143,7 +143,7 @@ static int parse_config(const char *text, MachineConfig **ret) {
         r = unit_file_parse_buffer(&u, "bread.mspawn", buf, strlen(buf), &d);
         if (r < 0)
                 return r;
-        return machine_config_from_unit("bread", "bread.mspawn", &u, NOW, ret, &d);
+        return machine_config_from_unit("bread", "bread.mspawn", &u, NOW, data_dir, ret, &d);
 }
 
 static int op_parse(char **ret) {
@@ -411,12 +411,13 @@ static int op_mspawn_load(char **ret) {
         lib = strjoin(root, "/lib");
         assert_int_equal(strv_extend(&path, etc), 0);
         assert_int_equal(strv_extend(&path, lib), 0);
+        const Paths *paths = tests_paths();
         oom_begin();
         r = mspawn_index_build(path, &idx);
         if (r >= 0)
                 r = mspawn_enumerate(&idx, &list);
         if (r >= 0)
-                r = mspawn_load(&idx, "bread", NOW, &c, &d);
+                r = mspawn_load(&idx, "bread", NOW, paths, &c, &d);
         oom_end();
         mspawn_index_done(&idx);
         tests_rm_rf(root);
