@@ -186,7 +186,33 @@ static bool is_whiteout(const char *path) {
         return startswith(base, WHITEOUT_PREFIX);
 }
 
-static int extract(int fd, OciLayerStats *stats, Diagnostics *d) {
+/* A lower layer's directory where this layer has a non-directory (a /usr merge turns /bin into a symlink):
+ * removed first, as the image spec says; libarchive would refuse to replace a directory that is not
+ * empty. Nothing is followed on the way; a path that does not resolve is left to libarchive's guards. */
+static int replace_lower_dir(int root_fd, const char *path) {
+        _cleanup_free_ char *norm = oci_layer_path_normalize(path), *dir = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *base;
+        struct stat st;
+
+        if (!norm)
+                return 0;
+        base = strrchr(norm, '/');
+        dir = base ? strndup(norm, base - norm) : strdup("");
+        base = base ? base + 1 : norm;
+        if (!dir)
+                return -ENOMEM;
+        if (isempty(base) || streq(base, ".") || streq(base, ".."))
+                return 0;
+        fd = open_dir_nofollow(root_fd, dir);
+        if (fd < 0)
+                return fd == -ENOMEM ? fd : 0;
+        if (fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                return 0;
+        return remove_entry(fd, base);
+}
+
+static int extract(int root_fd, int fd, OciLayerStats *stats, Diagnostics *d) {
         _cleanup_(archive_read_freep) struct archive *in = layer_reader(fd);
         _cleanup_(archive_write_freep) struct archive *out = archive_write_disk_new();
         struct archive_entry *e;
@@ -227,6 +253,12 @@ static int extract(int fd, OciLayerStats *stats, Diagnostics *d) {
                 if (archive_entry_filetype(e) == AE_IFCHR || archive_entry_filetype(e) == AE_IFBLK) {
                         stats->skipped_devices++;
                         continue;
+                }
+                if (archive_entry_filetype(e) != AE_IFDIR) {
+                        k = replace_lower_dir(root_fd, path);
+                        if (k < 0)
+                                return diag_error(d, NULL, 0, -k, "Cannot replace the directory '%s': %s", path,
+                                                  strerror(-k));
                 }
                 k = archive_write_header(out, e);
                 if (k < ARCHIVE_WARN)
@@ -301,7 +333,7 @@ int oci_layer_apply(int fd, const char *target, OciLayerStats *stats, Diagnostic
         cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cwd < 0 || fchdir(root_fd) < 0)
                 return diag_error(d, NULL, 0, errno, "Cannot enter %s: %m", target);
-        r = extract(fd, stats, d);
+        r = extract(root_fd, fd, stats, d);
         if (fchdir(cwd) < 0 && r >= 0)
                 r = -errno;
         return r;
