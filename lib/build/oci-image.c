@@ -174,10 +174,17 @@ static int flatten(OciRegistry *reg, const OciManifest *m, const char *blob_dir,
         return 0;
 }
 
+/* Flattens the image and publishes it in the cache. Where the cache keeps archives, the tree is built
+ * right at in_place (the new machine) and packed from there: one pass less than building, packing and
+ * unpacking again. Otherwise it is built in the cache and the caller clones it (reflinks). Returns 1 when
+ * in_place was filled. */
 static int build_tree(OciRegistry *reg, const OciManifest *m, const char *reference, const char *digest,
-                      const char *trees, const char *key, const char *blob_dir, const BuildOptions *o, Diagnostics *d) {
+                      const char *trees, const char *key, const char *blob_dir, const char *in_place,
+                      const BuildOptions *o, Diagnostics *d) {
         _cleanup_(oci_exec_done) OciExec exec = {};
-        _cleanup_free_ char *tmp = NULL, *info = NULL, *record = NULL;
+        _cleanup_free_ char *tmp = NULL, *info = NULL, *record = NULL, *archive = NULL;
+        bool archives = cache_use_archives(trees, o->paths.cache_format);
+        const char *tree;
         char built[32];
         int r;
 
@@ -187,46 +194,47 @@ static int build_tree(OciRegistry *reg, const OciManifest *m, const char *refere
         r = cache_tmp_dir(trees, key, &tmp);
         if (r < 0)
                 return diag_error(d, NULL, 0, -r, "Cannot create a build directory in %s: %s", trees, strerror(-r));
-        r = flatten(reg, m, blob_dir, o, tmp, &exec, d);
+        if (archives) {
+                (void) rmdir(tmp); /* only the unique name is needed, for the archive */
+                archive = strjoin(tmp, CACHE_ARCHIVE_SUFFIX);
+                if (!archive)
+                        return -ENOMEM;
+                if (mkdir(in_place, 0755) < 0)
+                        return diag_error(d, NULL, 0, errno, "Cannot create %s: %m", in_place);
+                tree = in_place;
+        } else
+                tree = tmp;
+
+        r = flatten(reg, m, blob_dir, o, tree, &exec, d);
         if (r >= 0) {
                 r = oci_exec_format(&exec, &record);
                 if (r == -EINVAL)
                         r = diag_error(d, NULL, 0, EINVAL, "The image config holds a value with a newline, which "
                                        "cannot be recorded.");
         }
-        if (r >= 0 && cache_use_archives(trees, o->paths.cache_format)) {
-                _cleanup_free_ char *archive = strjoin(tmp, CACHE_ARCHIVE_SUFFIX);
-                if (!archive)
-                        r = -ENOMEM;
-                else {
-                        say(o, "Caching the image tree");
-                        r = tree_pack(tmp, archive);
-                        (void) tree_remove(tmp, NULL);
-                        if (r < 0) {
-                                (void) unlink(archive);
-                                return diag_error(d, NULL, 0, -r, "Cannot pack the image tree: %s", strerror(-r));
-                        }
-                        free(tmp);
-                        tmp = TAKE_PTR(archive);
-                }
+        if (r >= 0 && archives) {
+                say(o, "Caching the image tree");
+                r = tree_pack(tree, archive);
+                if (r < 0)
+                        r = diag_error(d, NULL, 0, -r, "Cannot pack the image tree: %s", strerror(-r));
         }
         if (r >= 0) {
                 snprintf(built, sizeof built, "%lld", (long long) time(NULL));
                 /* the settings ride along in the .info: a second machine needs no blob at all */
-                info = strjoin("built=", built, "\nformat=", endswith(tmp, CACHE_ARCHIVE_SUFFIX) ? "archive" : "tree",
-                               "\nreference=", reference, "\nmanifest=", digest, "\nconfig=", m->config.digest, "\n",
-                               record);
-                r = info ? cache_publish(trees, key, tmp, info) : -ENOMEM;
+                info = strjoin("built=", built, "\nformat=", archives ? "archive" : "tree", "\nreference=", reference,
+                               "\nmanifest=", digest, "\nconfig=", m->config.digest, "\n", record);
+                r = info ? cache_publish(trees, key, archives ? archive : tmp, info) : -ENOMEM;
                 if (r < 0 && r != -ENOMEM)
                         r = diag_error(d, NULL, 0, -r, "Cannot publish the image tree %s: %s", key, strerror(-r));
         }
         if (r < 0) {
-                if (endswith(tmp, CACHE_ARCHIVE_SUFFIX))
-                        (void) unlink(tmp);
+                if (archives)
+                        (void) unlink(archive);
                 else
                         (void) tree_remove(tmp, NULL);
+                return r;
         }
-        return r;
+        return archives;
 }
 
 static int tree_fresh(const char *trees, const char *key) {
@@ -249,7 +257,7 @@ int oci_image_materialize(const char *reference, const char *arch, const GlobalC
         _cleanup_free_ char *info = NULL;
         _cleanup_close_ int lock = -EBADF;
         const char *why = NULL, *oarch, *variant, *key;
-        bool is_archive;
+        bool is_archive, built_in_place = false;
         int r;
 
         *ret = (OciImageResult) {};
@@ -295,9 +303,10 @@ int oci_image_materialize(const char *reference, const char *arch, const GlobalC
                 if (r < 0)
                         return r;
                 if (r == 0) {
-                        r = build_tree(&reg, &m, reference, digest, trees, key, blob_dir, o, d);
+                        r = build_tree(&reg, &m, reference, digest, trees, key, blob_dir, target, o, d);
                         if (r < 0)
                                 return r;
+                        built_in_place = r > 0;
                 }
                 if (flock(lock, LOCK_SH) < 0)
                         return diag_error(d, NULL, 0, errno, "Cannot lock the cache: %m");
@@ -314,6 +323,8 @@ int oci_image_materialize(const char *reference, const char *arch, const GlobalC
         if (r < 0)
                 return r;
 
+        if (built_in_place)
+                return 0;
         r = cache_base(trees, key, &base, &is_archive);
         if (r < 0)
                 return diag_error(d, NULL, 0, -r, "The image tree %s vanished from %s.", key, trees);
@@ -342,8 +353,10 @@ int machine_build_oci(const MachineConfig *c, const GlobalConfig *g, const Build
         (void) rmdir(tmp); /* the copy makes it; mkdtemp() only reserved a unique name */
 
         r = oci_image_materialize(c->image.value, c->architecture, g, o, tmp, &exec, &res, d);
-        if (r < 0)
+        if (r < 0) {
+                (void) tree_remove(tmp, NULL);
                 return r;
+        }
         r = machine_finish_image(tmp, c->hostname ?: c->name, &failed);
         if (r < 0)
                 diag_error(d, NULL, 0, -r, "Cannot finish %s: %s%s%s", c->name, strempty(failed), failed ? ": " : "",

@@ -270,7 +270,9 @@ int oci_config_parse(const char *text, size_t size, OciExec *ret, Diagnostics *d
                 return r;
         if ((s = c ? get_string(c, "WorkingDir") : NULL) && !isempty(s) && !(e.working_directory = strdup(s)))
                 return -ENOMEM;
-        if ((s = c ? get_string(c, "User") : NULL) && !isempty(s) && !(e.user = strdup(s)))
+        /* "USER[:GROUP]": systemd-nspawn's User= takes the user (name or UID) and uses its groups */
+        if ((s = c ? get_string(c, "User") : NULL) && !isempty(s) && s[0] != ':' &&
+            !(e.user = strndup(s, strcspn(s, ":"))))
                 return -ENOMEM;
         *ret = e;
         e = (OciExec) {};

@@ -542,6 +542,13 @@ def main():
         p, text = prepare("one")
         check(p.returncode == 0 and "Boot=yes\n" in text and "Parameters" not in text and
               "Environment='GREETING=hello world'\n" in text, "an image with systemd as init boots", p.stderr + text)
+        # [User] on a registry machine: the host user is provisioned into the image's tree
+        with open(os.path.join(conf, "one.mspawn"), "a") as f:
+            f.write("\n[User]\nName=nobody\nHome=none\n")
+        p, text = prepare("one")
+        passwd = open(f"{root('one')}/etc/passwd").read()
+        check(p.returncode == 0 and "\nnobody:" in passwd and "Boot=yes\n" in text, "[User] works on a registry machine",
+              p.stderr + passwd)
         p, text = prepare("bootno")
         check(p.returncode == 0 and text.count("Boot=") == 1 and "Boot=no" in text and
               "Parameters='/usr/bin/tool'\nParameters='--serve'\nParameters=\"it's\"\n" in text and

@@ -188,6 +188,12 @@ static void test_config(void **state) {
         assert_null(empty.working_directory);
         assert_int_equal(strv_length(empty.argv), 0);
 
+        OciExec ug = {};
+        const char *user_group = "{\"config\":{\"User\":\"1000:1000\"}}";
+        assert_int_equal(oci_config_parse(user_group, strlen(user_group), &ug, &d), 0);
+        assert_string_equal(ug.user, "1000");
+        oci_exec_done(&ug);
+
         OciExec bad = {};
         const char *not_strings = "{\"config\":{\"Cmd\":[1,2]}}";
         assert_int_equal(oci_config_parse(not_strings, strlen(not_strings), &bad, &d), -EBADMSG);
