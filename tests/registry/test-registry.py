@@ -592,7 +592,7 @@ def run(tmp, registries):
     ref = f"docker://{plain.host}/test/layers:layers"
     s = nspawn_settings("layers", ref)
     for what, key, value in (("Env", "Environment", "OCITEST=from-the-image"), ("WorkingDir", "WorkingDirectory", "/srv"),
-                             ("User", "User", "1000:1000"), ("Entrypoint", "Parameters", "/usr/bin/tool"),
+                             ("User", "User", "1000"), ("Entrypoint", "Parameters", "/usr/bin/tool"),
                              ("Cmd", "Parameters", "--flag"),
                              ("lack of an init", "Boot", "no")):
         check(isinstance(s, dict) and value in s.get(key, []) and
