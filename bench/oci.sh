@@ -86,11 +86,12 @@ for i in $(seq "$runs"); do
         theirs+=("$(since "$s")")
         rm -rf "$tmp/oci" "$tmp/bundle"
         sync; s=$(now)
-        /usr/bin/time -f %M -o "$tmp/rss" "$build/cli/machinespawn" pull-oci "$ref" "m$i" >/dev/null
+        /usr/bin/time -f %M -o "$tmp/rss" "$build/cli/machinespawn" pull-oci "$ref" "m$i" >/dev/null 2>"$tmp/log" ||
+                { cat "$tmp/log" >&2; exit 1; }
         ours+=("$(since "$s")")
         rss+=("$(cat "$tmp/rss")")
         sync; s=$(now)
-        "$build/cli/machinespawn" pull-oci "$ref" "m$i-again" >/dev/null
+        "$build/cli/machinespawn" pull-oci "$ref" "m$i-again" >/dev/null 2>"$tmp/log" || { cat "$tmp/log" >&2; exit 1; }
         second+=("$(since "$s")")
 done
 t_ours=$(median "${ours[@]}")
