@@ -77,6 +77,7 @@ for n in "${names[@]}"; do
         refused "bootstrap debian-12 $shown" 2 "$why" "$CLI" bootstrap debian-12 "$n"
         refused "bootstrap debian-12 $shown --no-save" 2 "$why" "$CLI" bootstrap debian-12 "$n" --no-save
         refused "pull-tar URL $shown" 2 "$why" "$CLI" pull-tar http://127.0.0.1:9/rootfs.tar "$n"
+        refused "pull-oci REF $shown" 2 "$why" "$CLI" pull-oci docker://127.0.0.1:9/x "$n"
         refused "machinespawn-bootstrap $shown" 2 "Not a valid machine name" "$BOOTSTRAP" "$n"
         refused "machinespawn-remove $shown" 2 "Not a valid machine name" "$REMOVE" "$n"
         # its exit status is the helper's own (1); what matters is that it refuses before reading anything
@@ -90,6 +91,9 @@ refused "machinespawn-remove -x" 2 "Usage" "$REMOVE" -x
 # --- bootstrap's other arguments: each one checked before anything is written
 refused "bootstrap with newlines and a section in ARCH (nothing saved)" 2 "is not a Debian architecture" \
         "$CLI" bootstrap debian-12 evil $'amd64\n[Service]\nExecStartPre=/bin/evil'
+refused "pull-oci with a hostile REF" 2 "is not a registry reference" \
+        "$CLI" pull-oci $'docker://x\n[Service]\nExecStartPre=/bin/evil' evil
+refused "pull-oci with an unknown --arch" 2 "--arch=vax is not an architecture" "$CLI" pull-oci --arch=vax x evil
 refused "bootstrap with an unknown ARCH" 2 "'vax' is not a Debian architecture" "$CLI" bootstrap debian-12 evil vax
 refused "bootstrap with ARCH x86_64 (the kernel's name, not Debian's)" 2 "is not a Debian architecture" \
         "$CLI" bootstrap debian-12 evil x86_64
