@@ -3,12 +3,11 @@
  * systemd.nspawn(5) settings from its .mspawn where systemd-nspawn reads them when it starts. */
 #include <time.h>
 
-#include "build-config.h"
 #include "chase.h"
 #include "fileio.h"
 #include "generator.h"
+#include "helper.h"
 #include "log.h"
-#include "mspawn-load.h"
 #include "strv.h"
 #include "user.h"
 #include "valid.h"
@@ -73,32 +72,12 @@ static int provision_user(const MachineConfig *c, int root_fd, const char *root,
         return 1;
 }
 
-static int run(int argc, char *argv[]) {
-        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
-        _cleanup_(diagnostics_done) Diagnostics d = {};
+static int run(const HelperContext *ctx, bool *usage_failed) {
+        const MachineConfig *c = ctx->config;
         _cleanup_(host_user_done) HostUser user = {};
         _cleanup_(host_sockets_done) HostSockets sockets = {};
         _cleanup_free_ char *content = NULL, *path = NULL, *etc_path = NULL;
         int r;
-
-        log_set_prefix("machinespawn-prepare");
-        if (argc == 2 && streq(argv[1], "--version")) {
-                printf("machinespawn %s\n", PROJECT_VERSION);
-                return 0;
-        }
-        if (argc != 2 || argv[1][0] == '-') {
-                fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
-                return -EINVAL;
-        }
-        if (!machine_name_is_valid(argv[1]))
-                return log_error_errno(EINVAL, "Not a valid machine name: %s.", machine_name_invalid_reason(argv[1]));
-
-        r = mspawn_load_by_name(argv[1], time(NULL), &c, &d);
-        diagnostics_log(&d);
-        if (r < 0)
-                return log_error_errno(r, "Machine '%s' has no usable .mspawn, refusing to start it.", argv[1]);
-        if (!c)
-                return log_error_errno(ENOENT, "Machine '%s' is masked.", argv[1]);
 
         if (c->user.name) {
                 _cleanup_free_ char *root = strjoin(machines_dir(), "/", c->name);
@@ -146,5 +125,11 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        static const Helper helper = {
+                .usage = "NAME",
+                .flags = HELPER_MACHINE_NAME | HELPER_LOAD_MACHINE,
+                .run = run,
+        };
+
+        return helper_main(&helper, argc, argv);
 }
