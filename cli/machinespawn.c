@@ -80,9 +80,12 @@ static int need_root(const char *verb) {
         return log_error_errno(EPERM, "'%s' changes the system: run it as root.", verb);
 }
 
-static const char *nspawn_dir(void) {
-        const char *e = getenv("MACHINESPAWN_NSPAWN_DIR");
-        return isempty(e) ? "/run/systemd/nspawn" : e;
+/* the MACHINESPAWN_* overrides, read once */
+static const Paths *env_paths(void) {
+        static Paths p;
+        if (!p.machines_dir)
+                paths_from_environment(&p);
+        return &p;
 }
 
 static int load_global(GlobalConfig **ret) {
@@ -90,7 +93,7 @@ static int load_global(GlobalConfig **ret) {
         _cleanup_strv_free_ char **files = NULL;
         int r;
 
-        r = global_config_files(NULL, NULL, &files);
+        r = global_config_files(env_paths()->vendor_conf, env_paths()->sysconf_dir, &files);
         if (r < 0)
                 return log_oom();
         r = global_config_load(files, ret, &d);
@@ -209,7 +212,8 @@ static int verb_bootstrap(char **args) {
                 return r;
 
         /* what the generator will see, saved unless --no-save; the machine is built from it */
-        r = mspawn_declare(declared, mspawn_save_dir(), !arg_no_save, &c, &path, &bad, &d);
+        r = mspawn_declare(declared, env_paths()->sysconf_dir, env_paths()->distro_info_dir, !arg_no_save, &c, &path,
+                           &bad, &d);
         diagnostics_log(&d);
         if (r == -ENOMEM)
                 return log_oom();
@@ -274,12 +278,12 @@ static int machine_dir(const char *name, char **ret) {
         struct stat st;
 
         build_options_init(&o);
-        *ret = strjoin(o.machines_dir, "/", name);
+        *ret = strjoin(o.paths.machines_dir, "/", name);
         if (!*ret)
                 return log_oom();
         if (stat(*ret, &st) < 0 || !S_ISDIR(st.st_mode))
                 return log_error_errno(ENOENT, "Machine %s has no image in %s (bootstrap it first).", name,
-                                       o.machines_dir);
+                                       o.paths.machines_dir);
         return 0;
 }
 
@@ -296,13 +300,13 @@ static int verb_run(char **args) {
         if (r < 0)
                 return r;
         build_options_init(&o);
-        if (machine_is_running(o.machines_dir, name) > 0)
+        if (machine_is_running(o.paths.machines_dir, name) > 0)
                 return log_error_errno(EBUSY, "Machine %s is running; use \"machinectl shell %s\".", name, name);
 
         r = load_global(&g);
         if (r < 0)
                 return r;
-        r = proxy_resolve(g->proxy, &proxy);
+        r = proxy_resolve(g->proxy, env_paths(), &proxy);
         if (r < 0)
                 return log_error_errno(r, "Proxy detection failed: %m");
         if (proxy.ignored)
@@ -395,13 +399,13 @@ static int verb_enter(char **args) {
 
         /* the [User] of the machine by default, like distrobox's enter */
         user = arg_user;
-        if (!user && mspawn_load_by_name(name, time(NULL), &c, &d) >= 0 && c && c->user.name)
+        if (!user && mspawn_load_by_name(name, time(NULL), env_paths(), &c, &d) >= 0 && c && c->user.name)
                 user = c->user.name;
         if (!user)
                 user = "root";
 
         build_options_init(&o);
-        if (machine_is_running(o.machines_dir, name) <= 0) {
+        if (machine_is_running(o.paths.machines_dir, name) <= 0) {
                 r = need_root("enter");
                 if (r < 0)
                         return r;
@@ -414,7 +418,7 @@ static int verb_enter(char **args) {
         }
 
         diagnostics_done(&d);
-        r = machine_enter_argv(o.machines_dir, name, user, args + 1, isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
+        r = machine_enter_argv(o.paths.machines_dir, name, user, args + 1, isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
                                &argv, &d);
         diagnostics_log(&d);
         if (r < 0)
@@ -436,7 +440,7 @@ static int verb_remove(char **args) {
         int r;
 
         build_options_init(&o);
-        r = machine_uninstall(name, &o, nspawn_dir(), mspawn_save_dir(),
+        r = machine_uninstall(name, &o,
                               (arg_force ? MACHINE_UNINSTALL_STOP : 0) | (arg_keep_config ? MACHINE_UNINSTALL_KEEP_CONFIG : 0),
                               &res, &d);
         diagnostics_log(&d);
@@ -621,7 +625,7 @@ static int verb_cat(char **args) {
         GeneratorPaths paths = { .helperdir = HELPER_DIR, .unitdir = SYSTEM_UNIT_DIR };
         int r;
 
-        if (mspawn_search_path(&search) < 0 || mspawn_index_build(search, &idx) < 0)
+        if (mspawn_search_path(env_paths(), &search) < 0 || mspawn_index_build(search, &idx) < 0)
                 return log_oom();
         r = mspawn_find(&idx, args[0], &main_path, &dropins);
         if (r == -ENOENT)
@@ -645,7 +649,7 @@ static int verb_cat(char **args) {
         }
         strv_free(files);
 
-        r = mspawn_load(&idx, args[0], time(NULL), &c, &d);
+        r = mspawn_load(&idx, args[0], time(NULL), env_paths(), &c, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return log_error_errno(r, "%s is not usable; the generator skips it.", main_path);

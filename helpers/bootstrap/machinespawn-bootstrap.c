@@ -38,7 +38,7 @@ static int run(const HelperContext *ctx, bool *usage_failed) {
                 return r;
         }
         if (result.existed) {
-                log_debug("%s/%s exists already.", o.machines_dir, c->name);
+                log_debug("%s/%s exists already.", o.paths.machines_dir, c->name);
                 return 0;
         }
         if (result.proxy)

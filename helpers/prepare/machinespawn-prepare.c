@@ -12,11 +12,6 @@
 #include "user.h"
 #include "valid.h"
 
-static const char *nspawn_dir(void) {
-        const char *e = getenv("MACHINESPAWN_NSPAWN_DIR");
-        return isempty(e) ? "/run/systemd/nspawn" : e;
-}
-
 typedef struct Prepared {
         const MachineConfig *c;
         const HostUser *user;
@@ -26,11 +21,6 @@ typedef struct Prepared {
 static int nspawn_writer(const void *userdata, FILE *f) {
         const Prepared *p = userdata;
         return nspawn_settings_write(p->c, p->user, p->sockets, f);
-}
-
-static const char *machines_dir(void) {
-        const char *e = getenv("MACHINESPAWN_MACHINES_DIR");
-        return isempty(e) ? "/var/lib/machines" : e;
 }
 
 /* Display=, Audio=: the sockets of the user's live session, found now; missing ones are warnings. */
@@ -80,7 +70,7 @@ static int run(const HelperContext *ctx, bool *usage_failed) {
         int r;
 
         if (c->user.name) {
-                _cleanup_free_ char *root = strjoin(machines_dir(), "/", c->name);
+                _cleanup_free_ char *root = strjoin(ctx->paths->machines_dir, "/", c->name);
                 _cleanup_close_ int root_fd = -EBADF;
 
                 if (!root)
@@ -106,13 +96,13 @@ static int run(const HelperContext *ctx, bool *usage_failed) {
         if (r < 0)
                 return log_oom();
 
-        if (asprintf(&path, "%s/%s.nspawn", nspawn_dir(), c->name) < 0 ||
+        if (asprintf(&path, "%s/%s.nspawn", ctx->paths->nspawn_dir, c->name) < 0 ||
             asprintf(&etc_path, "/etc/systemd/nspawn/%s.nspawn", c->name) < 0)
                 return log_oom();
 
-        r = mkdir_p(nspawn_dir(), 0755);
+        r = mkdir_p(ctx->paths->nspawn_dir, 0755);
         if (r < 0)
-                return log_error_errno(r, "Failed to create %s: %m", nspawn_dir());
+                return log_error_errno(r, "Failed to create %s: %m", ctx->paths->nspawn_dir);
         r = write_file_atomic(path, content, strlen(content), 0644, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", path);

@@ -6,12 +6,6 @@
 #include "helper.h"
 #include "log.h"
 #include "machine-manage.h"
-#include "mspawn-save.h"
-
-static const char *nspawn_dir(void) {
-        const char *e = getenv("MACHINESPAWN_NSPAWN_DIR");
-        return isempty(e) ? "/run/systemd/nspawn" : e;
-}
 
 static int run(const HelperContext *ctx, bool *usage_failed) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
@@ -20,7 +14,7 @@ static int run(const HelperContext *ctx, bool *usage_failed) {
         int r;
 
         build_options_init(&o);
-        r = machine_uninstall(ctx->arg, &o, nspawn_dir(), mspawn_save_dir(), MACHINE_UNINSTALL_STOP, &res, &d);
+        r = machine_uninstall(ctx->arg, &o, MACHINE_UNINSTALL_STOP, &res, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return r;

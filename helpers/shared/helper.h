@@ -3,10 +3,12 @@
 
 #include "global-config.h"
 #include "machine-config.h"
+#include "paths.h"
 
 /* The start every helper shares: one argument, --version, usage errors with exit status 2 (as
  * machinespawn(1) has it), the machine name checked before it becomes a path anywhere, the log prefix,
- * the .mspawn and the global configuration loaded with their findings logged. Links only the base and
+ * the paths from the environment, the .mspawn and the global configuration loaded with their findings
+ * logged. Links only the base and
  * configuration layers. */
 
 typedef enum HelperFlags {
@@ -17,6 +19,7 @@ typedef enum HelperFlags {
 
 typedef struct HelperContext {
         const char *arg;           /* the one argument: NAME, or what the helper takes */
+        const Paths *paths;
         const MachineConfig *config;
         const GlobalConfig *global;
 } HelperContext;

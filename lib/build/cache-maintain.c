@@ -10,7 +10,7 @@ int cache_refresh_declared(const GlobalConfig *g, const BuildOptions *o, char **
         int r, ret = 0;
 
         refreshed = calloc(1, sizeof(char *));
-        if (!refreshed || mspawn_search_path(&search) < 0 || mspawn_index_build(search, &idx) < 0 ||
+        if (!refreshed || mspawn_search_path(&o->paths, &search) < 0 || mspawn_index_build(search, &idx) < 0 ||
             mspawn_enumerate(&idx, &names) < 0)
                 return -ENOMEM;
 
@@ -20,7 +20,7 @@ int cache_refresh_declared(const GlobalConfig *g, const BuildOptions *o, char **
                 _cleanup_free_ char *key = NULL;
 
                 /* a machine whose .mspawn is unusable or masked is not started either: nothing to refresh */
-                r = mspawn_load(&idx, *n, time(NULL), &c, &ignored);
+                r = mspawn_load(&idx, *n, time(NULL), &o->paths, &c, &ignored);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0 || !c || c->image.value)

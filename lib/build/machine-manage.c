@@ -39,13 +39,13 @@ void machine_uninstall_result_done(MachineUninstallResult *r) {
         r->config_removed = mfree(r->config_removed);
 }
 
-int machine_uninstall(const char *name, const BuildOptions *o, const char *nspawn_dir, const char *declare_dir,
-                      MachineUninstallFlags flags, MachineUninstallResult *ret, Diagnostics *d) {
+int machine_uninstall(const char *name, const BuildOptions *o, MachineUninstallFlags flags, MachineUninstallResult *ret,
+                      Diagnostics *d) {
         _cleanup_free_ char *config = NULL;
         int r;
 
         *ret = (MachineUninstallResult) {};
-        if (machine_is_running(o->machines_dir, name) > 0) {
+        if (machine_is_running(o->paths.machines_dir, name) > 0) {
                 if (!(flags & MACHINE_UNINSTALL_STOP))
                         return diag_error(d, NULL, 0, EBUSY, "Machine %s is running; stop it first or use --force.",
                                           name);
@@ -58,13 +58,13 @@ int machine_uninstall(const char *name, const BuildOptions *o, const char *nspaw
                                           strerror(-r));
         }
 
-        r = machine_remove(name, o, nspawn_dir, &ret->stats, d);
+        r = machine_remove(name, o, o->paths.nspawn_dir, &ret->stats, d);
         if (r < 0)
                 return r;
         if (flags & MACHINE_UNINSTALL_KEEP_CONFIG)
                 return 0;
         /* the declaration too, if "bootstrap" wrote it: a hand-written one is the admin's */
-        r = mspawn_remove_saved(declare_dir, name, &config);
+        r = mspawn_remove_saved(o->paths.sysconf_dir, name, &config);
         if (r < 0)
                 return diag_error(d, config, 0, r, "Cannot remove %s: %s", config ?: "the declaration", strerror(-r));
         if (r > 0) {
@@ -112,10 +112,10 @@ static int list_names(const BuildOptions *o, MspawnIndex *idx, char ***ret) {
         DIR *dir;
         struct dirent *de;
 
-        if (mspawn_search_path(&search) < 0 || mspawn_index_build(search, idx) < 0 ||
+        if (mspawn_search_path(&o->paths, &search) < 0 || mspawn_index_build(search, idx) < 0 ||
             mspawn_enumerate(idx, &names) < 0)
                 return -ENOMEM;
-        dir = opendir(o->machines_dir);
+        dir = opendir(o->paths.machines_dir);
         if (dir) {
                 while ((de = readdir(dir)))
                         if (de->d_name[0] != '.' && de->d_type == DT_DIR && !strv_contains(names, de->d_name) &&
@@ -132,7 +132,7 @@ static int list_names(const BuildOptions *o, MspawnIndex *idx, char ***ret) {
 
 static int list_entry(const BuildOptions *o, const MspawnIndex *idx, const char *cache_dir, time_t now,
                       const char *name, MachineListEntry *e) {
-        _cleanup_free_ char *path = strjoin(o->machines_dir, "/", name), *key = NULL, *cache_info = NULL,
+        _cleanup_free_ char *path = strjoin(o->paths.machines_dir, "/", name), *key = NULL, *cache_info = NULL,
                             *infop = NULL;
         _cleanup_close_ int root_fd = -EBADF;
         time_t built = 0;
@@ -145,7 +145,7 @@ static int list_entry(const BuildOptions *o, const MspawnIndex *idx, const char 
         e->image = root_fd >= 0;
         if (e->image)
                 (void) tree_disk_usage_fd(root_fd, &e->size);
-        e->running = machine_is_running(o->machines_dir, name) > 0;
+        e->running = machine_is_running(o->paths.machines_dir, name) > 0;
         e->base_age = -1;
         if (machine_origin_read(o, name, &e->origin, &key) == -ENOMEM)
                 return -ENOMEM;

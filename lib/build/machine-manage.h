@@ -34,10 +34,11 @@ typedef struct MachineUninstallResult {
 
 void machine_uninstall_result_done(MachineUninstallResult *r);
 
-/* Removes machine NAME (machine_remove()) and the .mspawn in declare_dir that "bootstrap" saved for it.
+/* Removes machine NAME (machine_remove(), with Paths.nspawn_dir) and the .mspawn in Paths.sysconf_dir that
+ * "bootstrap" saved for it.
  * A running machine is -EBUSY unless MACHINE_UNINSTALL_STOP and systemd runs it. Reasons go to d. */
-int machine_uninstall(const char *name, const BuildOptions *o, const char *nspawn_dir, const char *declare_dir,
-                      MachineUninstallFlags flags, MachineUninstallResult *ret, Diagnostics *d);
+int machine_uninstall(const char *name, const BuildOptions *o, MachineUninstallFlags flags, MachineUninstallResult *ret,
+                      Diagnostics *d);
 
 /* state_dir/NAME.origin: its first line ("base=KEY", "image=URL"), and the KEY of a base (else NULL). */
 int machine_origin_read(const BuildOptions *o, const char *name, char **ret_origin, char **ret_base_key);

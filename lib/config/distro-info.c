@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <strings.h>
 
+#include "alloc-util.h"
 #include "distro-info.h"
 #include "strv.h"
 
@@ -25,11 +26,6 @@ static int distro_release_copy(const DistroRelease *from, DistroRelease *ret) {
         }
         *ret = d;
         return 0;
-}
-
-const char *distro_info_dir(void) {
-        const char *e = getenv("MACHINESPAWN_DISTRO_INFO_DIR");
-        return isempty(e) ? "/usr/share/distro-info" : e;
 }
 
 typedef struct Row {
@@ -123,7 +119,7 @@ static int parse_row(const char *line, const Columns *cols, Row *ret) {
 static int load_rows_uncached(const char *dir, const char *distribution, Row **ret, size_t *ret_n) {
         _cleanup_free_ char *path = NULL, *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        size_t sz = 0, n = 0;
+        size_t sz = 0, n = 0, allocated = 0;
         Row *rows = NULL;
         bool header = true;
         Columns cols;
@@ -136,24 +132,37 @@ static int load_rows_uncached(const char *dir, const char *distribution, Row **r
         if (!f)
                 return errno == ENOENT ? -ENOENT : negative_errno();
 
-        while (getline(&line, &sz, f) >= 0) {
-                Row row, *nr;
+        for (;;) {
+                Row row;
+                int r;
 
+                errno = 0;
+                if (getline(&line, &sz, f) < 0) {
+                        /* the end, or a read that failed: never a list of releases cut short */
+                        if (!ferror(f) && errno != ENOMEM)
+                                break;
+                        r = errno > 0 ? -errno : -EIO;
+                        rows_free(rows, n);
+                        return r;
+                }
                 if (header) { /* "version,codename,series,created,release,eol,..." */
                         header = false;
                         parse_header(line, &cols);
                         continue;
                 }
-                if (parse_row(line, &cols, &row) < 0)
-                        continue;
-                nr = realloc(rows, sizeof(Row) * (n + 1));
-                if (!nr) {
+                r = parse_row(line, &cols, &row);
+                if (r == -ENOMEM) {
+                        rows_free(rows, n);
+                        return r;
+                }
+                if (r < 0)
+                        continue; /* not a row of releases */
+                if (GREEDY_REALLOC(rows, allocated, n + 1) < 0) {
                         free(row.version);
                         free(row.series);
                         rows_free(rows, n);
                         return -ENOMEM;
                 }
-                rows = nr;
                 rows[n++] = row;
         }
 
@@ -337,6 +346,8 @@ int distro_release_resolve(const char *dir, const char *distribution, const char
                                 if (strv_extend(&l, rows[i].series) < 0)
                                         return -ENOMEM;
                         *ret_known = strv_join(l, " ");
+                        if (!*ret_known)
+                                return -ENOMEM;
                 }
                 return -ESRCH;
         }

@@ -14,13 +14,12 @@ static const char *const default_search_path[] = {
         "/usr/lib/machinespawn",
 };
 
-int mspawn_search_path(char ***ret) {
-        const char *e = getenv("MACHINESPAWN_CONFIG_PATH");
+int mspawn_search_path(const Paths *paths, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         int r;
 
-        if (e)
-                return strv_split(ret, e, ":");
+        if (paths->config_path)
+                return strv_split(ret, paths->config_path, ":");
 
         for (size_t i = 0; i < ELEMENTSOF(default_search_path); i++) {
                 r = strv_extend(&l, default_search_path[i]);
@@ -32,7 +31,7 @@ int mspawn_search_path(char ***ret) {
 }
 
 void mspawn_index_done(MspawnIndex *idx) {
-        for (size_t i = 0; i < idx->n_dirs; i++)
+        for (size_t i = 0; idx->entries && i < idx->n_dirs; i++)
                 strv_free(idx->entries[i]);
         free(idx->entries);
         free(idx->n_entries);
@@ -54,10 +53,11 @@ int mspawn_index_build(char **search_path, MspawnIndex *ret) {
         idx.entries = calloc(idx.n_dirs + 1, sizeof(char **));
         idx.n_entries = calloc(idx.n_dirs + 1, sizeof(size_t));
         idx.dir_fds = malloc(sizeof(int) * (idx.n_dirs + 1));
+        /* before anything can fail: mspawn_index_done() closes them */
+        for (size_t i = 0; idx.dir_fds && i < idx.n_dirs; i++)
+                idx.dir_fds[i] = -EBADF;
         if (!idx.dirs || !idx.entries || !idx.n_entries || !idx.dir_fds)
                 return -ENOMEM;
-        for (size_t i = 0; i < idx.n_dirs; i++)
-                idx.dir_fds[i] = -EBADF;
 
         for (size_t i = 0; i < idx.n_dirs; i++) {
                 DIR *d = NULL;
@@ -66,10 +66,16 @@ int mspawn_index_build(char **search_path, MspawnIndex *ret) {
                 /* kept open: files are read relative to it, which saves resolving the path each time */
                 idx.dir_fds[i] = open(idx.dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (idx.dir_fds[i] >= 0) {
+                        /* a directory that is there but cannot be listed is an error, not an empty one */
                         int fd = dup(idx.dir_fds[i]);
-                        d = fd >= 0 ? fdopendir(fd) : NULL;
-                        if (fd >= 0 && !d)
+                        if (fd < 0)
+                                return -errno;
+                        d = fdopendir(fd);
+                        if (!d) {
+                                r = -errno;
                                 close(fd);
+                                return r;
+                        }
                 }
 
                 idx.entries[i] = calloc(1, sizeof(char *));
@@ -179,8 +185,12 @@ static int collect_dropins(const MspawnIndex *idx, const char *name, char ***ret
                 if (!dropin_dir)
                         return -ENOMEM;
                 d = opendir(dropin_dir);
-                if (!d)
-                        continue;
+                if (!d) {
+                        /* gone, or not a directory: no drop-ins there; anything else loses some */
+                        if (errno == ENOENT || errno == ENOTDIR)
+                                continue;
+                        return -errno;
+                }
                 while ((de = readdir(d))) {
                         if (!endswith(de->d_name, ".conf") || de->d_name[0] == '.' || de->d_type == DT_DIR)
                                 continue;
@@ -270,7 +280,8 @@ int mspawn_find(const MspawnIndex *idx, const char *name, char **ret_main, char 
         return masked;
 }
 
-int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineConfig **ret, Diagnostics *d) {
+int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, const Paths *paths, MachineConfig **ret,
+                Diagnostics *d) {
         _cleanup_(unit_file_done) UnitFile u = {};
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_free_ char *main_path = NULL, *text = NULL;
@@ -320,7 +331,7 @@ int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineCon
         if (r < 0)
                 return r;
 
-        r = machine_config_from_unit(name, main_path, &u, now, &c, d);
+        r = machine_config_from_unit(name, main_path, &u, now, paths->distro_info_dir, &c, d);
         if (r < 0)
                 return r;
 
@@ -330,16 +341,16 @@ int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineCon
         return 0;
 }
 
-int mspawn_load_by_name(const char *name, time_t now, MachineConfig **ret, Diagnostics *d) {
+int mspawn_load_by_name(const char *name, time_t now, const Paths *paths, MachineConfig **ret, Diagnostics *d) {
         _cleanup_(mspawn_index_done) MspawnIndex idx = {};
         _cleanup_strv_free_ char **search_path = NULL;
         int r;
 
-        r = mspawn_search_path(&search_path);
+        r = mspawn_search_path(paths, &search_path);
         if (r < 0)
                 return r;
         r = mspawn_index_build(search_path, &idx);
         if (r < 0)
                 return r;
-        return mspawn_load(&idx, name, now, ret, d);
+        return mspawn_load(&idx, name, now, paths, ret, d);
 }

@@ -9,12 +9,8 @@
 
 #define SAVED_MARKER "# " MSPAWN_SAVED_COMMENT
 
-const char *mspawn_save_dir(void) {
-        const char *e = getenv("MACHINESPAWN_SYSCONFDIR");
-        return isempty(e) ? "/etc/machinespawn" : e;
-}
-
-static int read_back(const char *name, const char *path, const char *text, MachineConfig **ret, Diagnostics *d) {
+static int read_back(const char *name, const char *path, const char *text, const char *distro_info_dir,
+                     MachineConfig **ret, Diagnostics *d) {
         _cleanup_(unit_file_done) UnitFile u = {};
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_free_ char *scratch = strdup(text);
@@ -24,7 +20,7 @@ static int read_back(const char *name, const char *path, const char *text, Machi
                 return -ENOMEM;
         r = unit_file_parse_buffer(&u, path, scratch, strlen(scratch), d);
         if (r >= 0)
-                r = machine_config_from_unit(name, path, &u, time(NULL), &c, d);
+                r = machine_config_from_unit(name, path, &u, time(NULL), distro_info_dir, &c, d);
         if (r < 0)
                 return r == -ENOMEM ? r : -EBADMSG;
         free(c->source_path);
@@ -35,8 +31,8 @@ static int read_back(const char *name, const char *path, const char *text, Machi
         return 0;
 }
 
-int mspawn_declare(const MachineConfig *declared, const char *dir, bool save, MachineConfig **ret_config,
-                   char **ret_path, const char **ret_bad_key, Diagnostics *d) {
+int mspawn_declare(const MachineConfig *declared, const char *dir, const char *distro_info_dir, bool save,
+                   MachineConfig **ret_config, char **ret_path, const char **ret_bad_key, Diagnostics *d) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_free_ char *text = NULL, *path = NULL, *existing = NULL;
         int r;
@@ -47,7 +43,7 @@ int mspawn_declare(const MachineConfig *declared, const char *dir, bool save, Ma
         path = strjoin(dir, "/", declared->name, ".mspawn");
         if (!path)
                 return -ENOMEM;
-        r = read_back(declared->name, path, text, &c, d);
+        r = read_back(declared->name, path, text, distro_info_dir, &c, d);
         if (r < 0)
                 return r;
 

@@ -10,17 +10,14 @@
  * its machine, a hand-written one is the administrator's. */
 #define MSPAWN_SAVED_COMMENT "Written by \"machinespawn bootstrap\"."
 
-/* Where declarations are saved: $MACHINESPAWN_SYSCONFDIR, else /etc/machinespawn. */
-const char *mspawn_save_dir(void);
-
 /* Turns a model made from command-line arguments into what the generator will see: written as the writer
  * makes it (never spliced together), read back through the parser and the loader with their checks, and
- * saved as dir/NAME.mspawn when save is true. ret_config is the model read back. Errors: -EINVAL with
+ * saved as dir/NAME.mspawn (Paths.sysconf_dir) when save is true. ret_config is the model read back. Errors: -EINVAL with
  * *ret_bad_key when a value cannot be written, -EBADMSG when the loader refuses it (reasons in d), -EEXIST
  * when dir/NAME.mspawn exists and says something else (*ret_path names it). Returns 1 when it wrote the
  * file, 0 when it was there already or not saved. */
-int mspawn_declare(const MachineConfig *declared, const char *dir, bool save, MachineConfig **ret_config,
-                   char **ret_path, const char **ret_bad_key, Diagnostics *d);
+int mspawn_declare(const MachineConfig *declared, const char *dir, const char *distro_info_dir, bool save,
+                   MachineConfig **ret_config, char **ret_path, const char **ret_bad_key, Diagnostics *d);
 
 /* Removes dir/NAME.mspawn if mspawn_declare() wrote it. 1 removed, 0 absent or not ours; *ret_path names
  * the file either way. */
