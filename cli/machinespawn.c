@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* machinespawn: the same machines as the generator path, by hand. Every verb is a thin front over lib/. */
-#include <dirent.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include <curl/curl.h>
-#include <systemd/sd-daemon.h>
 
 #include "build-config.h"
 #include "cache.h"
-#include "chase.h"
 #include "distro-info.h"
 #include "fileio.h"
 #include "generator.h"
@@ -24,8 +21,6 @@
 #include "mspawn-save.h"
 #include "proxy.h"
 #include "strv.h"
-#include "tree.h"
-#include "user.h"
 #include "valid.h"
 
 /* Exit codes, see machinespawn(1): 0 success, 1 failure, 2 usage; "run" and "boot" pass on the command's. */
