@@ -269,9 +269,18 @@ int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n) {
                 infop = e.key ? cache_path(dir, e.key, ".info") : NULL;
                 if (!e.key || !infop)
                         goto oom;
-                (void) read_full_file(infop, &e.info, NULL);
+                /* a missing or unreadable .info is "built when: unknown", a failed allocation is not */
+                if (read_full_file(infop, &e.info, NULL) == -ENOMEM) {
+                        free(e.key);
+                        goto oom;
+                }
                 cache_info_parse(e.info, &e.built, &e.last_used);
                 fd = cache_lock(dir, e.key, LOCK_EX | LOCK_NB);
+                if (fd == -ENOMEM) {
+                        free(e.key);
+                        free(e.info);
+                        goto oom;
+                }
                 e.busy = fd == -EBUSY;
                 if (fd >= 0)
                         close(fd);
