@@ -780,7 +780,7 @@ static const Verb verbs[] = {
         { "pull-tar",    2, 2,        VERB_ROOT | VERB_NAME_ARG1, verb_pull_tar,
           "URL NAME [--verify=checksum|no|sha256:HEX]", "Download a root file system tarball as machine NAME" },
         { "pull-oci",    2, 2,        VERB_ROOT | VERB_NAME_ARG1, verb_pull_oci,
-          "[docker://][REGISTRY/]NAME[:TAG|@sha256:DIGEST] NAME [--arch=ARCH]",
+          "REF NAME [--arch=ARCH]",
           "Pull a container image from a registry as machine NAME" },
         { "remove",      1, 1,        VERB_ROOT | VERB_NAME_ARG0, verb_remove,
           "NAME [--keep-config] [--force]", "Remove a machine (and the .mspawn bootstrap wrote)" },
