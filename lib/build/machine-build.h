@@ -17,6 +17,8 @@ typedef struct BuildOptions {
         const char *state_dir;    /* /var/lib/machinespawn: where each machine came from */
         const char *distro_info_dir;
         BuildProgress progress;   /* phase changes, for STATUS= and progress displays */
+        const char *target;       /* build machines_dir/TARGET instead of NAME, for a rebuild: the caller
+                                   * holds the machine's lock, the record goes to NAME.origin.new */
         void *userdata;
 } BuildOptions;
 
@@ -47,7 +49,7 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
 /* Takes run_dir/NAME.lock, held while a machine is built or removed; returns its fd. */
 int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d);
 
-/* state_dir/NAME.origin: "base=KEY" or "image=URL", and "created=EPOCH". Not next to the machine:
+/* state_dir/NAME.origin: "base=KEY" or "image=URL", "created=EPOCH" and more (origin.h). Not next to the machine:
  * systemd-nspawn's tmpfiles.d removes /var/lib/machines/.#* at boot. */
 char *machine_origin_path(const BuildOptions *o, const char *name);
 
