@@ -25,6 +25,7 @@
 #include "tree.h"
 #include "user.h"
 #include "valid.h"
+#include "verbs-lifecycle.h"
 
 /* Exit codes, see machinespawn(1): 0 success, 1 failure, 2 usage; "run" and "boot" pass on the command's. */
 #define EXIT_USAGE 2
@@ -839,6 +840,8 @@ static const struct {
         { "enter NAME [-- COMMAND...]", "A shell (or COMMAND) as the machine's [User] in the running machine" },
         { "cat NAME", "Show the .mspawn, its drop-ins, and what the generator makes of them" },
         { "check", "Check what machinespawn needs; name the package for what is missing" },
+        { "rebuild NAME", "Build the machine again from its .mspawn, keeping its Keep= paths" },
+        { "rollback NAME", "Return a rebuilt machine to its previous tree" },
 };
 
 static void help(void) {
@@ -877,6 +880,7 @@ static const struct {
 } verb_names[] = {
         { "bootstrap", 1 }, { "pull-tar", 1 }, { "run", 0 },    { "boot", 0 },   { "remove", 0 },  { "enter", 0 },
         { "cat", 0 },       { "start", 0 },    { "stop", 0 },   { "enable", 0 }, { "disable", 0 },
+        { "rebuild", 0 },   { "rollback", 0 },
 };
 
 static int check_name_argument(const char *verb, char **args) {
@@ -925,6 +929,15 @@ static int dispatch(const char *verb, char **args) {
                 return verb_check(args);
         if (streq(verb, "start") || streq(verb, "stop") || streq(verb, "enable") || streq(verb, "disable"))
                 return verb_systemctl(verb, args);
+        if (streq(verb, "rebuild") || streq(verb, "rollback")) {
+                if (!args[0] || args[1])
+                        return usage_error("usage: machinespawn %s NAME", verb);
+                r = need_root(verb);
+                if (r < 0)
+                        return r;
+                return streq(verb, "rebuild") ? verb_rebuild_machine(args[0], on_progress)
+                                              : verb_rollback_machine(args[0]);
+        }
         return usage_error("Unknown command '%s' (see machinespawn --help).", verb);
 }
 
