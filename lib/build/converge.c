@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A machine follows its .mspawn: at every start, what it was built from (its origin record) is compared
  * with what the file says now, and what can change in place does. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
@@ -105,7 +106,15 @@ int tree_copy_in(const char *tree, const char *spec, Diagnostics *d) {
         r = copy_spec_split(spec, &source, &dest);
         if (r < 0)
                 return diag_error(d, NULL, 0, r, "Copy=%s is not SOURCE:DEST.", spec);
-        r = read_regular_file_at(AT_FDCWD, source, COPY_SOURCE_MAX, &content, &size, &st);
+        /* the host's file, named by the admin: links followed, but only a regular file is read */
+        _cleanup_close_ int fd = open(source, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return diag_error(d, NULL, 0, errno, "Copy=%s: cannot open %s: %m", spec, source);
+        if (fstat(fd, &st) < 0)
+                return diag_error(d, NULL, 0, errno, "Copy=%s: cannot stat %s: %m", spec, source);
+        if (!S_ISREG(st.st_mode))
+                return diag_error(d, NULL, 0, EBADFD, "Copy=%s: %s is not a regular file.", spec, source);
+        r = read_fd_bounded(fd, COPY_SOURCE_MAX, &content, &size);
         if (r < 0)
                 return diag_error(d, NULL, 0, r, "Copy=%s: cannot read %s: %s", spec, source, strerror(-r));
         root_fd = chase_root_open(tree);
