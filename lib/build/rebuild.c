@@ -224,6 +224,24 @@ int machine_swap_in(const BuildOptions *o, const char *name, Diagnostics *d) {
         return 0;
 }
 
+int machine_remove_generations(const BuildOptions *o, const char *name) {
+        _cleanup_(state_paths_done) StatePaths p = {};
+        int r;
+
+        r = state_paths(o, name, &p);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(t, ((char *[]) { p.previous_tree, p.new_tree, NULL })) {
+                r = tree_remove(*t, NULL);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        STRV_FOREACH(f, ((char *[]) { p.previous_origin, p.new_origin, NULL }))
+                if (unlink(*f) < 0 && errno != ENOENT)
+                        return -errno;
+        return 0;
+}
+
 static void abandon(const StatePaths *p) {
         (void) tree_remove(p->new_tree, NULL);
         (void) unlink(p->new_origin);

@@ -35,6 +35,9 @@ int machine_keep_copy(const char *old_tree, const char *new_tree, char **keep, D
 /* Step 2 alone: .NAME.new and NAME.origin.new are complete; puts them in place. */
 int machine_swap_in(const BuildOptions *o, const char *name, Diagnostics *d);
 
+/* Removes the previous and any half-built tree of NAME with their records (machine removal). */
+int machine_remove_generations(const BuildOptions *o, const char *name);
+
 /* For tests only: $MACHINESPAWN_TEST_FAIL_AT=STEP kills the process (SIGKILL) when it reaches STEP, to
  * prove that every step can be interrupted. Steps: build, keep, hooks, drop-previous, exchange,
  * keep-previous, origin-previous, done, rollback-exchange. */

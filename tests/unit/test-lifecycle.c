@@ -291,6 +291,13 @@ static void test_swap_killed(void **state) {
                         do_rollback(&e);
                         fwd = current(&e);
                         assert_string_equal(fwd, "new");
+                        /* removing the machine takes the kept tree and its record along */
+                        _cleanup_free_ char *po = strjoin(e.state, "/m.origin.previous"),
+                                            *pt = strjoin(e.machines, "/.m.previous");
+                        struct stat st;
+                        assert_int_equal(machine_remove_generations(&e.o, "m"), 0);
+                        assert_true(lstat(pt, &st) < 0 && errno == ENOENT);
+                        assert_true(lstat(po, &st) < 0 && errno == ENOENT);
                 } else {
                         /* the abandoned rebuild is gone */
                         _cleanup_free_ char *n = strjoin(e.machines, "/.m.new");
