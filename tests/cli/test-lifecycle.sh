@@ -96,7 +96,9 @@ MACHINESPAWN_TEST_FAIL_AT=keep "$CLI" rebuild lc >"$tmp/log" 2>&1
 check "the killed rebuild died (SIGKILL)" test $? = 137
 check_status "lc runs a command after the killed rebuild" 0 "" "$CLI" run lc true
 check "lc is still bookworm" grep -q '^12' "$m/etc/debian_version"
+check_status "the next start tidies up, and still refuses" 1 "Release= changed" "$BOOTSTRAP" lc
 check "no rebuild left beside it" test ! -e "$tmp/machines/.lc.new"
+check "nor its record" test ! -e "$tmp/state/lc.origin.new"
 
 # --- killed right after the exchange: the new machine, and the next start finishes the step
 MACHINESPAWN_TEST_FAIL_AT=exchange "$CLI" rebuild lc >"$tmp/log" 2>&1
@@ -119,7 +121,7 @@ check_status "rollback again returns to the rebuild" 0 "" "$CLI" rollback lc
 check "lc is trixie again" grep -q '^13' "$m/etc/debian_version"
 
 # --- refused: no machine, bad names (in test-cli-names.sh too), a running machine is checked by the lock file
-check_status "rebuild of an undeclared machine" 1 "no usable .mspawn" "$CLI" rebuild nothere
+check_status "rebuild of an undeclared machine" 1 "'nothere'" "$CLI" rebuild nothere
 check_status "rollback without a previous tree" 1 "does not exist" "$CLI" rollback nothere
 
 # --- a failing Run= on a first build leaves no machine
