@@ -372,11 +372,48 @@ static void test_keep_copy(void **state) {
         tests_rm_rf(root);
 }
 
+/* Copy= writes inside the tree, never through a link of the tree to the host. */
+static void test_copy_in(void **state) {
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_free_ char *root = tests_mkdtemp(), *tree = strjoin(root, "/tree"), *victim = strjoin(root, "/victim"),
+                            *spec = NULL, *p = NULL, *text = NULL;
+        struct stat st;
+
+        tests_write(root, "host/motd", "hello from the host\n");
+        tests_write(root, "tree/etc/hostname", "m\n");
+        assert_int_equal(mkdir(victim, 0755), 0);
+        p = strjoin(tree, "/link");
+        assert_int_equal(symlink(victim, p), 0); /* absolute: means tree/ROOT/victim inside */
+        p = mfree(p);
+
+        spec = strjoin(root, "/host/motd:/etc/motd");
+        assert_int_equal(tree_copy_in(tree, spec, &d), 0);
+        p = strjoin(tree, "/etc/motd");
+        assert_int_equal(read_full_file(p, &text, NULL), 0);
+        assert_string_equal(text, "hello from the host\n");
+        p = mfree(p);
+
+        /* through the link: refused or written inside, never into the host's directory */
+        spec = mfree(spec);
+        spec = strjoin(root, "/host/motd:/link/motd");
+        (void) tree_copy_in(tree, spec, &d);
+        p = strjoin(victim, "/motd");
+        assert_true(lstat(p, &st) < 0 && errno == ENOENT);
+        p = mfree(p);
+
+        /* a source that is not a regular file is refused */
+        spec = mfree(spec);
+        spec = strjoin(root, "/host:/etc/x");
+        assert_true(tree_copy_in(tree, spec, &d) < 0);
+        tests_rm_rf(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_machine_path),  cmocka_unit_test(test_origin_roundtrip),
                 cmocka_unit_test(test_origin_diff),   cmocka_unit_test(test_hooks_pending),
                 cmocka_unit_test(test_swap_killed),   cmocka_unit_test(test_keep_copy),
+                cmocka_unit_test(test_copy_in),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
