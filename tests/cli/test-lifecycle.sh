@@ -120,6 +120,14 @@ check_status "it starts with the file put back" 0 "" "$BOOTSTRAP" lc
 check_status "rollback again returns to the rebuild" 0 "" "$CLI" rollback lc
 check "lc is trixie again" grep -q '^13' "$m/etc/debian_version"
 
+# --- RebuildOnChange=yes: the start rebuilds instead of stopping
+declare_lc bookworm 'RebuildOnChange=yes' 'Run=echo opted-in >/etc/hooked'
+check_status "with RebuildOnChange=yes a Release= change rebuilds at the start" 0 "Rebuilding lc: Release=" \
+        "$BOOTSTRAP" lc
+check "lc is bookworm" grep -q '^12' "$m/etc/debian_version"
+check "Keep=/home carried over again" test "$(cat "$m/home/alice/notes" 2>&1)" = "alice's notes"
+check "the hook ran in the rebuilt tree" test "$(cat "$m/etc/hooked" 2>&1)" = opted-in
+
 # --- refused: no machine, bad names (in test-cli-names.sh too), a running machine is checked by the lock file
 check_status "rebuild of an undeclared machine" 1 "'nothere'" "$CLI" rebuild nothere
 check_status "rollback without a previous tree" 1 "does not exist" "$CLI" rollback nothere
