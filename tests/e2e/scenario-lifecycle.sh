@@ -18,6 +18,7 @@ declare_loaf() { # RELEASE [LINES...]
 check "loaf starts (its first record is taken from the .mspawn)" systemctl start $unit
 machine_up
 check "loaf runs" in_loaf true
+check "its first start went through the bootstrap, which recorded it" test -s /var/lib/machinespawn/loaf.origin
 check "it has no hello yet" test ! -e /var/lib/machines/loaf/usr/bin/hello
 systemctl stop $unit
 

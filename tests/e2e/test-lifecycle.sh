@@ -11,6 +11,7 @@ e2e_workdir
 e2e_prepare_host "$work"
 root=$work/root
 
+mkdir -p "$root/etc/machinespawn"
 printf '[Machine]\nDistribution=debian\nRelease=bookworm\nKeep=/srv/data\n' >"$root/etc/machinespawn/loaf.mspawn"
 # The machine's tree exists already: a copy of the pristine machine tree, recorded by nothing yet.
 cp -a --reflink=auto "$(e2e_machine_tree)" "$root/var/lib/machines/loaf"
