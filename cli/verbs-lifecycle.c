@@ -18,14 +18,15 @@ int verb_rebuild_machine(const char *name, BuildProgress progress) {
         time_t start = time(NULL);
         int r;
 
-        r = mspawn_load_by_name(name, time(NULL), &c, &d);
+        build_options_init(&o);
+        r = mspawn_load_by_name(name, time(NULL), &o.paths, &c, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return log_error_errno(r, "Machine '%s' has no usable .mspawn.", name);
         if (!c)
                 return log_error_errno(ENOENT, "Machine '%s' is masked or not declared.", name);
         diagnostics_done(&d);
-        r = global_config_files(NULL, NULL, &files);
+        r = global_config_files(o.paths.vendor_conf, o.paths.sysconf_dir, &files);
         if (r < 0)
                 return log_oom();
         r = global_config_load(files, &g, &d);
@@ -33,7 +34,6 @@ int verb_rebuild_machine(const char *name, BuildProgress progress) {
         if (r < 0)
                 return log_error_errno(r, "Cannot use the global configuration.");
 
-        build_options_init(&o);
         o.progress = progress;
         diagnostics_done(&d);
         r = machine_rebuild(c, g, &o, &d);

@@ -13,9 +13,15 @@
 #include "user.h"
 #include "valid.h"
 
+static const Paths *env_paths(void) {
+        static Paths p;
+        if (!p.machines_dir)
+                paths_from_environment(&p);
+        return &p;
+}
+
 static const char *nspawn_dir(void) {
-        const char *e = getenv("MACHINESPAWN_NSPAWN_DIR");
-        return isempty(e) ? "/run/systemd/nspawn" : e;
+        return env_paths()->nspawn_dir;
 }
 
 typedef struct Prepared {
@@ -30,8 +36,7 @@ static int nspawn_writer(const void *userdata, FILE *f) {
 }
 
 static const char *machines_dir(void) {
-        const char *e = getenv("MACHINESPAWN_MACHINES_DIR");
-        return isempty(e) ? "/var/lib/machines" : e;
+        return env_paths()->machines_dir;
 }
 
 /* Display=, Audio=: the sockets of the user's live session, found now; missing ones are warnings. */
@@ -93,7 +98,7 @@ static int run(int argc, char *argv[]) {
         if (!machine_name_is_valid(argv[1]))
                 return log_error_errno(EINVAL, "Not a valid machine name: %s.", machine_name_invalid_reason(argv[1]));
 
-        r = mspawn_load_by_name(argv[1], time(NULL), &c, &d);
+        r = mspawn_load_by_name(argv[1], time(NULL), env_paths(), &c, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return log_error_errno(r, "Machine '%s' has no usable .mspawn, refusing to start it.", argv[1]);

@@ -211,7 +211,7 @@ static void progress(const BuildOptions *o, const char *fmt, ...) {
 
 /* A machine whose first build's hooks failed is not left behind half made. */
 static void remove_fresh(const BuildOptions *o, const char *name, const char *tree, const char *origin_path) {
-        _cleanup_free_ char *tmp = strjoin(o->machines_dir, "/.#", name, ".failed");
+        _cleanup_free_ char *tmp = strjoin(o->paths.machines_dir, "/.#", name, ".failed");
 
         if (!tmp)
                 return;
@@ -278,7 +278,7 @@ static int converge_locked(const MachineConfig *c, const GlobalConfig *g, const 
         _cleanup_(proxy_result_done) ProxyResult proxy = {};
         _cleanup_(origin_done) Origin built = {}, wanted = {};
         _cleanup_(origin_diff_done) OriginDiff diff = {};
-        _cleanup_free_ char *tree = strjoin(o->machines_dir, "/", c->name),
+        _cleanup_free_ char *tree = strjoin(o->paths.machines_dir, "/", c->name),
                             *origin_path = machine_origin_path(o, c->name);
         struct stat st;
         int r;
@@ -296,7 +296,7 @@ static int converge_locked(const MachineConfig *c, const GlobalConfig *g, const 
                         .architecture = host_debian_architecture(),
                         .have_mmdebstrap = find_executable("mmdebstrap"),
                         .now = time(NULL),
-                        .distro_info_dir = o->distro_info_dir,
+                        .distro_info_dir = o->paths.distro_info_dir,
                 };
                 r = bootstrap_plan_build(c, g, &host, &p, d);
                 if (r < 0)
@@ -345,7 +345,7 @@ static int converge_locked(const MachineConfig *c, const GlobalConfig *g, const 
                              "Release=%s now means %s; %s stays on %s until \"machinespawn rebuild %s\".",
                              diff.alias_moved, wanted.release, c->name, built.release, c->name);
 
-        r = proxy_resolve(g->proxy, &proxy);
+        r = proxy_resolve(g->proxy, &o->paths, &proxy);
         if (r < 0)
                 return r;
 

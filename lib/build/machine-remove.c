@@ -54,13 +54,13 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
         if (!machine_name_is_valid(name))
                 return diag_error(d, NULL, 0, EINVAL, "'%s' is not a valid machine name.", name);
 
-        path = strjoin(o->machines_dir, "/", name);
-        raw = strjoin(o->machines_dir, "/", name, ".raw");
-        tmp = strjoin(o->machines_dir, "/.#", name, ".XXXXXX");
+        path = strjoin(o->paths.machines_dir, "/", name);
+        raw = strjoin(o->paths.machines_dir, "/", name, ".raw");
+        tmp = strjoin(o->paths.machines_dir, "/.#", name, ".XXXXXX");
         if (!path || !raw || !tmp)
                 return -ENOMEM;
 
-        r = machine_is_running(o->machines_dir, name);
+        r = machine_is_running(o->paths.machines_dir, name);
         if (r < 0)
                 return diag_error(d, NULL, 0, r, "Cannot tell whether %s runs: %s", name, strerror(-r));
         if (r > 0)
@@ -75,7 +75,7 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
                 if (unlink(raw) < 0)
                         return diag_error(d, NULL, 0, errno, "Cannot remove %s: %m", raw);
         } else if (lstat(path, &st) < 0)
-                return diag_error(d, NULL, 0, ENOENT, "Machine %s has no image in %s.", name, o->machines_dir);
+                return diag_error(d, NULL, 0, ENOENT, "Machine %s has no image in %s.", name, o->paths.machines_dir);
         else if (!S_ISDIR(st.st_mode))
                 return diag_error(d, NULL, 0, ENOTDIR, "%s is not a directory, not removing it.", path);
         else {

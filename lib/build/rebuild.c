@@ -45,15 +45,15 @@ static void state_paths_done(StatePaths *p) {
 
 static int state_paths(const BuildOptions *o, const char *name, StatePaths *ret) {
         StatePaths p = {
-                .tree = strjoin(o->machines_dir, "/", name),
+                .tree = strjoin(o->paths.machines_dir, "/", name),
                 .new_name = strjoin(".", name, MACHINE_NEW_SUFFIX),
                 .previous_name = strjoin(".", name, MACHINE_PREVIOUS_SUFFIX),
                 .origin = machine_origin_path(o, name),
         };
 
         if (p.new_name && p.previous_name) {
-                p.new_tree = strjoin(o->machines_dir, "/", p.new_name);
-                p.previous_tree = strjoin(o->machines_dir, "/", p.previous_name);
+                p.new_tree = strjoin(o->paths.machines_dir, "/", p.new_name);
+                p.previous_tree = strjoin(o->paths.machines_dir, "/", p.previous_name);
         }
         if (p.origin) {
                 p.new_origin = strjoin(p.origin, MACHINE_NEW_SUFFIX);
@@ -264,8 +264,8 @@ int machine_rebuild_locked(const MachineConfig *c, const GlobalConfig *g, const 
         if (lstat(p.tree, &st) < 0 || !S_ISDIR(st.st_mode))
                 return diag_error(d, NULL, 0, ENOENT,
                                   "Machine %s has no tree in %s to rebuild (its first start builds it).", c->name,
-                                  o->machines_dir);
-        if (machine_is_running(o->machines_dir, c->name) > 0)
+                                  o->paths.machines_dir);
+        if (machine_is_running(o->paths.machines_dir, c->name) > 0)
                 return diag_error(d, NULL, 0, EBUSY, "Machine %s is running; stop it first (machinectl stop %s).",
                                   c->name, c->name);
         abandon(&p);
@@ -288,7 +288,7 @@ int machine_rebuild_locked(const MachineConfig *c, const GlobalConfig *g, const 
 
         r = origin_read(p.new_origin, &origin);
         if (r >= 0)
-                r = proxy_resolve(g->proxy, &proxy);
+                r = proxy_resolve(g->proxy, &o->paths, &proxy);
         if (r >= 0)
                 r = machine_run_hooks(c, p.new_tree, proxy.url, &origin, p.new_origin, d);
         if (r < 0) {
@@ -329,7 +329,7 @@ int machine_rollback(const BuildOptions *o, const char *name, Diagnostics *d) {
                 return diag_error(d, NULL, 0, ENOENT,
                                   "Machine %s has no previous tree to return to (machinespawn rebuild keeps one).",
                                   name);
-        if (machine_is_running(o->machines_dir, name) > 0)
+        if (machine_is_running(o->paths.machines_dir, name) > 0)
                 return diag_error(d, NULL, 0, EBUSY, "Machine %s is running; stop it first (machinectl stop %s).",
                                   name, name);
         r = exchange(p.tree, p.previous_tree);

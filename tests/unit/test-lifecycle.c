@@ -187,7 +187,7 @@ static void env_init(Env *e) {
         e->machines = strjoin(e->root, "/machines");
         e->run = strjoin(e->root, "/run");
         e->state = strjoin(e->root, "/state");
-        e->o = (BuildOptions) { .machines_dir = e->machines, .run_dir = e->run, .state_dir = e->state };
+        e->o = (BuildOptions) { .paths = { .machines_dir = e->machines, .run_dir = e->run, .state_dir = e->state } };
         assert_int_equal(mkdir_p(e->machines, 0700), 0);
         assert_int_equal(mkdir_p(e->state, 0755), 0);
 }
