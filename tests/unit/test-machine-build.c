@@ -14,6 +14,7 @@
 #include "cache.h"
 #include "finish.h"
 #include "machine-build.h"
+#include "machine-manage.h"
 #include "machine-remove.h"
 #include "strv.h"
 #include "tree.h"
@@ -714,6 +715,59 @@ static void test_cache_maintain_refreshes_declared(void **state) {
         fake_tools_done(root);
 }
 
+/* A built machine as the command sees it: listed with its origin and base, then uninstalled with the
+ * declaration "bootstrap" saved for it; a hand-written declaration of another stays. */
+static void test_list_and_uninstall(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *extra = fake_tools(root), *origin = NULL, *key = NULL;
+        _cleanup_free_ char *machines = strjoin(root, "/machines"), *run = strjoin(root, "/run"), *st = strjoin(root, "/state");
+        _cleanup_free_ char *etc = strjoin(root, "/etc"), *nspawn = strjoin(root, "/nspawn");
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(build_result_done) BuildResult res = {};
+        _cleanup_(machine_uninstall_result_done) MachineUninstallResult un = {}, un2 = {};
+        MachineListEntry *l = NULL;
+        size_t n = 0;
+
+        assert_int_equal(build(root, bookworm, extra, &res, &d), 0);
+        tests_write(root, "etc/m.mspawn", "# Written by \"machinespawn bootstrap\".\n[Machine]\nDistribution=debian\nRelease=12\n");
+        tests_write(root, "etc/hand.mspawn", "[Machine]\nDistribution=debian\nRelease=12\n");
+        setenv("MACHINESPAWN_CONFIG_PATH", etc, 1);
+        _cleanup_(global_config_freep) GlobalConfig *g = global(root, extra);
+        BuildOptions o = { .paths = *tests_paths() };
+        o.paths.machines_dir = machines;
+        o.paths.run_dir = run;
+        o.paths.state_dir = st;
+        o.paths.sysconf_dir = etc;
+        o.paths.nspawn_dir = nspawn;
+        o.paths.distro_info_dir = data_dir;
+
+        assert_int_equal(machine_origin_read(&o, "m", &origin, &key), 0);
+        assert_non_null(startswith(origin, "base="));
+        assert_string_equal(key, res.cache_key);
+
+        assert_int_equal(machine_list(&o, g->cache_dir, time(NULL), &l, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(l[0].name, "hand");
+        assert_null(l[0].origin);
+        assert_string_equal(l[1].name, "m");
+        assert_non_null(l[1].declared);
+        assert_non_null(l[1].origin);
+        assert_false(l[1].running);
+        assert_true(l[1].size > 0);
+        assert_true(l[1].base_age >= 0);
+        machine_list_free(l, n);
+
+        assert_int_equal(machine_uninstall("m", &o, 0, &un, &d), 0);
+        assert_non_null(un.config_removed);
+        assert_false(there(root, "machines/m"));
+        assert_false(there(root, "etc/m.mspawn"));
+        assert_false(there(root, "state/m.origin"));
+        /* a machine with no tree: an error, and the hand-written declaration stays */
+        assert_true(machine_uninstall("hand", &o, 0, &un2, &d) < 0);
+        assert_true(there(root, "etc/hand.mspawn"));
+        unsetenv("MACHINESPAWN_CONFIG_PATH");
+        fake_tools_done(root);
+}
+
 /* An Image= machine from a local tarball: unpacked, finished as the machine's own, its origin recorded. */
 static void make_tarball(const char *root, const char *name, const char *etc_kind) {
         _cleanup_free_ char *cmd = NULL, *src = strjoin(root, "/src-", name);
@@ -799,6 +853,7 @@ int main(void) {
                 cmocka_unit_test(test_archived_release),
                 cmocka_unit_test(test_concurrent_builds),
                 cmocka_unit_test(test_cache_maintain_refreshes_declared),
+                cmocka_unit_test(test_list_and_uninstall),
                 cmocka_unit_test(test_image_build),
                 cmocka_unit_test(test_image_unfinishable),
         };
