@@ -23,6 +23,7 @@
 #include "proxy.h"
 #include "strv.h"
 #include "valid.h"
+#include "verbs-lifecycle.h"
 
 /* Exit codes, see machinespawn(1): 0 success, 1 failure, 2 usage; "run" and "boot" pass on the command's. */
 #define EXIT_USAGE 2
@@ -749,6 +750,16 @@ static int verb_check(char **args) {
         return 0;
 }
 
+/* ---- rebuild, rollback (cli/verbs-lifecycle.c) ---- */
+
+static int verb_rebuild(char **args) {
+        return verb_rebuild_machine(args[0], on_progress);
+}
+
+static int verb_rollback(char **args) {
+        return verb_rollback_machine(args[0]);
+}
+
 /* ---- the verb table ---- */
 
 #define VERB_ANY UINT_MAX
@@ -806,6 +817,10 @@ static const Verb verbs[] = {
           "NAME", "Show the .mspawn, its drop-ins, and what the generator makes of them" },
         { "check",       0, 0,        0, verb_check,
           "", "Check what machinespawn needs; name the package for what is missing" },
+        { "rebuild",     1, 1,        VERB_ROOT | VERB_NAME_ARG0, verb_rebuild,
+          "NAME", "Build the machine again from its .mspawn, keeping its Keep= paths" },
+        { "rollback",    1, 1,        VERB_ROOT | VERB_NAME_ARG0, verb_rollback,
+          "NAME", "Return a rebuilt machine to its previous tree" },
 };
 
 static const Verb *verb_find(const char *name) {

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 
+#include "converge.h"
 #include "helper.h"
 #include "log.h"
 #include "machine-build.h"
@@ -35,6 +36,17 @@ static int run(const HelperContext *ctx, bool *usage_failed) {
                 (void) sd_notifyf(false, "STATUS=Failed to bootstrap %s", c->name);
                 if (d.n == 0)
                         log_error_errno(r, "Failed to bootstrap %s: %m", c->name);
+                return r;
+        }
+
+        /* every start: follow what changed in the .mspawn since the build (packages, hooks) */
+        diagnostics_done(&d);
+        r = machine_converge(c, ctx->global, &o, !result.existed, &d);
+        diagnostics_log(&d);
+        if (r < 0) {
+                (void) sd_notifyf(false, "STATUS=Failed to bring %s in line with its .mspawn", c->name);
+                if (d.n == 0)
+                        log_error_errno(r, "Failed to bring %s in line with its .mspawn: %m", c->name);
                 return r;
         }
         if (result.existed) {

@@ -9,9 +9,11 @@
 #include "bootstrap.h"
 #include "cache.h"
 #include "chase.h"
+#include "converge.h"
 #include "distro-info.h"
 #include "fileio.h"
 #include "finish.h"
+#include "origin.h"
 #include "machine-build.h"
 #include "oci-image.h"
 #include "oci-ref.h"
@@ -237,19 +239,31 @@ static int write_apt_conf(const char *root, const BootstrapPlan *p) {
                                 0644, 0, 0, CHASE_MKDIR_P);
 }
 
-/* Where the machine came from, for "machinespawn list": base KEY or image URL. */
-static int write_origin(const BuildOptions *o, const char *name, const char *kind, const char *what) {
-        _cleanup_free_ char *p = machine_origin_path(o, name), *text = NULL;
-        char built[32];
+/* Where the machine came from: "machinespawn list" shows the first line, each start compares the rest with
+ * the .mspawn (converge.c). */
+static int write_origin(const BuildOptions *o, const MachineConfig *c, const BootstrapPlan *p, const char *tree) {
+        _cleanup_(origin_done) Origin origin = {};
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
 
-        snprintf(built, sizeof built, "%lld", (long long) time(NULL));
-        text = strjoin(kind, "=", what, "\ncreated=", built, "\n");
-        if (!p || !text)
+        path = o->target ? strjoin(o->paths.state_dir, "/", c->name, ".origin.new") : machine_origin_path(o, c->name);
+        if (!path)
                 return -ENOMEM;
-        int r = mkdir_p(o->paths.state_dir, 0755);
+        r = origin_wanted(c, p, &origin);
         if (r < 0)
                 return r;
-        return write_file_atomic(p, text, strlen(text), 0644, 0);
+        r = origin_tree_id(tree, &origin.tree);
+        if (r < 0)
+                return r;
+        if (asprintf(&origin.created, "%lld", (long long) time(NULL)) < 0)
+                return -ENOMEM;
+        r = origin_format(&origin, &text);
+        if (r < 0)
+                return r;
+        r = mkdir_p(o->paths.state_dir, 0755);
+        if (r < 0)
+                return r;
+        return write_file_atomic(path, text, strlen(text), 0644, 0);
 }
 
 static void pull_progress(void *userdata, uint64_t done, uint64_t total) {
@@ -305,7 +319,7 @@ static int build_from_image(const MachineConfig *c, const GlobalConfig *g, const
                 (void) tree_remove(tmp, NULL);
                 return r;
         }
-        (void) write_origin(o, c->name, "image", c->image.value);
+        (void) write_origin(o, c, NULL, path);
         ret->pulled = true;
         ret->not_modified = pr.not_modified;
         ret->downloaded = pr.downloaded;
@@ -324,15 +338,17 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         int r;
 
         *ret = (BuildResult) {};
-        path = strjoin(o->paths.machines_dir, "/", c->name);
+        path = strjoin(o->paths.machines_dir, "/", o->target ?: c->name);
         raw = strjoin(o->paths.machines_dir, "/", c->name, ".raw");
         if (!path || !raw)
                 return -ENOMEM;
 
         /* One builder per machine: a second start waits here, then finds the machine made. */
-        lock = machine_lock(o, c->name, d);
-        if (lock < 0)
-                return lock;
+        if (!o->target) {
+                lock = machine_lock(o, c->name, d);
+                if (lock < 0)
+                        return lock;
+        }
 
         if (access(path, F_OK) >= 0 || access(raw, F_OK) >= 0) {
                 ret->existed = true;
@@ -444,7 +460,7 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
                 return diag_error(d, NULL, 0, r, "Cannot finish %s: %s%s%s", path, strempty(failed), failed ? ": " : "",
                                   chase_strerror(r));
         }
-        (void) write_origin(o, c->name, "base", p->cache_key);
+        (void) write_origin(o, c, p, path);
 
         *ret = result;
         result = (BuildResult) {};

@@ -15,6 +15,8 @@ typedef void (*BuildProgress)(void *userdata, const char *status, int percent);
 typedef struct BuildOptions {
         Paths paths;              /* machines_dir, run_dir (per-machine locks), state_dir (origins), ... */
         BuildProgress progress;   /* phase changes, for STATUS= and progress displays */
+        const char *target;       /* build machines_dir/TARGET instead of NAME, for a rebuild: the caller
+                                   * holds the machine's lock, the record goes to NAME.origin.new */
         void *userdata;
 } BuildOptions;
 
@@ -50,7 +52,7 @@ int machine_base_refresh(const MachineConfig *c, const GlobalConfig *g, const Bu
 /* Takes run_dir/NAME.lock, held while a machine is built or removed; returns its fd. */
 int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d);
 
-/* state_dir/NAME.origin: "base=KEY" or "image=URL", and "created=EPOCH". Not next to the machine:
+/* state_dir/NAME.origin: "base=KEY" or "image=URL", "created=EPOCH" and more (origin.h). Not next to the machine:
  * systemd-nspawn's tmpfiles.d removes /var/lib/machines/.#* at boot. */
 char *machine_origin_path(const BuildOptions *o, const char *name);
 

@@ -5,6 +5,7 @@
 #include "fileio.h"
 #include "machine-remove.h"
 #include "oci-image.h"
+#include "rebuild.h"
 #include "strv.h"
 #include "valid.h"
 
@@ -94,6 +95,10 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
         _cleanup_free_ char *oci = machine_oci_exec_path(o, name);
         if (oci)
                 (void) unlink(oci);
+        /* the tree a rebuild kept for rollback goes with the machine */
+        r = machine_remove_generations(o, name);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot remove the previous tree of %s: %s", name, strerror(-r));
 
         r = remove_generated_settings(nspawn_dir, name);
         if (r < 0)

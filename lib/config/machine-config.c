@@ -9,6 +9,7 @@
 #include "machine-config.h"
 #include "oci-exec.h"
 #include "oci-ref.h"
+#include "machine-lifecycle.h"
 #include "nspawn-keys.h"
 #include "strv.h"
 #include "valid.h"
@@ -44,6 +45,7 @@ MachineConfig *machine_config_free(MachineConfig *c) {
         strv_free(c->packages);
         free(c->verify_sha256);
         free(c->hostname);
+        lifecycle_config_done(&c->life);
         free(c->user.name);
         strv_free(c->user.groups);
         setting_list_done(&c->exec);
@@ -401,6 +403,12 @@ static const ConfigTableItem config_table[] = {
         { "Machine", "Image", parse_image, offsetof(MachineConfig, image) },
         { "Machine", "Verify", parse_verify, 0 },
         { "Machine", "Hostname", parse_hostname, offsetof(MachineConfig, hostname) },
+        /* lifecycle: rebuilds, hooks */
+        { "Machine", "Keep", lifecycle_parse_keep, offsetof(MachineConfig, life.keep) },
+        { "Machine", "Run", lifecycle_parse_command, offsetof(MachineConfig, life.run) },
+        { "Machine", "RunOnStart", lifecycle_parse_command, offsetof(MachineConfig, life.run_on_start) },
+        { "Machine", "Copy", lifecycle_parse_copy, offsetof(MachineConfig, life.copy) },
+        { "Machine", "RebuildOnChange", lifecycle_parse_boolean, offsetof(MachineConfig, life.rebuild_on_change) },
         { "User", "Name", parse_user_name, offsetof(MachineConfig, user.name) },
         { "User", "Groups", parse_groups, offsetof(MachineConfig, user.groups) },
         { "User", "Home", parse_home, offsetof(MachineConfig, user.home) },
@@ -521,6 +529,7 @@ int machine_config_from_unit(const char *name, const char *main_file, const Unit
         if (!c->name)
                 return -ENOMEM;
         c->user.sudo = c->user.display = c->user.audio = -1;
+        c->life.rebuild_on_change = -1;
         c->sources = strv_copy(u->files);
         if (!c->sources)
                 return -ENOMEM;

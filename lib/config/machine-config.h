@@ -46,6 +46,15 @@ typedef struct UserConfig {
         int sudo, display, audio; /* -1: not set */
 } UserConfig;
 
+/* [Machine] keys about the machine's life after its first build (lib/config/machine-lifecycle.c). */
+typedef struct LifecycleConfig {
+        char **keep;           /* Keep=: absolute paths inside the machine, carried over by a rebuild */
+        char **run;            /* Run=: commands run once after the build, again when their text changes */
+        char **run_on_start;   /* RunOnStart=: commands run before every boot */
+        char **copy;           /* Copy=SOURCE:DEST, host file to a path inside */
+        int rebuild_on_change; /* RebuildOnChange=: -1 not set */
+} LifecycleConfig;
+
 typedef struct MachineConfig {
         char *name;
         char *source_path;   /* the main .mspawn */
@@ -61,6 +70,7 @@ typedef struct MachineConfig {
         VerifyMode verify;
         char *verify_sha256;
         char *hostname;
+        LifecycleConfig life;
 
         UserConfig user;
 

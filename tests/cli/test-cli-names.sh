@@ -71,7 +71,7 @@ for n in "${names[@]}"; do
         refused "remove --force $shown" 2 "$why" "$CLI" remove --force "$n"
         refused "cat $shown" 2 "$why" "$CLI" cat "$n"
         refused "enter $shown" 2 "$why" "$CLI" enter "$n"
-        for v in start stop enable disable; do
+        for v in start stop enable disable rebuild rollback; do
                 refused "$v $shown" 2 "$why" "$CLI" "$v" "$n"
         done
         refused "bootstrap debian-12 $shown" 2 "$why" "$CLI" bootstrap debian-12 "$n"

@@ -28,7 +28,7 @@ e2e_host_packages() {
         esac
         echo "systemd systemd-sysv dbus systemd-container iproute2 ca-certificates debootstrap \
 distro-info-data debian-archive-keyring $libs libsystemd0 zstd xz-utils \
-xvfb xauth x11-utils pulseaudio pulseaudio-utils sudo nftables polkitd docker-registry curl"
+xvfb xauth x11-utils pulseaudio pulseaudio-utils sudo nftables polkitd docker-registry curl libjson-c5"
 }
 E2E_PACKAGES=$(e2e_host_packages "$E2E_RELEASE")
 

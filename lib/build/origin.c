@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The origin record: parsing, writing, and what changed since (pure). */
+#include "origin.h"
+#include "sha256.h"
+#include "strv.h"
+
+void origin_done(Origin *o) {
+        free(o->base);
+        free(o->image);
+        free(o->created);
+        free(o->tree);
+        free(o->distribution);
+        free(o->release);
+        free(o->architecture);
+        free(o->variant);
+        free(o->release_declared);
+        strv_free(o->packages);
+        strv_free(o->hooks);
+        *o = (Origin) {};
+}
+
+int origin_parse(const char *text, Origin *ret) {
+        _cleanup_(origin_done) Origin o = { .legacy = true };
+        _cleanup_strv_free_ char **lines = NULL;
+        int r;
+
+        r = strv_split(&lines, text, "\n");
+        if (r < 0)
+                return r;
+        STRV_FOREACH(l, lines) {
+                const char *eq = strchr(*l, '=');
+                static const struct {
+                        const char *key;
+                        size_t offset;
+                } fields[] = {
+                        { "base", offsetof(Origin, base) },
+                        { "image", offsetof(Origin, image) },
+                        { "created", offsetof(Origin, created) },
+                        { "tree", offsetof(Origin, tree) },
+                        { "distribution", offsetof(Origin, distribution) },
+                        { "release", offsetof(Origin, release) },
+                        { "architecture", offsetof(Origin, architecture) },
+                        { "variant", offsetof(Origin, variant) },
+                        { "release-declared", offsetof(Origin, release_declared) },
+                };
+                _cleanup_free_ char *key = NULL;
+                const char *value;
+                bool done = false;
+
+                if (isempty(*l))
+                        continue;
+                if (!eq)
+                        return -EBADMSG;
+                key = strndup(*l, eq - *l);
+                if (!key)
+                        return -ENOMEM;
+                value = eq + 1;
+                for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                        if (streq(key, fields[i].key)) {
+                                char **f = (char **) ((uint8_t *) &o + fields[i].offset);
+                                free(*f);
+                                *f = strdup(value);
+                                if (!*f)
+                                        return -ENOMEM;
+                                done = true;
+                        }
+                if (done)
+                        continue;
+                if (streq(key, "format"))
+                        o.legacy = false;
+                else if (streq(key, "packages")) {
+                        o.packages = strv_free(o.packages);
+                        r = strv_split_words(&o.packages, value);
+                        if (r < 0)
+                                return r;
+                } else if (streq(key, "hook")) {
+                        r = strv_extend(&o.hooks, value);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        *ret = o;
+        o = (Origin) {};
+        return 0;
+}
+
+int origin_format(const Origin *o, char **ret) {
+        _cleanup_free_ char *pkgs = NULL, *hooks = NULL, *text = NULL;
+
+        pkgs = o->packages ? strv_join(o->packages, " ") : strdup("");
+        if (!pkgs)
+                return -ENOMEM;
+        if (o->hooks) {
+                hooks = strv_join(o->hooks, "\nhook=");
+                if (!hooks)
+                        return -ENOMEM;
+        }
+        text = strjoin(o->image ? "image=" : "base=", o->image ?: strempty(o->base), "\ncreated=",
+                       strempty(o->created), "\nformat=2\ntree=", strempty(o->tree), "\ndistribution=",
+                       strempty(o->distribution), "\nrelease=", strempty(o->release), "\narchitecture=",
+                       strempty(o->architecture), "\nvariant=", strempty(o->variant), "\npackages=", pkgs, "\n",
+                       o->release_declared ? "release-declared=" : "", strempty(o->release_declared),
+                       o->release_declared ? "\n" : "",
+                       hooks ? "hook=" : "", strempty(hooks), hooks ? "\n" : "");
+        if (!text)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+void origin_diff_done(OriginDiff *d) {
+        strv_free(d->added);
+        strv_free(d->removed);
+        *d = (OriginDiff) {};
+}
+
+int origin_diff(const Origin *built, const Origin *wanted, OriginDiff *ret) {
+        _cleanup_(origin_diff_done) OriginDiff d = {};
+        const struct {
+                const char *key, *old_value, *new_value;
+        } keys[] = {
+                { "Distribution=", built->distribution, wanted->distribution },
+                { "Release=", built->release, wanted->release },
+                { "Image=", built->image, wanted->image },
+                { "Architecture=", built->architecture, wanted->architecture },
+                { "Variant=", built->variant, wanted->variant },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                if (streq(strempty(keys[i].old_value), strempty(keys[i].new_value)))
+                        continue;
+                /* "Release=stable" as before, but stable means another release now: the machine was not
+                 * edited, so it is not stopped; the start says what a rebuild would bring */
+                if (streq(keys[i].key, "Release=") && built->release_declared && wanted->release_declared &&
+                    streq(built->release_declared, wanted->release_declared)) {
+                        d.alias_moved = wanted->release_declared;
+                        continue;
+                }
+                        d.blocking[d.n_blocking++] = (OriginChange) {
+                                .key = keys[i].key,
+                                .old_value = strempty(keys[i].old_value),
+                                .new_value = strempty(keys[i].new_value),
+                        };
+        }
+        STRV_FOREACH(p, wanted->packages)
+                if (!strv_contains(built->packages, *p) && strv_extend(&d.added, *p) < 0)
+                        return -ENOMEM;
+        STRV_FOREACH(p, built->packages)
+                if (!strv_contains(wanted->packages, *p) && strv_extend(&d.removed, *p) < 0)
+                        return -ENOMEM;
+        *ret = d;
+        d = (OriginDiff) {};
+        return 0;
+}
+
+char *origin_change_message(const OriginChange *c, const char *name) {
+        return strjoin(c->key, " changed from ", isempty(c->old_value) ? "(none)" : c->old_value, " to ",
+                       isempty(c->new_value) ? "(none)" : c->new_value, ": machine ", name,
+                       " cannot follow it in place; apply it with \"machinespawn rebuild ", name,
+                       "\" (Keep= lists what it carries over) or set RebuildOnChange=yes.");
+}
+
+char *hook_id(const char *kind, const char *text) {
+        char hex[65];
+
+        sha256_hex(text, strlen(text), hex);
+        return strjoin(kind, ":", hex);
+}
+
+int hooks_pending(const Origin *o, const char *kind, char **hooks, char ***ret) {
+        _cleanup_strv_free_ char **pending = NULL;
+
+        STRV_FOREACH(h, hooks) {
+                _cleanup_free_ char *id = hook_id(kind, *h);
+                if (!id)
+                        return -ENOMEM;
+                if (!strv_contains(o->hooks, id) && strv_extend(&pending, *h) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(pending);
+        return 0;
+}
