@@ -362,7 +362,7 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         if (oci_ref_is_docker(c->image.value)) {
                 r = machine_build_oci(c, g, o, path, ret, d);
                 if (r >= 0) /* the reference as written: "list" shows it */
-                        (void) write_origin(o, c->name, "image", strempty(c->image.value));
+                        (void) write_origin(o, c, NULL, path);
                 return r;
         }
         if (c->image.value)
