@@ -9,6 +9,7 @@
 #include "generator.h"
 #include "log.h"
 #include "mspawn-load.h"
+#include "nspawn-settings.h"
 #include "strv.h"
 #include "user.h"
 #include "valid.h"
