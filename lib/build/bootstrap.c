@@ -66,7 +66,8 @@ static int compute_cache_key(BootstrapPlan *p) {
                            "\npackages=", k, "\ntool=", bootstrapper_to_string(p->tool), "\n");
         if (!material)
                 return -ENOMEM;
-        sha256_hex(material, strlen(material), hex);
+        if (sha256_hex(material, strlen(material), hex) < 0)
+                return -ENOMEM;
         hex[8] = 0;
         p->cache_key = strjoin(p->release.distribution, "-", p->release.codename, "-", p->architecture, "-",
                                p->variant, "-", hex);

@@ -32,7 +32,8 @@ int cached_image_load(const char *cache_dir, const char *url, CachedImage *c) {
         _cleanup_free_ char *dir = strjoin(cache_dir, "/images"), *text = NULL;
         char key[65];
 
-        sha256_hex(url, strlen(url), key);
+        if (sha256_hex(url, strlen(url), key) < 0)
+                return -ENOMEM;
         key[16] = 0;
         c->file = strjoin(dir, "/", key, ".archive");
         c->meta = strjoin(dir, "/", key, ".meta");

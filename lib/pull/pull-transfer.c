@@ -76,7 +76,8 @@ int transfer_start(Transfer *t, const TransferOptions *o, const char *url, const
         }
         curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
-        sha256_init(&t->hash);
+        if (sha256_init(&t->hash) < 0)
+                return -ENOMEM;
         if (curl_multi_add_handle(t->multi, t->easy) != CURLM_OK)
                 return -ENOMEM;
         return 0;
@@ -90,6 +91,7 @@ void transfer_done(Transfer *t) {
         if (t->multi)
                 curl_multi_cleanup(t->multi);
         curl_slist_free_all(t->headers);
+        sha256_done(&t->hash);
         free(t->in);
         free(t->out);
         *t = (Transfer) {};

@@ -87,12 +87,11 @@ int verify_expected_digest(const TransferOptions *t, const char *url, VerifyMode
 int verify_hash_fd(int fd, char ret[65]) {
         _cleanup_free_ uint8_t *buf = malloc(1024 * 1024);
         uint8_t digest[32];
-        Sha256 h;
+        _cleanup_(sha256_done) Sha256 h = {};
         ssize_t n;
 
-        if (!buf)
+        if (!buf || sha256_init(&h) < 0)
                 return -ENOMEM;
-        sha256_init(&h);
         while ((n = read(fd, buf, 1024 * 1024)) != 0) {
                 if (n < 0) {
                         if (errno == EINTR)
