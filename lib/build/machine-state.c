@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Where machines, their locks and their origin records live: shared by building and removal, which
+ * must not need the download code. */
 #include <fcntl.h>
 #include <sys/file.h>
 
