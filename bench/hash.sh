@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # SHA-256 throughput: the hand-written implementation machinespawn had (SHA-NI where the CPU has it, from git
 # history) against the libcrypto EVP wrapper of lib/pull/sha256.c, on the same file held in memory,
-# interleaved, median MB/s of RUNS each and the ratio new/old (the new one must not be slower: >= 1.0).
-# Both must print the same digest. Needs git history, cc and libssl-dev.
-# Usage: bench/hash.sh [SIZE-MIB]   (default 256; RUNS=5)
+# interleaved, median MB/s of RUNS each and the median of the per-pair ratios new/old. Both use the CPU's SHA
+# extensions where it has them, so they can be equal: the new one must not be slower by more than the noise of
+# a shared machine (ratio >= 0.95). Both must print the same digest. Needs git history, cc and libssl-dev.
+# Usage: bench/hash.sh [SIZE-MIB]   (default 256; RUNS=9)
 set -eu
 src=$(realpath "$(dirname "$0")/..")
 size=${1:-256}
-runs=${RUNS:-5}
+runs=${RUNS:-9}
 old_rev=669c6c4 # the last tree with lib/pull/sha256.c written by hand
 
 tmp=$(mktemp -d -p "${TMPDIR:-/var/tmp}" mspawn-bench-hash-XXXXXX)
@@ -59,14 +60,14 @@ cc -O2 -DNEW_API -I"$tmp/new" -o "$tmp/hash-new" "$tmp/driver.c" "$tmp/new/sha25
 
 head -c "${size}M" /dev/urandom >"$tmp/data"
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-old=() new=()
+old=() new=() ratios=()
 for i in $(seq "$runs"); do
-        read -r dold mbs <<<"$("$tmp/hash-old" "$tmp/data")"; old+=("$mbs")
-        read -r dnew mbs <<<"$("$tmp/hash-new" "$tmp/data")"; new+=("$mbs")
+        read -r dold a <<<"$("$tmp/hash-old" "$tmp/data")"; old+=("$a")
+        read -r dnew b <<<"$("$tmp/hash-new" "$tmp/data")"; new+=("$b")
         [ "$dold" = "$dnew" ] || { echo "bench/hash.sh: digests differ: $dold $dnew" >&2; exit 1; }
+        ratios+=("$(echo "$b / $a" | bc -l)")
 done
-mold=$(median "${old[@]}") mnew=$(median "${new[@]}")
-ratio=$(echo "$mnew / $mold" | bc -l)
+mold=$(median "${old[@]}") mnew=$(median "${new[@]}") ratio=$(median "${ratios[@]}")
 printf 'hash of %s MiB, median of %s: hand-written %s MB/s, libcrypto %s MB/s, ratio %.2f\n' "$size" "$runs" "$mold" \
         "$mnew" "$ratio"
-awk -v r="$ratio" 'BEGIN { exit !(r >= 1.0) }' || { echo "bench/hash.sh: libcrypto is slower" >&2; exit 1; }
+awk -v r="$ratio" 'BEGIN { exit !(r >= 0.95) }' || { echo "bench/hash.sh: libcrypto is slower" >&2; exit 1; }
