@@ -3,27 +3,15 @@
  * systemd.nspawn(5) settings from its .mspawn where systemd-nspawn reads them when it starts. */
 #include <time.h>
 
-#include "build-config.h"
 #include "chase.h"
 #include "fileio.h"
 #include "generator.h"
+#include "helper.h"
 #include "log.h"
-#include "mspawn-load.h"
 #include "nspawn-settings.h"
 #include "strv.h"
 #include "user.h"
 #include "valid.h"
-
-static const Paths *env_paths(void) {
-        static Paths p;
-        if (!p.machines_dir)
-                paths_from_environment(&p);
-        return &p;
-}
-
-static const char *nspawn_dir(void) {
-        return env_paths()->nspawn_dir;
-}
 
 typedef struct Prepared {
         const MachineConfig *c;
@@ -34,10 +22,6 @@ typedef struct Prepared {
 static int nspawn_writer(const void *userdata, FILE *f) {
         const Prepared *p = userdata;
         return nspawn_settings_write(p->c, p->user, p->sockets, f);
-}
-
-static const char *machines_dir(void) {
-        return env_paths()->machines_dir;
 }
 
 /* Display=, Audio=: the sockets of the user's live session, found now; missing ones are warnings. */
@@ -79,35 +63,15 @@ static int provision_user(const MachineConfig *c, int root_fd, const char *root,
         return 1;
 }
 
-static int run(int argc, char *argv[]) {
-        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
-        _cleanup_(diagnostics_done) Diagnostics d = {};
+static int run(const HelperContext *ctx, bool *usage_failed) {
+        const MachineConfig *c = ctx->config;
         _cleanup_(host_user_done) HostUser user = {};
         _cleanup_(host_sockets_done) HostSockets sockets = {};
         _cleanup_free_ char *content = NULL, *path = NULL, *etc_path = NULL;
         int r;
 
-        log_set_prefix("machinespawn-prepare");
-        if (argc == 2 && streq(argv[1], "--version")) {
-                printf("machinespawn %s\n", PROJECT_VERSION);
-                return 0;
-        }
-        if (argc != 2 || argv[1][0] == '-') {
-                fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
-                return -EINVAL;
-        }
-        if (!machine_name_is_valid(argv[1]))
-                return log_error_errno(EINVAL, "Not a valid machine name: %s.", machine_name_invalid_reason(argv[1]));
-
-        r = mspawn_load_by_name(argv[1], time(NULL), env_paths(), &c, &d);
-        diagnostics_log(&d);
-        if (r < 0)
-                return log_error_errno(r, "Machine '%s' has no usable .mspawn, refusing to start it.", argv[1]);
-        if (!c)
-                return log_error_errno(ENOENT, "Machine '%s' is masked.", argv[1]);
-
         if (c->user.name) {
-                _cleanup_free_ char *root = strjoin(machines_dir(), "/", c->name);
+                _cleanup_free_ char *root = strjoin(ctx->paths->machines_dir, "/", c->name);
                 _cleanup_close_ int root_fd = -EBADF;
 
                 if (!root)
@@ -133,13 +97,13 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_oom();
 
-        if (asprintf(&path, "%s/%s.nspawn", nspawn_dir(), c->name) < 0 ||
+        if (asprintf(&path, "%s/%s.nspawn", ctx->paths->nspawn_dir, c->name) < 0 ||
             asprintf(&etc_path, "/etc/systemd/nspawn/%s.nspawn", c->name) < 0)
                 return log_oom();
 
-        r = mkdir_p(nspawn_dir(), 0755);
+        r = mkdir_p(ctx->paths->nspawn_dir, 0755);
         if (r < 0)
-                return log_error_errno(r, "Failed to create %s: %m", nspawn_dir());
+                return log_error_errno(r, "Failed to create %s: %m", ctx->paths->nspawn_dir);
         r = write_file_atomic(path, content, strlen(content), 0644, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", path);
@@ -152,5 +116,11 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        static const Helper helper = {
+                .usage = "NAME",
+                .flags = HELPER_MACHINE_NAME | HELPER_LOAD_MACHINE,
+                .run = run,
+        };
+
+        return helper_main(&helper, argc, argv);
 }
