@@ -11,6 +11,7 @@
 #include "machine-build.h"
 #include "oci-image.h"
 #include "oci-ref.h"
+#include "nspawn-settings.h"
 #include "strv.h"
 #include "user.h"
 #include "valid.h"

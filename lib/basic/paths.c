@@ -30,5 +30,6 @@ void paths_from_environment(Paths *ret) {
                 .socket_table_proc = streq_ptr(getenv("MACHINESPAWN_SOCKET_TABLE"), "proc"),
                 .chase_no_openat2 = streq_ptr(getenv("MACHINESPAWN_CHASE_NO_OPENAT2"), "1"),
                 .log_kmsg = streq_ptr(getenv("MACHINESPAWN_LOG_KMSG"), "1"),
+                .test_fail_at = getenv("MACHINESPAWN_TEST_FAIL_AT"),
         };
 }

@@ -25,6 +25,7 @@ typedef struct Paths {
         bool socket_table_proc;       /* $MACHINESPAWN_SOCKET_TABLE=proc: /proc/net/tcp*, not sock_diag */
         bool chase_no_openat2;        /* $MACHINESPAWN_CHASE_NO_OPENAT2=1: the resolver without openat2() */
         bool log_kmsg;                /* $MACHINESPAWN_LOG_KMSG=1: the generator logs to /dev/kmsg too */
+        const char *test_fail_at;     /* $MACHINESPAWN_TEST_FAIL_AT: tests only, see test_fail_point() */
 } Paths;
 
 /* The only reader of the MACHINESPAWN_* environment. The strings point into the environment: fill it

@@ -71,7 +71,8 @@ static int compute_cache_key(BootstrapPlan *p) {
                            "\npackages=", k, "\ntool=", bootstrapper_to_string(p->tool), "\n");
         if (!material)
                 return -ENOMEM;
-        sha256_hex(material, strlen(material), hex);
+        if (sha256_hex(material, strlen(material), hex) < 0)
+                return -ENOMEM;
         hex[8] = 0;
         p->cache_key = strjoin(p->release.distribution, "-", p->release.codename, "-", p->architecture, "-",
                                p->variant, "-", hex);
@@ -89,26 +90,11 @@ static bool release_archived(const DistroRelease *r, const DistroDefaults *dd, t
         return after != UINT64_MAX && (uint64_t) (now - r->end_of_life) >= after;
 }
 
-int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const HostFacts *host, BootstrapPlan **ret,
-                         Diagnostics *d) {
-        _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
+/* The release: resolved through distro-info, or taken as written for a script without one. */
+static int plan_release(BootstrapPlan *p, const MachineConfig *c, const HostFacts *host, Diagnostics *d) {
         _cleanup_free_ char *known = NULL;
-        const DistroDefaults *dd;
         const char *dist = c->distribution.value;
         int r;
-
-        if (!dist)
-                return diag_error(d, c->source_path, 0, EINVAL, "Machine '%s' has no Distribution= to bootstrap.",
-                                  c->name);
-
-        p = calloc(1, sizeof(BootstrapPlan));
-        if (!p)
-                return -ENOMEM;
-        p->machine = strdup(c->name);
-        if (!p->machine)
-                return -ENOMEM;
-
-        dd = global_config_distro(g, dist);
 
         r = distro_release_resolve(host->distro_info_dir, dist, c->release.value, host->now, &p->release, &known);
         if (r == -ESRCH)
@@ -129,22 +115,16 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
         } else if (r < 0)
                 return diag_error(d, c->release.file, c->release.line, r, "Cannot resolve Release=%s: %s",
                                   c->release.value, strerror(-r));
+        return 0;
+}
 
-        p->architecture = strdup(c->architecture ?: host->architecture ?: "");
-        if (!p->architecture)
-                return -ENOMEM;
-        if (isempty(p->architecture))
-                return diag_error(d, c->source_path, 0, EINVAL,
-                                  "Cannot tell the host's Debian architecture; set Architecture=.");
-        p->foreign = host->architecture && !streq(p->architecture, host->architecture);
-        p->archived = release_archived(&p->release, dd, host->now);
-        p->variant = strdup(c->variant ?: "minbase");
-        p->hostname = strdup(c->hostname ?: c->name);
-        if (!p->variant || !p->hostname)
-                return -ENOMEM;
-
-        /* Mirror: the .mspawn's, else the distribution's (the ports mirror for Ubuntu's other architectures). */
+/* Mirror: the .mspawn's, else the distribution's (the ports mirror for Ubuntu's other architectures); the
+ * security mirror and the keyring to match. */
+static int plan_mirrors(BootstrapPlan *p, const MachineConfig *c, const DistroDefaults *dd, Diagnostics *d) {
+        const char *dist = c->distribution.value;
         const char *mirror = c->mirror.value;
+        int r;
+
         if (!mirror && p->archived)
                 mirror = dd->archive_mirror;
         if (!mirror && dd) {
@@ -157,17 +137,6 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
                                   "to machinespawn.conf.", dist, dist);
         p->mirror = strdup(mirror);
         if (!p->mirror)
-                return -ENOMEM;
-
-        if (c->components)
-                p->components = strv_copy(c->components);
-        else if (dd && dd->components) {
-                r = distro_defaults_components(dd, &p->release, &p->components);
-                if (r < 0)
-                        return r;
-        } else
-                p->components = strv_copy((char *[]) { (char *) "main", NULL });
-        if (!p->components)
                 return -ENOMEM;
 
         /* Only released releases have security and updates suites; sid and testing do not. */
@@ -189,6 +158,23 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
                     dup_or_null(dd->keyring_package, &p->keyring_package) < 0)
                         return -ENOMEM;
         }
+        return 0;
+}
+
+/* Components, and the packages: the global base ones, the machine's, sudo for [User] Sudo=yes. */
+static int plan_packages(BootstrapPlan *p, const MachineConfig *c, const GlobalConfig *g, const DistroDefaults *dd) {
+        int r;
+
+        if (c->components)
+                p->components = strv_copy(c->components);
+        else if (dd && dd->components) {
+                r = distro_defaults_components(dd, &p->release, &p->components);
+                if (r < 0)
+                        return r;
+        } else
+                p->components = strv_copy((char *[]) { (char *) "main", NULL });
+        if (!p->components)
+                return -ENOMEM;
 
         p->packages = strv_copy(g->base_packages);
         if (!p->packages || strv_extend_strv(&p->packages, c->packages) < 0)
@@ -198,6 +184,51 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
                 return -ENOMEM;
         strv_sort(p->packages);
         strv_uniq_sorted(p->packages);
+        return 0;
+}
+
+int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const HostFacts *host, BootstrapPlan **ret,
+                         Diagnostics *d) {
+        _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
+        const DistroDefaults *dd;
+        const char *dist = c->distribution.value;
+        int r;
+
+        if (!dist)
+                return diag_error(d, c->source_path, 0, EINVAL, "Machine '%s' has no Distribution= to bootstrap.",
+                                  c->name);
+
+        p = calloc(1, sizeof(BootstrapPlan));
+        if (!p)
+                return -ENOMEM;
+        p->machine = strdup(c->name);
+        if (!p->machine)
+                return -ENOMEM;
+
+        dd = global_config_distro(g, dist);
+        r = plan_release(p, c, host, d);
+        if (r < 0)
+                return r;
+
+        p->architecture = strdup(c->architecture ?: host->architecture ?: "");
+        if (!p->architecture)
+                return -ENOMEM;
+        if (isempty(p->architecture))
+                return diag_error(d, c->source_path, 0, EINVAL,
+                                  "Cannot tell the host's Debian architecture; set Architecture=.");
+        p->foreign = host->architecture && !streq(p->architecture, host->architecture);
+        p->archived = release_archived(&p->release, dd, host->now);
+        p->variant = strdup(c->variant ?: "minbase");
+        p->hostname = strdup(c->hostname ?: c->name);
+        if (!p->variant || !p->hostname)
+                return -ENOMEM;
+
+        r = plan_mirrors(p, c, dd, d);
+        if (r < 0)
+                return r;
+        r = plan_packages(p, c, g, dd);
+        if (r < 0)
+                return r;
 
         /* An archive's old Release files may be signed by keys that have expired since (stretch's in 2025):
          * debootstrap's gpgv accepts a signature made while the key was valid, apt (and so mmdebstrap) does not. */

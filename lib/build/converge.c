@@ -272,6 +272,54 @@ static int install_packages(const MachineConfig *c, const char *tree, const char
         return 0;
 }
 
+/* Packages added since the build are installed; removed ones are reported and kept. */
+static int converge_packages(const MachineConfig *c, const BuildOptions *o, const char *tree, const char *proxy_url,
+                             Origin *built, Origin *wanted, const OriginDiff *diff, const char *origin_path,
+                             Diagnostics *d) {
+        int r;
+
+        if (diff->removed) {
+                _cleanup_free_ char *list = strv_join(diff->removed, " ");
+                if (!list)
+                        return -ENOMEM;
+                /* apt-get remove could take packages installed by hand with them */
+                diag_warning(d, c->source_path, 0,
+                             "Packages= no longer lists %s; %s keeps them installed (remove them inside the machine "
+                             "with apt-get remove if they should go).", list, c->name);
+        }
+        if (diff->added) {
+                r = install_packages(c, tree, proxy_url, diff->added, o, d);
+                if (r < 0)
+                        return r;
+        }
+        if (diff->added || diff->removed) {
+                strv_free(built->packages);
+                built->packages = TAKE_PTR(wanted->packages);
+                r = origin_write(origin_path, built);
+                if (r < 0)
+                        return diag_error(d, NULL, 0, r, "Cannot write %s: %s", origin_path, strerror(-r));
+        }
+        return 0;
+}
+
+static int run_on_start(const MachineConfig *c, const BuildOptions *o, const char *tree, const char *proxy_url,
+                        Diagnostics *d) {
+        int r;
+
+        STRV_FOREACH(h, c->life.run_on_start) {
+                progress(o, "Running RunOnStart=%s", *h);
+                r = tree_run_command(tree, c->name, proxy_url, *h);
+                if (r < 0)
+                        return diag_error(d, NULL, 0, r, "RunOnStart=%s: cannot run systemd-nspawn: %s", *h,
+                                          strerror(-r));
+                if (r > 0)
+                        return diag_error(d, NULL, 0, EIO,
+                                          "RunOnStart=%s failed in %s with exit status %i (its output is above).", *h,
+                                          c->name, r);
+        }
+        return 0;
+}
+
 static int converge_locked(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, bool fresh,
                            bool rebuilt, Diagnostics *d) {
         _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
@@ -349,27 +397,9 @@ static int converge_locked(const MachineConfig *c, const GlobalConfig *g, const 
         if (r < 0)
                 return r;
 
-        if (diff.removed) {
-                _cleanup_free_ char *list = strv_join(diff.removed, " ");
-                if (!list)
-                        return -ENOMEM;
-                /* apt-get remove could take packages installed by hand with them */
-                diag_warning(d, c->source_path, 0,
-                             "Packages= no longer lists %s; %s keeps them installed (remove them inside the machine "
-                             "with apt-get remove if they should go).", list, c->name);
-        }
-        if (diff.added) {
-                r = install_packages(c, tree, proxy.url, diff.added, o, d);
-                if (r < 0)
-                        return r;
-        }
-        if (diff.added || diff.removed) {
-                strv_free(built.packages);
-                built.packages = TAKE_PTR(wanted.packages);
-                r = origin_write(origin_path, &built);
-                if (r < 0)
-                        return diag_error(d, NULL, 0, r, "Cannot write %s: %s", origin_path, strerror(-r));
-        }
+        r = converge_packages(c, o, tree, proxy.url, &built, &wanted, &diff, origin_path, d);
+        if (r < 0)
+                return r;
 
         if (c->life.copy || c->life.run)
                 progress(o, "Running the hooks of %s", c->name);
@@ -380,18 +410,7 @@ static int converge_locked(const MachineConfig *c, const GlobalConfig *g, const 
                 return r;
         }
 
-        STRV_FOREACH(h, c->life.run_on_start) {
-                progress(o, "Running RunOnStart=%s", *h);
-                r = tree_run_command(tree, c->name, proxy.url, *h);
-                if (r < 0)
-                        return diag_error(d, NULL, 0, r, "RunOnStart=%s: cannot run systemd-nspawn: %s", *h,
-                                          strerror(-r));
-                if (r > 0)
-                        return diag_error(d, NULL, 0, EIO,
-                                          "RunOnStart=%s failed in %s with exit status %i (its output is above).", *h,
-                                          c->name, r);
-        }
-        return 0;
+        return run_on_start(c, o, tree, proxy.url, d);
 }
 
 int machine_converge(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, bool fresh,

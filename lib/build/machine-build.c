@@ -326,16 +326,120 @@ static int build_from_image(const MachineConfig *c, const GlobalConfig *g, const
         return 0;
 }
 
+/* What to bootstrap, and whether this host can. */
+static int plan_base(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, time_t now,
+                     BootstrapPlan **ret, Diagnostics *d) {
+        const char *host_arch = host_debian_architecture();
+        int r;
+
+        progress(o, "Resolving %s %s", c->distribution.value, c->release.value);
+        HostFacts host = {
+                .architecture = host_arch,
+                .have_mmdebstrap = find_executable("mmdebstrap"),
+                .now = now,
+                .distro_info_dir = o->paths.distro_info_dir,
+        };
+        r = bootstrap_plan_build(c, g, &host, ret, d);
+        if (r < 0)
+                return r;
+        return check_requirements(*ret, host_arch, d);
+}
+
+/* The base: copied from under a shared lock, built or rebuilt under an exclusive one, checked again once
+ * that is held, since whoever held it before may just have built it. Returns the lock, held shared. */
+static int ensure_base(const BootstrapPlan *p, const GlobalConfig *g, const BuildOptions *o,
+                       const ProxyResult *proxy, time_t now, BuildResult *result, Diagnostics *d) {
+        _cleanup_close_ int cache_fd = -EBADF;
+        int r;
+
+        cache_fd = cache_lock(g->cache_dir, p->cache_key, LOCK_SH);
+        if (cache_fd < 0)
+                return diag_error(d, NULL, 0, cache_fd, "Cannot lock the cache in %s: %s", g->cache_dir,
+                                  strerror(-cache_fd));
+        r = cache_entry_fresh(g->cache_dir, p->cache_key, g->max_age_sec, now);
+        if (r != 0)
+                return r < 0 ? r : TAKE_FD(cache_fd);
+
+        if (flock(cache_fd, LOCK_UN) < 0 || flock(cache_fd, LOCK_EX) < 0)
+                return diag_error(d, NULL, 0, errno, "Cannot lock the cache: %m");
+        r = cache_entry_fresh(g->cache_dir, p->cache_key, g->max_age_sec, time(NULL));
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                r = build_base(p, g, o, proxy->url, d);
+                if (r < 0)
+                        return r;
+                result->base_built = true;
+                if (proxy->url) {
+                        result->proxy = strdup(proxy->url);
+                        if (!result->proxy)
+                                return -ENOMEM;
+                        result->proxy_how = proxy->how;
+                }
+        }
+        if (flock(cache_fd, LOCK_SH) < 0)
+                return diag_error(d, NULL, 0, errno, "Cannot lock the cache: %m");
+        return TAKE_FD(cache_fd);
+}
+
+/* The machine: a hidden sibling copied from the base (cache_fd, closed once copied), finished, complete
+ * before it gets its name. */
+static int machine_from_base(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o,
+                             const BootstrapPlan *p, const ProxyResult *proxy, const char *path, int cache_fd,
+                             Diagnostics *d) {
+        _cleanup_free_ char *tmp = NULL, *base = NULL;
+        _cleanup_close_ int held = cache_fd;
+        bool is_archive;
+        int r;
+
+        r = cache_base(g->cache_dir, p->cache_key, &base, &is_archive);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Base %s vanished from %s.", p->cache_key, g->cache_dir);
+        tmp = strjoin(o->paths.machines_dir, "/.#", c->name, ".XXXXXX");
+        if (!tmp)
+                return -ENOMEM;
+        if (!mkdtemp(tmp))
+                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->paths.machines_dir);
+        (void) rmdir(tmp); /* tree_clone() and tree_unpack() make it, mkdtemp() only reserved a unique name */
+
+        (void) cache_mark_used(g->cache_dir, p->cache_key, time(NULL)); /* what pruning goes by */
+        progress(o, "Copying base %s", p->cache_key);
+        r = is_archive ? tree_unpack(base, tmp) : tree_clone(base, tmp);
+        held = (close(held), -EBADF);
+        if (r < 0) {
+                (void) tree_remove(tmp, NULL);
+                return diag_error(d, NULL, 0, r, "Cannot copy %s to %s: %s", base, tmp, strerror(-r));
+        }
+
+        progress(o, "Finishing %s", c->name);
+        if (g->keep_proxy && proxy->url && !proxy_to_keep(proxy, true))
+                diag_warning(d, NULL, 0, "KeepProxy=yes: not keeping %s in the machine, it was detected, not "
+                             "configured.", proxy->url);
+        const char *failed = NULL;
+        r = machine_finish(tmp, p, proxy_to_keep(proxy, g->keep_proxy), &failed);
+        if (r >= 0)
+                r = write_apt_conf(tmp, p);
+        if (r >= 0 && chmod(tmp, 0755) < 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) tree_remove(tmp, NULL);
+                return diag_error(d, NULL, 0, r, "Cannot finish %s: %s%s%s", path, strempty(failed), failed ? ": " : "",
+                                  chase_strerror(r));
+        }
+        return 0;
+}
+
 int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, BuildResult *ret,
                   Diagnostics *d) {
         _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
         _cleanup_(proxy_result_done) ProxyResult proxy = {};
-        _cleanup_free_ char *path = NULL, *raw = NULL, *tmp = NULL, *base = NULL;
-        _cleanup_close_ int lock = -EBADF, cache_fd = -EBADF;
+        _cleanup_free_ char *path = NULL, *raw = NULL;
+        _cleanup_close_ int lock = -EBADF;
         _cleanup_(build_result_done) BuildResult result = {};
-        const char *host_arch = host_debian_architecture();
         time_t now = time(NULL);
-        int r;
+        int cache_fd, r;
 
         *ret = (BuildResult) {};
         path = strjoin(o->paths.machines_dir, "/", o->target ?: c->name);
@@ -368,17 +472,7 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         if (c->image.value)
                 return build_from_image(c, g, o, path, ret, d);
 
-        progress(o, "Resolving %s %s", c->distribution.value, c->release.value);
-        HostFacts host = {
-                .architecture = host_arch,
-                .have_mmdebstrap = find_executable("mmdebstrap"),
-                .now = now,
-                .distro_info_dir = o->paths.distro_info_dir,
-        };
-        r = bootstrap_plan_build(c, g, &host, &p, d);
-        if (r < 0)
-                return r;
-        r = check_requirements(p, host_arch, d);
+        r = plan_base(c, g, o, now, &p, d);
         if (r < 0)
                 return r;
         result.cache_key = strdup(p->cache_key);
@@ -391,75 +485,12 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         if (proxy.ignored)
                 diag_warning(d, NULL, 0, "Package proxy %s.", proxy.ignored);
 
-        /* The base: copy from it under a shared lock; build or rebuild it under an exclusive one, and
-         * check again once we have it, since whoever held it before may just have built it. */
-        cache_fd = cache_lock(g->cache_dir, p->cache_key, LOCK_SH);
+        cache_fd = ensure_base(p, g, o, &proxy, now, &result, d);
         if (cache_fd < 0)
-                return diag_error(d, NULL, 0, cache_fd, "Cannot lock the cache in %s: %s", g->cache_dir,
-                                  strerror(-cache_fd));
-        r = cache_entry_fresh(g->cache_dir, p->cache_key, g->max_age_sec, now);
+                return cache_fd;
+        r = machine_from_base(c, g, o, p, &proxy, path, cache_fd, d);
         if (r < 0)
                 return r;
-        if (r == 0) {
-                if (flock(cache_fd, LOCK_UN) < 0 || flock(cache_fd, LOCK_EX) < 0)
-                        return diag_error(d, NULL, 0, errno, "Cannot lock the cache: %m");
-                r = cache_entry_fresh(g->cache_dir, p->cache_key, g->max_age_sec, time(NULL));
-                if (r < 0)
-                        return r;
-                if (r == 0) {
-                        r = build_base(p, g, o, proxy.url, d);
-                        if (r < 0)
-                                return r;
-                        result.base_built = true;
-                        if (proxy.url) {
-                                result.proxy = strdup(proxy.url);
-                                if (!result.proxy)
-                                        return -ENOMEM;
-                                result.proxy_how = proxy.how;
-                        }
-                }
-                if (flock(cache_fd, LOCK_SH) < 0)
-                        return diag_error(d, NULL, 0, errno, "Cannot lock the cache: %m");
-        }
-
-        /* The machine: a hidden sibling, complete before it gets its name. */
-        bool is_archive;
-        r = cache_base(g->cache_dir, p->cache_key, &base, &is_archive);
-        if (r < 0)
-                return diag_error(d, NULL, 0, r, "Base %s vanished from %s.", p->cache_key, g->cache_dir);
-        tmp = strjoin(o->paths.machines_dir, "/.#", c->name, ".XXXXXX");
-        if (!tmp)
-                return -ENOMEM;
-        if (!mkdtemp(tmp))
-                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->paths.machines_dir);
-        (void) rmdir(tmp); /* tree_clone() and tree_unpack() make it, mkdtemp() only reserved a unique name */
-
-        (void) cache_mark_used(g->cache_dir, p->cache_key, time(NULL)); /* what pruning goes by */
-        progress(o, "Copying base %s", p->cache_key);
-        r = is_archive ? tree_unpack(base, tmp) : tree_clone(base, tmp);
-        cache_fd = (close(cache_fd), -EBADF);
-        if (r < 0) {
-                (void) tree_remove(tmp, NULL);
-                return diag_error(d, NULL, 0, r, "Cannot copy %s to %s: %s", base, tmp, strerror(-r));
-        }
-
-        progress(o, "Finishing %s", c->name);
-        if (g->keep_proxy && proxy.url && !proxy_to_keep(&proxy, true))
-                diag_warning(d, NULL, 0, "KeepProxy=yes: not keeping %s in the machine, it was detected, not "
-                             "configured.", proxy.url);
-        const char *failed = NULL;
-        r = machine_finish(tmp, p, proxy_to_keep(&proxy, g->keep_proxy), &failed);
-        if (r >= 0)
-                r = write_apt_conf(tmp, p);
-        if (r >= 0 && chmod(tmp, 0755) < 0)
-                r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) tree_remove(tmp, NULL);
-                return diag_error(d, NULL, 0, r, "Cannot finish %s: %s%s%s", path, strempty(failed), failed ? ": " : "",
-                                  chase_strerror(r));
-        }
         (void) write_origin(o, c, p, path);
 
         *ret = result;

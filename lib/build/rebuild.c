@@ -18,55 +18,6 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-void test_fail_point(const char *step) {
-        const char *at = getenv("MACHINESPAWN_TEST_FAIL_AT");
-
-        if (at && streq(at, step))
-                (void) raise(SIGKILL);
-}
-
-typedef struct StatePaths {
-        char *tree, *new_tree, *previous_tree;
-        char *new_name, *previous_name; /* entries in machines_dir */
-        char *origin, *new_origin, *previous_origin;
-} StatePaths;
-
-static void state_paths_done(StatePaths *p) {
-        free(p->tree);
-        free(p->new_tree);
-        free(p->previous_tree);
-        free(p->new_name);
-        free(p->previous_name);
-        free(p->origin);
-        free(p->new_origin);
-        free(p->previous_origin);
-        *p = (StatePaths) {};
-}
-
-static int state_paths(const BuildOptions *o, const char *name, StatePaths *ret) {
-        StatePaths p = {
-                .tree = strjoin(o->paths.machines_dir, "/", name),
-                .new_name = strjoin(".", name, MACHINE_NEW_SUFFIX),
-                .previous_name = strjoin(".", name, MACHINE_PREVIOUS_SUFFIX),
-                .origin = machine_origin_path(o, name),
-        };
-
-        if (p.new_name && p.previous_name) {
-                p.new_tree = strjoin(o->paths.machines_dir, "/", p.new_name);
-                p.previous_tree = strjoin(o->paths.machines_dir, "/", p.previous_name);
-        }
-        if (p.origin) {
-                p.new_origin = strjoin(p.origin, MACHINE_NEW_SUFFIX);
-                p.previous_origin = strjoin(p.origin, MACHINE_PREVIOUS_SUFFIX);
-        }
-        if (!p.tree || !p.new_tree || !p.previous_tree || !p.origin || !p.new_origin || !p.previous_origin) {
-                state_paths_done(&p);
-                return -ENOMEM;
-        }
-        *ret = p;
-        return 0;
-}
-
 static bool exists(const char *path) {
         struct stat st;
         return lstat(path, &st) >= 0;
@@ -221,24 +172,6 @@ int machine_swap_in(const BuildOptions *o, const char *name, Diagnostics *d) {
         if (rename(p.new_origin, p.origin) < 0)
                 return diag_error(d, NULL, 0, errno, "Cannot rename %s: %m", p.new_origin);
         test_fail_point("done");
-        return 0;
-}
-
-int machine_remove_generations(const BuildOptions *o, const char *name) {
-        _cleanup_(state_paths_done) StatePaths p = {};
-        int r;
-
-        r = state_paths(o, name, &p);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(t, ((char *[]) { p.previous_tree, p.new_tree, NULL })) {
-                r = tree_remove(*t, NULL);
-                if (r < 0 && r != -ENOENT)
-                        return r;
-        }
-        STRV_FOREACH(f, ((char *[]) { p.previous_origin, p.new_origin, NULL }))
-                if (unlink(*f) < 0 && errno != ENOENT)
-                        return -errno;
         return 0;
 }
 

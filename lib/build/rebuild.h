@@ -35,6 +35,16 @@ int machine_keep_copy(const char *old_tree, const char *new_tree, char **keep, D
 /* Step 2 alone: .NAME.new and NAME.origin.new are complete; puts them in place. */
 int machine_swap_in(const BuildOptions *o, const char *name, Diagnostics *d);
 
+/* The paths of NAME's trees and origin records: in use, being made (.NAME.new), kept (.NAME.previous). */
+typedef struct StatePaths {
+        char *tree, *new_tree, *previous_tree;
+        char *new_name, *previous_name; /* entries in machines_dir */
+        char *origin, *new_origin, *previous_origin;
+} StatePaths;
+
+void state_paths_done(StatePaths *p);
+int state_paths(const BuildOptions *o, const char *name, StatePaths *ret);
+
 /* Removes the previous and any half-built tree of NAME with their records (machine removal). */
 int machine_remove_generations(const BuildOptions *o, const char *name);
 

@@ -148,185 +148,220 @@ static void keep_first(int *ret, int r) {
                 *ret = r;
 }
 
+/* One walk's state: the stack of directories from the top down to where it is. */
+typedef struct Walk {
+        WalkLevel *levels;
+        size_t n, alloc, n_open;
+        void *failed; /* tsearch() tree of DevIno: directories that could not be removed */
+        uint64_t mnt_id;
+        bool remove;
+        RemoveStats *stats;
+        uint64_t *usage;
+        int ret; /* the first error; the walk goes on past those */
+} Walk;
+
+/* The parent of the deepest level again, if it was closed to bound the descriptors: through "..", and only
+ * if that is still the directory it was (the tree was not moved while we were below). */
+static int walk_reopen_parent(Walk *w, WalkLevel *l, WalkLevel *p) {
+        struct statx stx;
+        int pfd, r;
+
+        if (p->d)
+                return 0;
+        pfd = openat(dirfd(l->d), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (pfd < 0)
+                return -errno;
+        r = statx_mnt(pfd, "", &stx);
+        if (r >= 0 && (stx_dev(&stx) != p->dev || stx.stx_ino != p->ino || stx.stx_mnt_id != w->mnt_id))
+                r = -ESTALE;
+        if (r >= 0 && !(p->d = fdopendir(pfd)))
+                r = -errno;
+        if (r < 0) {
+                close(pfd);
+                return r;
+        }
+        seekdir(p->d, p->pos);
+        p->reopened = true;
+        w->n_open++;
+        return 0;
+}
+
+/* The end of the deepest directory: one more pass if it was reopened and something went, else up a level,
+ * removing it. Returns 0 to go on, < 0 to abort. */
+static int walk_leave(Walk *w) {
+        WalkLevel *l = &w->levels[w->n - 1], *p;
+        int r;
+
+        if (w->remove && l->reopened && l->progress) {
+                l->reopened = l->progress = false;
+                rewinddir(l->d);
+                return 0;
+        }
+        if (w->n == 1) {
+                closedir(l->d);
+                l->d = NULL;
+                w->n = 0;
+                return 0;
+        }
+        p = &w->levels[w->n - 2];
+        r = walk_reopen_parent(w, l, p);
+        if (r < 0)
+                return r;
+        closedir(l->d);
+        l->d = NULL;
+        w->n_open--;
+        if (w->remove) {
+                if (unlinkat(dirfd(p->d), l->name, AT_REMOVEDIR) >= 0) {
+                        p->progress = true;
+                        if (w->stats)
+                                w->stats->dirs++;
+                } else {
+                        /* not again: a second visit would find the same */
+                        DevIno *k = malloc(sizeof *k);
+                        keep_first(&w->ret, errno == ENOENT ? 0 : -errno);
+                        if (!k || (*k = (DevIno) { l->dev, l->ino }, !tsearch(k, &w->failed, devino_compare))) {
+                                free(k);
+                                return -ENOMEM;
+                        }
+                }
+        }
+        free(l->name);
+        w->n--;
+        return 0;
+}
+
+/* Into the directory name of the deepest level, if it is still what stx saw. 0 also when it is skipped
+ * (the error kept), < 0 to abort. */
+static int walk_descend(Walk *w, const char *name, const struct statx *seen) {
+        WalkLevel *l = &w->levels[w->n - 1];
+        DevIno key = { stx_dev(seen), seen->stx_ino };
+        struct statx stx;
+        int cfd, r;
+
+        if (w->failed && tfind(&key, &w->failed, devino_compare))
+                return 0;
+        cfd = openat(dirfd(l->d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (cfd < 0) {
+                keep_first(&w->ret, errno == ENOENT ? 0 : -errno);
+                return 0;
+        }
+        /* what was opened is what was looked at: not swapped for a mount point or a link since */
+        r = statx_mnt(cfd, "", &stx);
+        if (r >= 0 && (stx.stx_mnt_id != w->mnt_id || stx_dev(&stx) != key.dev || stx.stx_ino != key.ino))
+                r = -EBUSY;
+        if (r < 0) {
+                close(cfd);
+                keep_first(&w->ret, r);
+                return 0;
+        }
+        if (GREEDY_REALLOC(w->levels, w->alloc, w->n + 1) < 0) {
+                close(cfd);
+                return -ENOMEM;
+        }
+        if (w->n_open >= WALK_OPEN_MAX) {
+                /* the open levels are the deepest ones: close the shallowest of them */
+                WalkLevel *e = &w->levels[w->n - w->n_open];
+                e->pos = telldir(e->d);
+                closedir(e->d);
+                e->d = NULL;
+                w->n_open--;
+        }
+        WalkLevel *c = &w->levels[w->n];
+        *c = (WalkLevel) { .d = fdopendir(cfd), .dev = key.dev, .ino = key.ino, .name = strdup(name) };
+        if (!c->d || !c->name) {
+                if (c->d)
+                        closedir(c->d);
+                else
+                        close(cfd);
+                free(c->name);
+                return -ENOMEM;
+        }
+        w->n++;
+        w->n_open++;
+        return 0;
+}
+
+/* One entry of the deepest directory: a file removed or counted, a directory entered. */
+static int walk_entry(Walk *w, const char *name) {
+        WalkLevel *l = &w->levels[w->n - 1];
+        struct statx stx;
+        int r;
+
+        r = statx_mnt(dirfd(l->d), name, &stx);
+        if (r < 0) {
+                keep_first(&w->ret, r == -ENOENT ? 0 : r);
+                return 0;
+        }
+        if (stx.stx_mnt_id != w->mnt_id) {
+                /* another file system (a bind mount still in place): never touch it */
+                if (w->remove)
+                        keep_first(&w->ret, -EBUSY);
+                return 0;
+        }
+        if (S_ISDIR(stx.stx_mode))
+                return walk_descend(w, name, &stx);
+        if (!w->remove) {
+                if (S_ISREG(stx.stx_mode))
+                        *w->usage += stx.stx_size;
+        } else if (unlinkat(dirfd(l->d), name, 0) >= 0) {
+                /* files, symlinks (as links), devices, sockets */
+                l->progress = true;
+                if (w->stats)
+                        w->stats->files++;
+        } else
+                keep_first(&w->ret, errno == ENOENT ? 0 : -errno);
+        return 0;
+}
+
 /* Depth-first over the tree below top_fd (taken over), never following a link nor leaving the mount
  * mnt_id. remove: unlinks everything below (not the top); otherwise adds the sizes of regular files to
  * *usage. Keeps going past what it cannot remove and returns the first error. */
 static int walk_tree(int top_fd, uint64_t mnt_id, bool remove, RemoveStats *stats, uint64_t *usage) {
-        WalkLevel *levels = NULL;
-        size_t n = 0, alloc = 0, n_open = 0;
-        void *failed = NULL;
+        Walk w = { .mnt_id = mnt_id, .remove = remove, .stats = stats, .usage = usage };
         struct statx stx;
-        int ret = 0, r;
+        int r;
 
         r = statx_mnt(top_fd, "", &stx);
-        if (r < 0) {
+        if (r < 0 || GREEDY_REALLOC(w.levels, w.alloc, 16) < 0) {
                 close(top_fd);
-                return r;
+                return r < 0 ? r : -ENOMEM;
         }
-        levels = calloc(alloc = 16, sizeof(WalkLevel));
-        if (!levels) {
-                close(top_fd);
-                return -ENOMEM;
-        }
-        levels[0] = (WalkLevel) { .d = fdopendir(top_fd), .dev = stx_dev(&stx), .ino = stx.stx_ino };
-        if (!levels[0].d) {
+        w.levels[0] = (WalkLevel) { .d = fdopendir(top_fd), .dev = stx_dev(&stx), .ino = stx.stx_ino };
+        if (!w.levels[0].d) {
                 r = -errno;
                 close(top_fd);
-                free(levels);
+                free(w.levels);
                 return r;
         }
-        n = n_open = 1;
+        w.n = w.n_open = 1;
 
-        while (n > 0) {
-                WalkLevel *l = &levels[n - 1];
+        while (w.n > 0) {
                 struct dirent *de;
 
                 errno = 0;
-                de = readdir(l->d);
+                de = readdir(w.levels[w.n - 1].d);
                 if (!de) {
-                        keep_first(&ret, -errno);
-                        if (remove && l->reopened && l->progress) {
-                                l->reopened = l->progress = false;
-                                rewinddir(l->d);
-                                continue;
-                        }
-                        if (n == 1) {
-                                closedir(l->d);
-                                n = 0;
-                                break;
-                        }
-                        WalkLevel *p = &levels[n - 2];
-                        if (!p->d) {
-                                /* the parent was closed to bound the descriptors: back up through ".." */
-                                int pfd = openat(dirfd(l->d), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                                if (pfd < 0) {
-                                        keep_first(&ret, -errno);
-                                        goto abort;
-                                }
-                                r = statx_mnt(pfd, "", &stx);
-                                if (r >= 0 && (stx_dev(&stx) != p->dev || stx.stx_ino != p->ino ||
-                                               stx.stx_mnt_id != mnt_id))
-                                        r = -ESTALE; /* the tree was moved while we were below */
-                                if (r >= 0 && !(p->d = fdopendir(pfd)))
-                                        r = -errno;
-                                if (r < 0) {
-                                        close(pfd);
-                                        keep_first(&ret, r);
-                                        goto abort;
-                                }
-                                seekdir(p->d, p->pos);
-                                p->reopened = true;
-                                n_open++;
-                        }
-                        closedir(l->d);
-                        n_open--;
-                        if (remove) {
-                                if (unlinkat(dirfd(p->d), l->name, AT_REMOVEDIR) >= 0) {
-                                        p->progress = true;
-                                        if (stats)
-                                                stats->dirs++;
-                                } else {
-                                        /* not again: a second visit would find the same */
-                                        DevIno *k = malloc(sizeof *k);
-                                        keep_first(&ret, errno == ENOENT ? 0 : -errno);
-                                        if (!k || (*k = (DevIno) { l->dev, l->ino }, !tsearch(k, &failed,
-                                                                                              devino_compare))) {
-                                                free(k);
-                                                keep_first(&ret, -ENOMEM);
-                                                goto abort;
-                                        }
-                                }
-                        }
-                        free(l->name);
-                        n--;
+                        keep_first(&w.ret, -errno);
+                        r = walk_leave(&w);
+                } else if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                }
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                r = statx_mnt(dirfd(l->d), de->d_name, &stx);
+                else
+                        r = walk_entry(&w, de->d_name);
                 if (r < 0) {
-                        keep_first(&ret, r == -ENOENT ? 0 : r);
-                        continue;
+                        keep_first(&w.ret, r);
+                        break;
                 }
-                if (stx.stx_mnt_id != mnt_id) {
-                        /* another file system (a bind mount still in place): never touch it */
-                        if (remove)
-                                keep_first(&ret, -EBUSY);
-                        continue;
-                }
-                if (!S_ISDIR(stx.stx_mode)) {
-                        if (!remove) {
-                                if (S_ISREG(stx.stx_mode))
-                                        *usage += stx.stx_size;
-                        } else if (unlinkat(dirfd(l->d), de->d_name, 0) >= 0) {
-                                /* files, symlinks (as links), devices, sockets */
-                                l->progress = true;
-                                if (stats)
-                                        stats->files++;
-                        } else
-                                keep_first(&ret, errno == ENOENT ? 0 : -errno);
-                        continue;
-                }
-
-                DevIno key = { stx_dev(&stx), stx.stx_ino };
-                if (failed && tfind(&key, &failed, devino_compare))
-                        continue;
-                int cfd = openat(dirfd(l->d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (cfd < 0) {
-                        keep_first(&ret, errno == ENOENT ? 0 : -errno);
-                        continue;
-                }
-                /* what was opened is what was looked at: not swapped for a mount point or a link since */
-                r = statx_mnt(cfd, "", &stx);
-                if (r >= 0 && (stx.stx_mnt_id != mnt_id || stx_dev(&stx) != key.dev || stx.stx_ino != key.ino))
-                        r = -EBUSY;
-                if (r < 0) {
-                        close(cfd);
-                        keep_first(&ret, r);
-                        continue;
-                }
-                if (n >= alloc) {
-                        if (GREEDY_REALLOC(levels, alloc, n + 1) < 0) {
-                                close(cfd);
-                                keep_first(&ret, -ENOMEM);
-                                goto abort;
-                        }
-                        l = &levels[n - 1];
-                }
-                if (n_open >= WALK_OPEN_MAX) {
-                        /* the open levels are the deepest ones: close the shallowest of them */
-                        WalkLevel *e = &levels[n - n_open];
-                        e->pos = telldir(e->d);
-                        closedir(e->d);
-                        e->d = NULL;
-                        n_open--;
-                }
-                levels[n] = (WalkLevel) { .d = fdopendir(cfd), .dev = key.dev, .ino = key.ino,
-                                          .name = strdup(de->d_name) };
-                if (!levels[n].d || !levels[n].name) {
-                        if (levels[n].d)
-                                closedir(levels[n].d);
-                        else
-                                close(cfd);
-                        free(levels[n].name);
-                        keep_first(&ret, -ENOMEM);
-                        goto abort;
-                }
-                n++;
-                n_open++;
         }
-        goto done;
 
-abort:
-        for (size_t i = 0; i < n; i++) {
-                if (levels[i].d)
-                        closedir(levels[i].d);
-                free(levels[i].name);
+        /* after an abort: whatever is still open */
+        for (size_t i = 0; i < w.n; i++) {
+                if (w.levels[i].d)
+                        closedir(w.levels[i].d);
+                free(w.levels[i].name);
         }
-done:
-        free(levels);
-        tdestroy(failed, free);
-        return ret;
+        free(w.levels);
+        tdestroy(w.failed, free);
+        return w.ret;
 }
 
 static int unescape_mountinfo(const char *s, char **ret) {

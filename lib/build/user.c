@@ -242,13 +242,85 @@ static int replace_text(char **text, char *n) {
         return 0;
 }
 
+/* The user, its group and its supplementary groups, in the texts of the account files (nothing written). */
+static int accounts_apply(const HostUser *u, char **groups, AccountFile *passwd, AccountFile *group,
+                          AccountFile *shadow, AccountFile *gshadow) {
+        int r;
+
+        {
+                char *g2 = NULL, *gs2 = NULL;
+                r = group_apply(group->text, u->group, u->gid, NULL, &g2);
+                if (r >= 0)
+                        r = replace_text(&group->text, g2);
+                if (r >= 0 && gshadow->existed) {
+                        r = gshadow_apply(gshadow->text, u->group, NULL, &gs2);
+                        if (r >= 0)
+                                r = replace_text(&gshadow->text, gs2);
+                }
+                if (r < 0)
+                        return r;
+        }
+        STRV_FOREACH(g, groups) {
+                gid_t gid;
+                char *g2 = NULL, *gs2 = NULL;
+                /* a failed allocation is not "the machine has no such group" */
+                r = group_gid(group->text, *g, &gid);
+                if (r == -ENOENT) {
+                        struct group *hg = getgrnam(*g);
+                        gid = hg ? hg->gr_gid : group_free_gid(group->text);
+                        r = 0;
+                }
+                if (r >= 0)
+                        r = group_apply(group->text, *g, gid, u->name, &g2);
+                if (r >= 0)
+                        r = replace_text(&group->text, g2);
+                if (r >= 0 && gshadow->existed) {
+                        r = gshadow_apply(gshadow->text, *g, u->name, &gs2);
+                        if (r >= 0)
+                                r = replace_text(&gshadow->text, gs2);
+                }
+                if (r < 0)
+                        return r;
+        }
+        {
+                char *p2 = NULL, *s2 = NULL;
+                r = passwd_apply(passwd->text, u, &p2);
+                if (r >= 0)
+                        r = replace_text(&passwd->text, p2);
+                if (r >= 0)
+                        r = shadow_apply(shadow->text, u->name, &s2);
+                if (r >= 0)
+                        r = replace_text(&shadow->text, s2);
+                if (r < 0)
+                        return r;
+        }
+
+        return 0;
+}
+
+/* The sudo rule of [User] Sudo=yes, or none with Sudo=no. */
+static int sudoers_apply(int root_fd, const HostUser *u, bool sudo) {
+        _cleanup_free_ char *sudoers = strjoin("etc/sudoers.d/machinespawn-", u->name);
+        int r;
+
+        if (!sudoers)
+                return -ENOMEM;
+        if (sudo) {
+                _cleanup_free_ char *line = strjoin("# Written by machinespawn ([User] Sudo=yes)\n", u->name,
+                                                    " ALL=(ALL:ALL) NOPASSWD: ALL\n");
+                return line ? chase_write_file(root_fd, sudoers, line, strlen(line), 0440, (uid_t) -1, (gid_t) -1,
+                                               CHASE_MKDIR_P) : -ENOMEM;
+        }
+        r = chase_unlink(root_fd, sudoers, 0);
+        return r == -ENOENT ? 0 : r;
+}
+
 int machine_provision_user_at(int root_fd, const HostUser *u, char **groups, bool sudo, const char **ret_failed) {
         AccountFile passwd = { .path = "etc/passwd", .default_mode = 0644 },
                     group = { .path = "etc/group", .default_mode = 0644 },
                     shadow = { .path = "etc/shadow", .default_mode = 0640 },
                     gshadow = { .path = "etc/gshadow", .default_mode = 0640 };
         AccountFile *files[] = { &passwd, &group, &shadow, &gshadow };
-        _cleanup_free_ char *sudoers = NULL;
         const char *failed = NULL;
         int r = 0;
 
@@ -261,53 +333,9 @@ int machine_provision_user_at(int root_fd, const HostUser *u, char **groups, boo
         if (r < 0)
                 goto finish;
 
-        {
-                char *g2 = NULL, *gs2 = NULL;
-                r = group_apply(group.text, u->group, u->gid, NULL, &g2);
-                if (r >= 0)
-                        r = replace_text(&group.text, g2);
-                if (r >= 0 && gshadow.existed) {
-                        r = gshadow_apply(gshadow.text, u->group, NULL, &gs2);
-                        if (r >= 0)
-                                r = replace_text(&gshadow.text, gs2);
-                }
-                if (r < 0)
-                        goto finish;
-        }
-        STRV_FOREACH(g, groups) {
-                gid_t gid;
-                char *g2 = NULL, *gs2 = NULL;
-                /* a failed allocation is not "the machine has no such group" */
-                r = group_gid(group.text, *g, &gid);
-                if (r == -ENOENT) {
-                        struct group *hg = getgrnam(*g);
-                        gid = hg ? hg->gr_gid : group_free_gid(group.text);
-                        r = 0;
-                }
-                if (r >= 0)
-                        r = group_apply(group.text, *g, gid, u->name, &g2);
-                if (r >= 0)
-                        r = replace_text(&group.text, g2);
-                if (r >= 0 && gshadow.existed) {
-                        r = gshadow_apply(gshadow.text, *g, u->name, &gs2);
-                        if (r >= 0)
-                                r = replace_text(&gshadow.text, gs2);
-                }
-                if (r < 0)
-                        goto finish;
-        }
-        {
-                char *p2 = NULL, *s2 = NULL;
-                r = passwd_apply(passwd.text, u, &p2);
-                if (r >= 0)
-                        r = replace_text(&passwd.text, p2);
-                if (r >= 0)
-                        r = shadow_apply(shadow.text, u->name, &s2);
-                if (r >= 0)
-                        r = replace_text(&shadow.text, s2);
-                if (r < 0)
-                        goto finish;
-        }
+        r = accounts_apply(u, groups, &passwd, &group, &shadow, &gshadow);
+        if (r < 0)
+                goto finish;
 
         /* group before passwd: a passwd line never names a group the machine does not have yet */
         AccountFile *order[] = { &group, &gshadow, &passwd, &shadow };
@@ -321,22 +349,8 @@ int machine_provision_user_at(int root_fd, const HostUser *u, char **groups, boo
         if (r < 0)
                 goto finish;
 
-        sudoers = strjoin("etc/sudoers.d/machinespawn-", u->name);
-        if (!sudoers) {
-                r = -ENOMEM;
-                goto finish;
-        }
         failed = "etc/sudoers.d";
-        if (sudo) {
-                _cleanup_free_ char *line = strjoin("# Written by machinespawn ([User] Sudo=yes)\n", u->name,
-                                                    " ALL=(ALL:ALL) NOPASSWD: ALL\n");
-                r = line ? chase_write_file(root_fd, sudoers, line, strlen(line), 0440, (uid_t) -1,
-                                                    (gid_t) -1, CHASE_MKDIR_P) : -ENOMEM;
-        } else {
-                r = chase_unlink(root_fd, sudoers, 0);
-                if (r == -ENOENT)
-                        r = 0;
-        }
+        r = sudoers_apply(root_fd, u, sudo);
         if (r >= 0)
                 failed = NULL;
 finish:
@@ -380,6 +394,96 @@ static int add_env(HostSockets *s, const char *key, const char *value) {
         return strv_push(&s->env, TAKE_PTR(e));
 }
 
+/* Display=: the lowest X11 display's socket and its cookie, the Wayland socket. */
+static int find_display(const HostUser *u, const char *rt, const char *x11_dir, HostSockets *s, Diagnostics *d) {
+        _cleanup_free_ char *wayland = strjoin(rt, "/wayland-0"), *xauth = NULL;
+        bool any = false;
+        DIR *dir = opendir(x11_dir);
+
+        if (!dir && errno == ENOMEM)
+                return -ENOMEM;
+        /* X11: the lowest display's socket, "X0" is ":0" */
+        if (dir) {
+                struct dirent *de;
+                long best = -1;
+                while ((de = readdir(dir)))
+                        if (de->d_name[0] == 'X' && isdigit((unsigned char) de->d_name[1])) {
+                                long n = strtol(de->d_name + 1, NULL, 10);
+                                if (best < 0 || n < best)
+                                        best = n;
+                        }
+                closedir(dir);
+                if (best >= 0) {
+                        char sock[64], disp[32];
+                        _cleanup_free_ char *host = NULL;
+                        snprintf(sock, sizeof sock, "X%ld", best);
+                        snprintf(disp, sizeof disp, ":%ld", best);
+                        host = strjoin(x11_dir, "/", sock);
+                        /* X clients look for the socket in /tmp/.X11-unix: bind it there */
+                        _cleanup_free_ char *b = host ? strjoin(host, ":/tmp/.X11-unix/", sock) : NULL;
+                        if (!b || strv_push(&s->binds, TAKE_PTR(b)) < 0 || add_env(s, "DISPLAY", disp) < 0)
+                                return -ENOMEM;
+                        any = true;
+                }
+        }
+        /* its cookie, when there is an X server: the display manager's, else the one in the home */
+        const char *candidates[] = { "/gdm/Xauthority", NULL };
+        for (size_t i = 0; any && candidates[i] && !xauth; i++) {
+                _cleanup_free_ char *p = strjoin(rt, candidates[i]);
+                if (!p)
+                        return -ENOMEM;
+                if (access(p, R_OK) >= 0)
+                        xauth = TAKE_PTR(p);
+        }
+        if (any && !xauth) {
+                _cleanup_free_ char *p = strjoin(u->home, "/.Xauthority");
+                if (!p)
+                        return -ENOMEM;
+                if (access(p, F_OK) >= 0)
+                        xauth = TAKE_PTR(p);
+        }
+        if (xauth && (add_bind(s, xauth, "Xauthority") < 0 ||
+                      add_env(s, "XAUTHORITY", MACHINE_SOCKET_DIR "/Xauthority") < 0))
+                return -ENOMEM;
+        if (!wayland)
+                return -ENOMEM;
+        if (is_socket(wayland)) {
+                if (add_bind(s, wayland, "wayland-0") < 0 ||
+                    add_env(s, "WAYLAND_DISPLAY", MACHINE_SOCKET_DIR "/wayland-0") < 0)
+                        return -ENOMEM;
+                any = true;
+        }
+        if (!any)
+                diag_warning(d, NULL, 0, "Display=yes: no X11 socket in %s and no Wayland socket in %s for %s, "
+                             "starting without a display.", x11_dir, rt, u->name);
+        return 0;
+}
+
+/* Audio=: the PulseAudio and PipeWire sockets. */
+static int find_audio(const HostUser *u, const char *rt, HostSockets *s, Diagnostics *d) {
+        _cleanup_free_ char *pulse = strjoin(rt, "/pulse/native"), *pw = strjoin(rt, "/pipewire-0");
+        bool any = false;
+
+        if (!pulse || !pw)
+                return -ENOMEM;
+        if (is_socket(pulse)) {
+                if (add_bind(s, pulse, "pulse-native") < 0 ||
+                    add_env(s, "PULSE_SERVER", "unix:" MACHINE_SOCKET_DIR "/pulse-native") < 0)
+                        return -ENOMEM;
+                any = true;
+        }
+        if (is_socket(pw)) {
+                if (add_bind(s, pw, "pipewire-0") < 0 ||
+                    add_env(s, "PIPEWIRE_REMOTE", MACHINE_SOCKET_DIR "/pipewire-0") < 0)
+                        return -ENOMEM;
+                any = true;
+        }
+        if (!any)
+                diag_warning(d, NULL, 0, "Audio=yes: no PulseAudio or PipeWire socket in %s for %s, starting "
+                             "without audio.", rt, u->name);
+        return 0;
+}
+
 int host_sockets_find(const HostUser *u, bool display, bool audio, const char *runtime_dir, const char *x11_dir,
                       HostSockets *ret, Diagnostics *d) {
         _cleanup_(host_sockets_done) HostSockets s = {};
@@ -394,95 +498,19 @@ int host_sockets_find(const HostUser *u, bool display, bool audio, const char *r
                 return -ENOMEM;
 
         if (display) {
-                _cleanup_free_ char *wayland = strjoin(rt, "/wayland-0"), *xauth = NULL;
-                bool any = false;
-                DIR *dir = opendir(x11_dir);
-
-                if (!dir && errno == ENOMEM)
-                        return -ENOMEM;
-                /* X11: the lowest display's socket, "X0" is ":0" */
-                if (dir) {
-                        struct dirent *de;
-                        long best = -1;
-                        while ((de = readdir(dir)))
-                                if (de->d_name[0] == 'X' && isdigit((unsigned char) de->d_name[1])) {
-                                        long n = strtol(de->d_name + 1, NULL, 10);
-                                        if (best < 0 || n < best)
-                                                best = n;
-                                }
-                        closedir(dir);
-                        if (best >= 0) {
-                                char sock[64], disp[32];
-                                _cleanup_free_ char *host = NULL;
-                                snprintf(sock, sizeof sock, "X%ld", best);
-                                snprintf(disp, sizeof disp, ":%ld", best);
-                                host = strjoin(x11_dir, "/", sock);
-                                /* X clients look for the socket in /tmp/.X11-unix: bind it there */
-                                _cleanup_free_ char *b = host ? strjoin(host, ":/tmp/.X11-unix/", sock) : NULL;
-                                if (!b || strv_push(&s.binds, TAKE_PTR(b)) < 0 || add_env(&s, "DISPLAY", disp) < 0)
-                                        return -ENOMEM;
-                                any = true;
-                        }
-                }
-                /* its cookie, when there is an X server: the display manager's, else the one in the home */
-                const char *candidates[] = { "/gdm/Xauthority", NULL };
-                for (size_t i = 0; any && candidates[i] && !xauth; i++) {
-                        _cleanup_free_ char *p = strjoin(rt, candidates[i]);
-                        if (!p)
-                                return -ENOMEM;
-                        if (access(p, R_OK) >= 0)
-                                xauth = TAKE_PTR(p);
-                }
-                if (any && !xauth) {
-                        _cleanup_free_ char *p = strjoin(u->home, "/.Xauthority");
-                        if (!p)
-                                return -ENOMEM;
-                        if (access(p, F_OK) >= 0)
-                                xauth = TAKE_PTR(p);
-                }
-                if (xauth && (add_bind(&s, xauth, "Xauthority") < 0 ||
-                              add_env(&s, "XAUTHORITY", MACHINE_SOCKET_DIR "/Xauthority") < 0))
-                        return -ENOMEM;
-                if (!wayland)
-                        return -ENOMEM;
-                if (is_socket(wayland)) {
-                        if (add_bind(&s, wayland, "wayland-0") < 0 ||
-                            add_env(&s, "WAYLAND_DISPLAY", MACHINE_SOCKET_DIR "/wayland-0") < 0)
-                                return -ENOMEM;
-                        any = true;
-                }
-                if (!any)
-                        diag_warning(d, NULL, 0, "Display=yes: no X11 socket in %s and no Wayland socket in %s for %s, "
-                                     "starting without a display.", x11_dir, rt, u->name);
+                r = find_display(u, rt, x11_dir, &s, d);
+                if (r < 0)
+                        return r;
         }
-
         if (audio) {
-                _cleanup_free_ char *pulse = strjoin(rt, "/pulse/native"), *pw = strjoin(rt, "/pipewire-0");
-                bool any = false;
-
-                if (!pulse || !pw)
-                        return -ENOMEM;
-                if (is_socket(pulse)) {
-                        if (add_bind(&s, pulse, "pulse-native") < 0 ||
-                            add_env(&s, "PULSE_SERVER", "unix:" MACHINE_SOCKET_DIR "/pulse-native") < 0)
-                                return -ENOMEM;
-                        any = true;
-                }
-                if (is_socket(pw)) {
-                        if (add_bind(&s, pw, "pipewire-0") < 0 ||
-                            add_env(&s, "PIPEWIRE_REMOTE", MACHINE_SOCKET_DIR "/pipewire-0") < 0)
-                                return -ENOMEM;
-                        any = true;
-                }
-                if (!any)
-                        diag_warning(d, NULL, 0, "Audio=yes: no PulseAudio or PipeWire socket in %s for %s, starting "
-                                     "without audio.", rt, u->name);
+                r = find_audio(u, rt, &s, d);
+                if (r < 0)
+                        return r;
         }
 
-        r = 0;
         *ret = s;
         s = (HostSockets) {};
-        return r;
+        return 0;
 }
 
 #define SESSION_PROFILE "etc/profile.d/machinespawn-session.sh"

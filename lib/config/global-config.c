@@ -157,157 +157,203 @@ static int set_string(char **field, const char *value) {
         return 0;
 }
 
-static int apply_key(GlobalConfig *c, const char *path, const char *section, const char *key, const char *value,
-                     Diagnostics *d) {
-        unsigned line;
+static int bad_value(Diagnostics *d, const char *path, const char *section, const char *key, const char *value,
+                     const char *format, ...) _printf_(6, 7);
+static int bad_value(Diagnostics *d, const char *path, const char *section, const char *key, const char *value,
+                     const char *format, ...) {
+        _cleanup_free_ char *why = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, format);
+        k = vasprintf(&why, format, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        return diag_error(d, path, find_key_line(path, section, key), EINVAL, "[%s] %s=%s: %s", section, key, value,
+                          why);
+}
+
+#define BAD(...) bad_value(d, path, section, key, value, __VA_ARGS__)
+
+/* Each section's keys: 0 (or an error) when the key is known, 1 when it is not. */
+static int apply_bootstrap_key(GlobalConfig *c, const char *path, const char *section, const char *key,
+                               const char *value, Diagnostics *d) {
         int r;
 
-#define BAD(fmt, ...)                                                                                     \
-        (line = find_key_line(path, section, key),                                                      \
-         diag_error(d, path, line, EINVAL, "[%s] %s=%s: " fmt, section, key, value, ##__VA_ARGS__))
-
-        if (streq(section, "bootstrap")) {
-                if (streq(key, "bootstrapper")) {
-                        for (Bootstrapper b = 0; b < _BOOTSTRAPPER_MAX; b++)
-                                if (streq(value, bootstrapper_to_string(b))) {
-                                        c->bootstrapper = b;
-                                        return 0;
-                                }
-                        return BAD("not one of auto, debootstrap, mmdebstrap.");
-                }
-                if (streq(key, "packages")) {
-                        _cleanup_strv_free_ char **l = NULL;
-                        r = strv_split_words(&l, value);
-                        if (r < 0)
-                                return r;
-                        STRV_FOREACH(w, l)
-                                if (!package_name_is_valid(*w))
-                                        return BAD("'%s' is not a package name.", *w);
-                        strv_free(c->base_packages);
-                        c->base_packages = TAKE_PTR(l);
-                        return 0;
-                }
-                if (streq(key, "proxy")) {
-                        if (!streq(value, "auto") && !streq(value, "none") && !url_is_valid(value, false))
-                                return BAD("not auto, none or an http:// URL.");
-                        return set_string(&c->proxy, value);
-                }
-                if (streq(key, "keepproxy")) {
-                        r = parse_boolean(value);
-                        if (r < 0)
-                                return BAD("not a boolean.");
-                        c->keep_proxy = r;
-                        return 0;
-                }
-        } else if (streq(section, "cache")) {
-                if (streq(key, "directory")) {
-                        if (value[0] != '/')
-                                return BAD("not an absolute path.");
-                        return set_string(&c->cache_dir, value);
-                }
-                if (streq(key, "maxage")) {
-                        if (parse_timespan_sec(value, &c->max_age_sec) < 0)
-                                return BAD("not a time span (7d, 12h, infinity).");
-                        return 0;
-                }
-                if (streq(key, "pruneunusedafter")) {
-                        if (parse_timespan_sec(value, &c->prune_unused_after_sec) < 0)
-                                return BAD("not a time span (30d, 12h, infinity).");
-                        return 0;
-                }
-        } else if (streq(section, "registries")) {
-                if (streq(key, "insecure")) {
-                        _cleanup_strv_free_ char **l = NULL;
-                        r = strv_split_words(&l, value);
-                        if (r < 0)
-                                return r;
-                        STRV_FOREACH(w, l) {
-                                _cleanup_(oci_ref_done) OciRef ref = {};
-                                _cleanup_free_ char *probe = strjoin(*w, "/x");
-                                if (!probe)
-                                        return -ENOMEM;
-                                /* the same rules as the registry part of a reference */
-                                if (!strchr(*w, '/') && oci_ref_parse(probe, &ref, NULL) >= 0 &&
-                                    streq(ref.registry, *w))
-                                        continue;
-                                return BAD("'%s' is not HOST or HOST:PORT.", *w);
-                        }
-                        strv_free(c->insecure_registries);
-                        c->insecure_registries = TAKE_PTR(l);
-                        return 0;
-                }
-        } else {
-                DistroDefaults *dd;
-
-                if (!distribution_name_is_valid(section))
-                        return diag_error(d, path, find_key_line(path, section, key), EINVAL,
-                                          "[%s] is not a distribution name.", section);
-                dd = distro_get(c, section);
-                if (!dd)
-                        return -ENOMEM;
-                if (streq(key, "mirror") || streq(key, "portsmirror") || streq(key, "securitymirror")) {
-                        if (!url_is_valid(value, true))
-                                return BAD("not an http://, https:// or file:/// URL.");
-                        return set_string(streq(key, "mirror")        ? &dd->mirror
-                                          : streq(key, "portsmirror") ? &dd->ports_mirror
-                                                                      : &dd->security_mirror,
-                                          value);
-                }
-                if (streq(key, "archivemirror") || streq(key, "archivesecuritymirror")) {
-                        char **field = streq(key, "archivemirror") ? &dd->archive_mirror : &dd->archive_security_mirror;
-                        /* empty: none (no archive, or an archive without security and updates suites) */
-                        if (isempty(value)) {
-                                *field = mfree(*field);
+        if (streq(key, "bootstrapper")) {
+                for (Bootstrapper b = 0; b < _BOOTSTRAPPER_MAX; b++)
+                        if (streq(value, bootstrapper_to_string(b))) {
+                                c->bootstrapper = b;
                                 return 0;
                         }
-                        if (!url_is_valid(value, true))
-                                return BAD("not an http://, https:// or file:/// URL.");
-                        return set_string(field, value);
-                }
-                if (streq(key, "archivekeyring")) {
-                        if (isempty(value)) {
-                                dd->archive_keyring = mfree(dd->archive_keyring);
-                                return 0;
-                        }
-                        if (value[0] != '/')
-                                return BAD("not an absolute path.");
-                        return set_string(&dd->archive_keyring, value);
-                }
-                if (streq(key, "archiveafter")) {
-                        if (parse_timespan_sec(value, &dd->archive_after_sec) < 0)
-                                return BAD("not a time span (0, 30d, 365d, infinity).");
-                        return 0;
-                }
-                if (streq(key, "components")) {
-                        _cleanup_strv_free_ char **l = NULL;
-                        r = strv_split_words(&l, value);
-                        if (r < 0)
-                                return r;
-                        STRV_FOREACH(w, l) {
-                                _cleanup_free_ char *name = strndup(*w, strcspn(*w, ">"));
-                                const char *q = strstr(*w, ">=");
-                                if (!name)
-                                        return -ENOMEM;
-                                if (!component_name_is_valid(name) ||
-                                    (strchr(*w, '>') && (!q || !isdigit((unsigned char) q[2]))))
-                                        return BAD("'%s' is not a component (NAME or NAME>=VERSION).", *w);
-                        }
-                        strv_free(dd->components);
-                        dd->components = TAKE_PTR(l);
-                        return 0;
-                }
-                if (streq(key, "keyring")) {
-                        if (value[0] != '/')
-                                return BAD("not an absolute path.");
-                        return set_string(&dd->keyring, value);
-                }
-                if (streq(key, "package")) {
-                        if (!package_name_is_valid(value))
-                                return BAD("not a package name.");
-                        return set_string(&dd->keyring_package, value);
-                }
+                return BAD("not one of auto, debootstrap, mmdebstrap.");
         }
+        if (streq(key, "packages")) {
+                _cleanup_strv_free_ char **l = NULL;
+                r = strv_split_words(&l, value);
+                if (r < 0)
+                        return r;
+                STRV_FOREACH(w, l)
+                        if (!package_name_is_valid(*w))
+                                return BAD("'%s' is not a package name.", *w);
+                strv_free(c->base_packages);
+                c->base_packages = TAKE_PTR(l);
+                return 0;
+        }
+        if (streq(key, "proxy")) {
+                if (!streq(value, "auto") && !streq(value, "none") && !url_is_valid(value, false))
+                        return BAD("not auto, none or an http:// URL.");
+                return set_string(&c->proxy, value);
+        }
+        if (streq(key, "keepproxy")) {
+                r = parse_boolean(value);
+                if (r < 0)
+                        return BAD("not a boolean.");
+                c->keep_proxy = r;
+                return 0;
+        }
+        return 1;
+}
+
+static int apply_cache_key(GlobalConfig *c, const char *path, const char *section, const char *key,
+                           const char *value, Diagnostics *d) {
+        if (streq(key, "directory")) {
+                if (value[0] != '/')
+                        return BAD("not an absolute path.");
+                return set_string(&c->cache_dir, value);
+        }
+        if (streq(key, "maxage")) {
+                if (parse_timespan_sec(value, &c->max_age_sec) < 0)
+                        return BAD("not a time span (7d, 12h, infinity).");
+                return 0;
+        }
+        if (streq(key, "pruneunusedafter")) {
+                if (parse_timespan_sec(value, &c->prune_unused_after_sec) < 0)
+                        return BAD("not a time span (30d, 12h, infinity).");
+                return 0;
+        }
+        return 1;
+}
+
+static int apply_registries_key(GlobalConfig *c, const char *path, const char *section, const char *key,
+                                const char *value, Diagnostics *d) {
+        int r;
+
+        if (streq(key, "insecure")) {
+                _cleanup_strv_free_ char **l = NULL;
+                r = strv_split_words(&l, value);
+                if (r < 0)
+                        return r;
+                STRV_FOREACH(w, l) {
+                        _cleanup_(oci_ref_done) OciRef ref = {};
+                        _cleanup_free_ char *probe = strjoin(*w, "/x");
+                        if (!probe)
+                                return -ENOMEM;
+                        /* the same rules as the registry part of a reference */
+                        if (!strchr(*w, '/') && oci_ref_parse(probe, &ref, NULL) >= 0 && streq(ref.registry, *w))
+                                continue;
+                        return BAD("'%s' is not HOST or HOST:PORT.", *w);
+                }
+                strv_free(c->insecure_registries);
+                c->insecure_registries = TAKE_PTR(l);
+                return 0;
+        }
+        return 1;
+}
+
+/* [DISTRIBUTION]: mirrors, archive, components, keyring. */
+static int apply_distro_key(GlobalConfig *c, const char *path, const char *section, const char *key,
+                            const char *value, Diagnostics *d) {
+        DistroDefaults *dd;
+        int r;
+
+        dd = distro_get(c, section);
+        if (!dd)
+                return -ENOMEM;
+        if (streq(key, "mirror") || streq(key, "portsmirror") || streq(key, "securitymirror")) {
+                if (!url_is_valid(value, true))
+                        return BAD("not an http://, https:// or file:/// URL.");
+                return set_string(streq(key, "mirror")        ? &dd->mirror
+                                  : streq(key, "portsmirror") ? &dd->ports_mirror
+                                                              : &dd->security_mirror,
+                                  value);
+        }
+        if (streq(key, "archivemirror") || streq(key, "archivesecuritymirror")) {
+                char **field = streq(key, "archivemirror") ? &dd->archive_mirror : &dd->archive_security_mirror;
+                /* empty: none (no archive, or an archive without security and updates suites) */
+                if (isempty(value)) {
+                        *field = mfree(*field);
+                        return 0;
+                }
+                if (!url_is_valid(value, true))
+                        return BAD("not an http://, https:// or file:/// URL.");
+                return set_string(field, value);
+        }
+        if (streq(key, "archivekeyring")) {
+                if (isempty(value)) {
+                        dd->archive_keyring = mfree(dd->archive_keyring);
+                        return 0;
+                }
+                if (value[0] != '/')
+                        return BAD("not an absolute path.");
+                return set_string(&dd->archive_keyring, value);
+        }
+        if (streq(key, "archiveafter")) {
+                if (parse_timespan_sec(value, &dd->archive_after_sec) < 0)
+                        return BAD("not a time span (0, 30d, 365d, infinity).");
+                return 0;
+        }
+        if (streq(key, "components")) {
+                _cleanup_strv_free_ char **l = NULL;
+                r = strv_split_words(&l, value);
+                if (r < 0)
+                        return r;
+                STRV_FOREACH(w, l) {
+                        _cleanup_free_ char *name = strndup(*w, strcspn(*w, ">"));
+                        const char *q = strstr(*w, ">=");
+                        if (!name)
+                                return -ENOMEM;
+                        if (!component_name_is_valid(name) ||
+                            (strchr(*w, '>') && (!q || !isdigit((unsigned char) q[2]))))
+                                return BAD("'%s' is not a component (NAME or NAME>=VERSION).", *w);
+                }
+                strv_free(dd->components);
+                dd->components = TAKE_PTR(l);
+                return 0;
+        }
+        if (streq(key, "keyring")) {
+                if (value[0] != '/')
+                        return BAD("not an absolute path.");
+                return set_string(&dd->keyring, value);
+        }
+        if (streq(key, "package")) {
+                if (!package_name_is_valid(value))
+                        return BAD("not a package name.");
+                return set_string(&dd->keyring_package, value);
+        }
+        return 1;
+}
+
 #undef BAD
+
+static int apply_key(GlobalConfig *c, const char *path, const char *section, const char *key, const char *value,
+                     Diagnostics *d) {
+        int r;
+
+        if (streq(section, "bootstrap"))
+                r = apply_bootstrap_key(c, path, section, key, value, d);
+        else if (streq(section, "cache"))
+                r = apply_cache_key(c, path, section, key, value, d);
+        else if (streq(section, "registries"))
+                r = apply_registries_key(c, path, section, key, value, d);
+        else if (!distribution_name_is_valid(section))
+                return diag_error(d, path, find_key_line(path, section, key), EINVAL,
+                                  "[%s] is not a distribution name.", section);
+        else
+                r = apply_distro_key(c, path, section, key, value, d);
+        if (r <= 0)
+                return r;
 
         diag_warning(d, path, find_key_line(path, section, key), "Unknown key '%s' in section [%s], ignoring.", key,
                      section);

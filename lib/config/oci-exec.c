@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
+#include "alloc-util.h"
 #include "oci-exec.h"
 #include "strv.h"
 #include "unit-file.h"
@@ -37,9 +38,9 @@ static int append_line(char **buf, size_t *len, const char *key, const char *val
 
         if (strchr(value, '\n'))
                 return -EINVAL;
-        b = realloc(*buf, *len + k + v + 3);
-        if (!b)
+        if (GREEDY_REALLOC_UNKNOWN(*buf, *len + k + v + 3) < 0)
                 return -ENOMEM;
+        b = *buf;
         memcpy(b + *len, key, k);
         b[*len + k] = '=';
         memcpy(b + *len + k + 1, value, v);

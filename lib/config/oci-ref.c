@@ -95,6 +95,23 @@ static bool digest_is_valid(const char *s) {
         return true;
 }
 
+/* NULL if name is a repository name ("library/debian"), else why not. */
+static const char *repository_name_invalid_reason(const char *name) {
+        if (isempty(name))
+                return "no repository name";
+        if (strlen(name) > 255)
+                return "the repository name is longer than 255 characters";
+        for (const char *p = name;;) {
+                size_t n = strcspn(p, "/");
+                if (!name_component_is_valid(p, n))
+                        return "the repository name is not lower-case letters and digits, separated by '.', '_', "
+                               "'-' or '/'";
+                if (!p[n])
+                        return NULL;
+                p += n + 1;
+        }
+}
+
 int oci_ref_parse(const char *s, OciRef *ret, const char **ret_why) {
         _cleanup_(oci_ref_done) OciRef r = {};
         _cleanup_free_ char *copy = NULL;
@@ -160,19 +177,9 @@ int oci_ref_parse(const char *s, OciRef *ret, const char **ret_why) {
                         return -ENOMEM;
         }
 
-        if (isempty(name))
-                BAD("no repository name");
-        if (strlen(name) > 255)
-                BAD("the repository name is longer than 255 characters");
-        for (const char *p = name;;) {
-                size_t n = strcspn(p, "/");
-                if (!name_component_is_valid(p, n))
-                        BAD("the repository name is not lower-case letters and digits, separated by '.', '_', "
-                            "'-' or '/'");
-                if (!p[n])
-                        break;
-                p += n + 1;
-        }
+        why = repository_name_invalid_reason(name);
+        if (why)
+                goto bad;
         if (streq(r.registry, "docker.io") && !strchr(name, '/'))
                 r.repository = strjoin("library/", name);
         else

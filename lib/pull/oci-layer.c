@@ -13,7 +13,6 @@
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
 static inline void archive_write_freep(struct archive **a) {
         if (*a)
                 archive_write_free(*a);

@@ -9,6 +9,7 @@
 
 #include "fileio.h"
 #include "oci-auth.h"
+#include "alloc-util.h"
 #include "oci-registry.h"
 #include "sha256.h"
 #include "strv.h"
@@ -63,6 +64,7 @@ typedef struct Sink {
         bool checked, take; /* the status was looked at; 2xx: keep the body */
         /* memory */
         char *buf;
+        size_t allocated; /* of buf */
         size_t size, max;
         /* file */
         int fd;
@@ -148,15 +150,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
                 s->error = -EFBIG;
                 return 0;
         }
-        char *b = realloc(s->buf, s->size + len + 1);
-        if (!b) {
+        if (GREEDY_REALLOC(s->buf, s->allocated, s->size + len + 1) < 0) {
                 s->error = -ENOMEM;
                 return 0;
         }
-        memcpy(b + s->size, data, len);
+        memcpy(s->buf + s->size, data, len);
         s->size += len;
-        b[s->size] = 0;
-        s->buf = b;
+        s->buf[s->size] = 0;
         return len;
 }
 

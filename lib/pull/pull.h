@@ -6,8 +6,11 @@
 
 #include "diag.h"
 #include "machine-config.h"
+#include "pull-extract.h"
+#include "pull-transfer.h"
+#include "pull-verify.h"
 
-typedef void (*PullProgress)(void *userdata, uint64_t done, uint64_t total); /* total 0: unknown */
+typedef TransferProgress PullProgress; /* total 0: unknown */
 
 typedef struct PullOptions {
         const char *url;
@@ -35,7 +38,3 @@ typedef struct PullResult {
  * failure (mismatch, broken transfer, hostile entry) the caller removes target. Entries that would land
  * outside target are refused; device nodes are skipped. */
 int pull_image(const PullOptions *o, const char *target, PullResult *ret, Diagnostics *d);
-
-/* Pure helpers, unit-tested: the SHA256SUMS line for name, and whether an archive path is safe. */
-int sha256sums_find(const char *text, const char *name, char ret[65]);
-bool archive_path_is_safe(const char *path);

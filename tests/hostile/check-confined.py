@@ -34,7 +34,7 @@ FORBIDDEN = {
 
 ALLOWED = {
     # The host user's live session: /run/user/UID and /tmp/.X11-unix on the host, never a machine's tree.
-    ("lib/build/user.c", "host_sockets_find"): {"opendir", "access"},
+    ("lib/build/user.c", "find_display"): {"opendir", "access"},
     ("lib/build/user.c", "is_socket"): {"stat"},
     # The settings file in /run/systemd/nspawn (or $MACHINESPAWN_NSPAWN_DIR) and /etc/systemd/nspawn.
     ("helpers/prepare/machinespawn-prepare.c", "run"): {"mkdir_p", "write_file_atomic", "access"},

@@ -7,6 +7,7 @@
 #include "fileio.h"
 #include "generator.h"
 #include "mspawn-load.h"
+#include "nspawn-settings.h"
 #include "strv.h"
 #include "user.h"
 

@@ -6,6 +6,7 @@
 
 #include "fileio.h"
 #include "generator.h"
+#include "nspawn-settings.h"
 #include "oci-exec.h"
 #include "strv.h"
 

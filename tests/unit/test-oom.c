@@ -24,6 +24,7 @@
 #include "machine-config.h"
 #include "mspawn-load.h"
 #include "mspawn-write.h"
+#include "nspawn-settings.h"
 #include "proxy.h"
 #include "strv.h"
 #include "tree.h"

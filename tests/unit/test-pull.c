@@ -126,6 +126,29 @@ static void test_sha256sums_find(void **state) {
         assert_int_equal(sha256sums_find("", "rootfs.tar", d), -ESRCH);
 }
 
+/* transfer_fetch_file(): the bytes into the file, their digest and count; a missing file fails. */
+static void test_fetch_file(void **state) {
+        _cleanup_free_ char *dir = tests_mkdtemp(), *url = NULL, *missing = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_fclose_ FILE *f = tmpfile();
+        const TransferOptions o = {};
+        char hex[65], back[4] = "";
+        uint64_t size = 0;
+
+        assert_non_null(f);
+        tests_write(dir, "blob", "abc");
+        url = strjoin("file://", dir, "/blob");
+        missing = strjoin("file://", dir, "/none");
+        assert_int_equal(transfer_fetch_file(&o, url, f, hex, &size, &d), 0);
+        assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_int_equal(size, 3);
+        rewind(f);
+        assert_int_equal(fread(back, 1, 3, f), 3);
+        assert_string_equal(back, "abc");
+        assert_true(transfer_fetch_file(&o, missing, f, hex, &size, &d) < 0);
+        tests_rm_rf(dir);
+}
+
 /* ---- pull_image() on file:// URLs: verification and broken archives, no network ---- */
 
 /* A small root file system as root/img/NAME, and its digest. */
@@ -257,6 +280,7 @@ int main(void) {
                 cmocka_unit_test(test_archive_path_is_safe),
                 cmocka_unit_test(test_archive_path_length),
                 cmocka_unit_test(test_sha256sums_find),
+                cmocka_unit_test(test_fetch_file),
                 cmocka_unit_test(test_pull_file_checksum),
                 cmocka_unit_test(test_pull_file_mismatch),
                 cmocka_unit_test(test_pull_file_broken),

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The generations of a machine's tree (the one in use, the one a rebuild is making, the one it kept) and
+ * their origin records: named here, removed here. No building, so removal does not need the download code. */
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "machine-build.h"
+#include "paths.h"
+#include "rebuild.h"
+#include "strv.h"
+#include "tree.h"
+
+void test_fail_point(const char *step) {
+        static Paths p;
+        static bool loaded;
+
+        if (!loaded) {
+                paths_from_environment(&p);
+                loaded = true;
+        }
+        if (p.test_fail_at && streq(p.test_fail_at, step))
+                (void) raise(SIGKILL);
+}
+
+void state_paths_done(StatePaths *p) {
+        free(p->tree);
+        free(p->new_tree);
+        free(p->previous_tree);
+        free(p->new_name);
+        free(p->previous_name);
+        free(p->origin);
+        free(p->new_origin);
+        free(p->previous_origin);
+        *p = (StatePaths) {};
+}
+
+int state_paths(const BuildOptions *o, const char *name, StatePaths *ret) {
+        StatePaths p = {
+                .tree = strjoin(o->paths.machines_dir, "/", name),
+                .new_name = strjoin(".", name, MACHINE_NEW_SUFFIX),
+                .previous_name = strjoin(".", name, MACHINE_PREVIOUS_SUFFIX),
+                .origin = machine_origin_path(o, name),
+        };
+
+        if (p.new_name && p.previous_name) {
+                p.new_tree = strjoin(o->paths.machines_dir, "/", p.new_name);
+                p.previous_tree = strjoin(o->paths.machines_dir, "/", p.previous_name);
+        }
+        if (p.origin) {
+                p.new_origin = strjoin(p.origin, MACHINE_NEW_SUFFIX);
+                p.previous_origin = strjoin(p.origin, MACHINE_PREVIOUS_SUFFIX);
+        }
+        if (!p.tree || !p.new_tree || !p.previous_tree || !p.origin || !p.new_origin || !p.previous_origin) {
+                state_paths_done(&p);
+                return -ENOMEM;
+        }
+        *ret = p;
+        return 0;
+}
+
+int machine_remove_generations(const BuildOptions *o, const char *name) {
+        _cleanup_(state_paths_done) StatePaths p = {};
+        int r;
+
+        r = state_paths(o, name, &p);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(t, ((char *[]) { p.previous_tree, p.new_tree, NULL })) {
+                r = tree_remove(*t, NULL);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        STRV_FOREACH(f, ((char *[]) { p.previous_origin, p.new_origin, NULL }))
+                if (unlink(*f) < 0 && errno != ENOENT)
+                        return -errno;
+        return 0;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <archive.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
+
+typedef struct ExtractStats {
+        uint64_t entries, skipped_devices;
+} ExtractStats;
+
+/* Whether an archive path stays below the directory it is unpacked into: relative, no ".." component,
+ * shorter than PATH_MAX. Pure, unit-tested. */
+bool archive_path_is_safe(const char *path);
+
+/* A reader for a tar stream in any compression libarchive knows, found from the content. */
+struct archive *extract_reader_new(void);
+
+/* Unpacks what in reads into target (an existing directory), with libarchive's guards and ours: entries
+ * and hard link targets that would land outside target are refused, writing through a symlink is refused,
+ * device nodes are skipped (counted). Fails on a broken or empty archive. On failure the caller removes
+ * target. */
+int extract_archive(struct archive *in, const char *target, ExtractStats *stats, Diagnostics *d);
