@@ -12,6 +12,7 @@
 #include "build-config.h"
 #include "cache.h"
 #include "distro-info.h"
+#include "enter.h"
 #include "fileio.h"
 #include "generator.h"
 #include "global-config.h"
@@ -422,12 +423,39 @@ static int verb_systemctl(const char *verb, char **args) {
 
 /* ---- enter ---- */
 
+static bool machine_is_registered(const char *name) {
+        _cleanup_free_ char *p = strjoin("/run/systemd/machines/", name);
+        return p && access(p, F_OK) >= 0;
+}
+
+/* Started is not yet answering: its bus comes up a moment after systemd-nspawn says ready. */
+static int wait_for_machine(const char *name, const char *user, bool privileged) {
+        _cleanup_free_ char *machine = strjoin("--machine=", name), *target = strjoin(user, "@", name);
+        int r;
+
+        if (!machine || !target)
+                return log_oom();
+        for (unsigned i = 0;; i++) {
+                r = spawn_wait(privileged ? (char *[]) { (char *) "systemd-run", machine, (char *) "--quiet",
+                                                         (char *) "--wait", (char *) "true", NULL }
+                                          : (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet",
+                                                         target, (char *) "/bin/true", NULL },
+                               (char *[]) { (char *) "SYSTEMD_LOG_LEVEL=emerg", NULL });
+                if (r == 0)
+                        return 0;
+                if (i >= 240)
+                        return log_error_errno(ETIMEDOUT, "Machine %s started but does not answer.", name);
+                (void) usleep(250 * 1000);
+        }
+}
+
 static int verb_enter(char **args) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
-        _cleanup_strv_free_ char **argv = NULL;
-        _cleanup_free_ char *target = NULL, *unit = NULL;
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        _cleanup_free_ char *unit = NULL, *root = NULL;
         const char *name = args[0], *user;
+        bool privileged, running;
         BuildOptions o;
         char **cmd;
         int r;
@@ -451,54 +479,26 @@ static int verb_enter(char **args) {
                 user = "root";
 
         build_options_init(&o);
-        if (machine_is_running(o.machines_dir, name) <= 0) {
-                r = need_root("enter");
-                if (r < 0)
-                        return r;
+        privileged = geteuid() == 0;
+        /* machined's record says it runs to anyone; the image lock only to root */
+        running = privileged ? machine_is_running(o.machines_dir, name) > 0 : machine_is_registered(name);
+        if (!running) {
+                /* as the [User] user, polkit lets exactly this unit start (see polkit.h) */
                 unit = strjoin("systemd-nspawn@", name, ".service");
                 if (!unit)
                         return log_oom();
                 r = spawn_wait((char *[]) { (char *) "systemctl", (char *) "start", unit, NULL }, NULL);
                 if (r != 0)
                         return log_error_errno(EIO, "Cannot start %s.", unit);
-                /* started is not yet answering: its bus comes up a moment after systemd-nspawn says ready */
-                for (unsigned i = 0;; i++) {
-                        r = spawn_wait((char *[]) { (char *) "systemd-run", (char *) "--machine", (char *) name,
-                                                    (char *) "--quiet", (char *) "--wait", (char *) "true", NULL },
-                                       (char *[]) { (char *) "SYSTEMD_LOG_LEVEL=emerg", NULL });
-                        if (r == 0)
-                                break;
-                        if (i >= 240)
-                                return log_error_errno(ETIMEDOUT, "Machine %s started but does not answer.", name);
-                        (void) usleep(250 * 1000);
-                }
+                r = wait_for_machine(name, user, privileged);
+                if (r < 0)
+                        return r;
         }
 
-        if (cmd[0]) {
-                /* A command through systemd-run --wait, which ends with the command's exit status: machinectl
-                 * shell of systemd 252 drops it. A terminal only when there is one. */
-                target = strjoin("--uid=", user);
-                if (!target ||
-                    strv_extend_strv(&argv, (char *[]) { (char *) "systemd-run", (char *) "--machine", (char *) name,
-                                                         (char *) "--quiet", (char *) "--wait", (char *) "--collect",
-                                                         (char *) "--property=WorkingDirectory=-~",
-                                                         isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)
-                                                                 ? (char *) "--pty" : (char *) "--pipe",
-                                                         NULL }) < 0)
-                        return log_oom();
-        } else {
-                target = strjoin(user, "@", name);
-                if (!target ||
-                    strv_extend_strv(&argv, (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet",
-                                                         NULL }) < 0)
-                        return log_oom();
-        }
         /* the host session's display and audio, as machinespawn-prepare found them at start; read through
-         * chase.h (the machine owns the file): a refused file is a warning, the shell still opens */
-        {
-                _cleanup_free_ char *root = NULL;
-                _cleanup_strv_free_ char **env = NULL;
-                build_options_init(&o);
+         * chase.h (the machine owns the file): a refused file is a warning, the shell still opens. Only root
+         * can read the machine's tree. */
+        if (privileged) {
                 root = strjoin(o.machines_dir, "/", name);
                 if (!root)
                         return log_oom();
@@ -506,22 +506,22 @@ static int verb_enter(char **args) {
                 if (r < 0 && r != -ENOENT)
                         log_warning("Ignoring %s/%s: %s", root, MACHINE_SESSION_ENV,
                                     r == -EBADMSG ? "not what machinespawn-prepare writes" : chase_strerror(r));
-                STRV_FOREACH(l, env) {
-                        _cleanup_free_ char *opt = strjoin("--setenv=", *l);
-                        if (!opt || strv_extend(&argv, opt) < 0)
-                                return log_oom();
-                }
         }
-        if (strv_extend(&argv, target) < 0)
-                return log_oom();
-        /* a command through env(1): the service manager wants an absolute path, env finds it in $PATH */
-        if (cmd[0] && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend_strv(&argv, cmd) < 0))
-                return log_oom();
-        r = spawn_wait(argv, NULL);
+        EnterOptions eo = {
+                .machine = name,
+                .user = user,
+                .command = cmd,
+                .env = env,
+                .privileged = privileged,
+                .tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
+        };
+        r = enter_command_line(&eo, &argv);
         if (r < 0)
-                return log_error_errno(r, "Cannot run %s: %m", argv[0]);
-        command_status = r;
-        return 0;
+                return log_oom();
+        /* exec: the terminal, signals and the exit status are the entering command's own */
+        fflush(stdout);
+        execvp(argv[0], argv);
+        return log_error_errno(errno, "Cannot run %s: %m", argv[0]);
 }
 
 /* ---- remove, clean-cache ---- */

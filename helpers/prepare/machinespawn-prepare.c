@@ -5,11 +5,15 @@
 
 #include "build-config.h"
 #include "chase.h"
+#include "export.h"
 #include "fileio.h"
 #include "generator.h"
+#include "gpu.h"
 #include "log.h"
+#include "machine-build.h"
 #include "mspawn-load.h"
 #include "strv.h"
+#include "polkit.h"
 #include "user.h"
 #include "valid.h"
 
@@ -22,11 +26,60 @@ typedef struct Prepared {
         const MachineConfig *c;
         const HostUser *user;
         const HostSockets *sockets;
+        const GpuDevices *gpu;
 } Prepared;
 
 static int nspawn_writer(const void *userdata, FILE *f) {
         const Prepared *p = userdata;
-        return nspawn_settings_write(p->c, p->user, p->sockets, f);
+        int r = nspawn_settings_write(p->c, p->user, p->sockets, f);
+        /* GPU=yes: a [Files] section of its own after the rest (systemd reads a section given twice as one) */
+        return r < 0 ? r : gpu_nspawn_settings_write(p->gpu, f);
+}
+
+/* [User] GPU=yes: the host's device nodes now, and the NVIDIA driver's libraries where it has nodes. */
+static int find_gpu(const MachineConfig *c, GpuDevices *ret) {
+        int r;
+
+        if (!c->user.gpu)
+                return 0;
+        r = gpu_find_nodes(gpu_dev_dir(), ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot look for GPU devices in %s: %m", gpu_dev_dir());
+        if (!ret->nodes)
+                log_warning("%s: [User] GPU=yes, but %s has no GPU device nodes (dri/, nvidia*); starting without.",
+                            c->source_path, gpu_dev_dir());
+        r = gpu_find_libraries(ret);
+        if (r < 0)
+                log_warning_errno(r, "Cannot list the host's NVIDIA libraries (ldconfig -p): %m; starting without them.");
+        return 0;
+}
+
+/* ExportApps=, ExportBins= and the polkit rule of the [User] user, rewritten from the .mspawn as it is now:
+ * what a key no longer names goes. user NULL: no [User], all of it goes. */
+static int sync_user_files(const MachineConfig *c, int root_fd, const HostUser *user) {
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        BuildOptions o;
+        ExportPaths paths = { .launcher = BIN_DIR "/machinespawn" };
+        ExportUser eu = {};
+        int r;
+
+        build_options_init(&o);
+        paths.state_dir = o.state_dir;
+        if (user)
+                eu = (ExportUser) { user->name, user->home, user->uid, user->gid };
+        r = export_sync(&paths, c->name, root_fd, user ? &eu : NULL, c->user.export_apps, c->user.export_bins, &d);
+        diagnostics_log(&d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot export the apps and programs of machine %s: %m", c->name);
+
+        r = polkit_rule_sync(polkit_rules_dir(), c->name, user ? user->name : NULL);
+        if (r == -EEXIST)
+                log_warning("%s/60-machinespawn-%s.rules exists and was not written by machinespawn, leaving it.",
+                            polkit_rules_dir(), c->name);
+        else if (r < 0)
+                return log_error_errno(r, "Cannot write the polkit rule of machine %s in %s: %m", c->name,
+                                       polkit_rules_dir());
+        return 0;
 }
 
 static const char *machines_dir(void) {
@@ -78,6 +131,7 @@ static int run(int argc, char *argv[]) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
         _cleanup_(host_user_done) HostUser user = {};
         _cleanup_(host_sockets_done) HostSockets sockets = {};
+        _cleanup_(gpu_devices_done) GpuDevices gpu = {};
         _cleanup_free_ char *content = NULL, *path = NULL, *etc_path = NULL;
         int r;
 
@@ -116,11 +170,21 @@ static int run(int argc, char *argv[]) {
                 r = find_sockets(c, &user, root_fd, root, &sockets);
                 if (r < 0)
                         return r;
+                r = sync_user_files(c, root_fd, &user);
+                if (r < 0)
+                        return r;
+        } else {
+                r = sync_user_files(c, -EBADF, NULL);
+                if (r < 0)
+                        return r;
         }
-        Prepared prepared = { c, user.name ? &user : NULL, &sockets };
+        r = find_gpu(c, &gpu);
+        if (r < 0)
+                return r;
+        Prepared prepared = { c, user.name ? &user : NULL, &sockets, &gpu };
         r = write_to_string(nspawn_writer, &prepared, &content);
         if (r == -EINVAL)
-                /* a host home or session socket path that systemd would read differently in a .nspawn */
+                /* a host home, session socket or device path that systemd would read differently in a .nspawn */
                 return log_error_errno(r, "Machine '%s': a host path of [User] cannot be written into its "
                                        ".nspawn settings (control characters, ':' or a trailing backslash).",
                                        c->name);

@@ -105,7 +105,7 @@ bool gpu_library_is_nvidia(const char *name) {
         const char *p = startswith(name, "libnvidia-");
 
         if (p)
-                return *p && startswith(p + strcspn(p, "."), ".so");
+                return *p && *p != '.' && startswith(p + strcspn(p, "."), ".so");
         for (const char *const *l = nvidia_libraries; *l; l++) {
                 p = startswith(name, *l);
                 if (p && startswith(p, ".so"))

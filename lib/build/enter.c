@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "enter.h"
+#include "strv.h"
+
+int enter_command_line(const EnterOptions *o, char ***ret) {
+        _cleanup_strv_free_ char **argv = NULL;
+        bool cmd = o->command && o->command[0];
+        int r;
+
+        if (o->privileged && cmd) {
+                _cleanup_free_ char *machine = strjoin("--machine=", o->machine), *uid = strjoin("--uid=", o->user);
+                if (!machine || !uid)
+                        return -ENOMEM;
+                r = strv_extend_strv(&argv, (char *[]) { (char *) "systemd-run", machine, (char *) "--quiet",
+                                                         (char *) "--wait", (char *) "--collect",
+                                                         (char *) "--property=WorkingDirectory=-~",
+                                                         o->tty ? (char *) "--pty" : (char *) "--pipe", uid, NULL });
+        } else
+                r = strv_extend_strv(&argv, (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet",
+                                                         NULL });
+        if (r < 0)
+                return r;
+        STRV_FOREACH(e, o->env) {
+                _cleanup_free_ char *opt = strjoin("--setenv=", *e);
+                if (!opt || strv_extend(&argv, opt) < 0)
+                        return -ENOMEM;
+        }
+        if (!(o->privileged && cmd)) {
+                _cleanup_free_ char *target = strjoin(o->user, "@", o->machine);
+                if (!target || strv_extend(&argv, target) < 0)
+                        return -ENOMEM;
+        }
+        /* a command through env(1): both want an absolute path, env finds it in $PATH; "--" ends our options */
+        if (cmd && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend(&argv, "--") < 0 ||
+                    strv_extend_strv(&argv, o->command) < 0))
+                return -ENOMEM;
+        *ret = TAKE_PTR(argv);
+        return 0;
+}
