@@ -313,7 +313,8 @@ static void test_export_hostile(void **state) {
         Env *e = env_new();
         _cleanup_free_ char *victim = at(e, "victim"), *link_target = NULL;
 
-        tests_write(e->root, "victim", "host file\n");
+        /* a host file that reads as a desktop entry, so following the link would export it */
+        tests_write(e->root, "victim", "[Desktop Entry]\nType=Application\nExec=host\n");
         _cleanup_free_ char *app = at(e, "tree/usr/share/applications/evil.desktop");
         assert_int_equal(symlink(victim, app), 0);
         /* ~/.local/bin a link to somewhere else: resolved inside the home, never outside */
@@ -324,7 +325,7 @@ static void test_export_hostile(void **state) {
                                    (char *[]) { (char *) "/usr/bin/victim", NULL }, &d), 0);
         assert_false(exists(e, "state/export/desk/share/applications/evil.desktop"));
         _cleanup_free_ char *v = slurp(e, "victim");
-        assert_string_equal(v, "host file\n");
+        assert_string_equal(v, "[Desktop Entry]\nType=Application\nExec=host\n");
         env_free(e);
 }
 
