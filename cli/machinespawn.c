@@ -438,8 +438,11 @@ static int wait_for_machine(const char *name, const char *user, bool privileged)
         for (unsigned i = 0;; i++) {
                 r = spawn_wait(privileged ? (char *[]) { (char *) "systemd-run", machine, (char *) "--quiet",
                                                          (char *) "--wait", (char *) "true", NULL }
-                                          : (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet",
-                                                         target, (char *) "/bin/true", NULL },
+                                          /* its pty would put a line end on our output */
+                                          : (char *[]) { (char *) "sh", (char *) "-c",
+                                                         (char *) "exec machinectl shell --quiet \"$1\" /bin/true "
+                                                                  ">/dev/null 2>&1 </dev/null",
+                                                         (char *) "sh", target, NULL },
                                (char *[]) { (char *) "SYSTEMD_LOG_LEVEL=emerg", NULL });
                 if (r == 0)
                         return 0;

@@ -2,6 +2,24 @@
 #include "enter.h"
 #include "strv.h"
 
+char *enter_escape_dollar(const char *s) {
+        size_t n = strlen(s);
+        char *e, *t;
+
+        for (const char *p = s; *p; p++)
+                n += *p == '$';
+        e = t = malloc(n + 1);
+        if (!e)
+                return NULL;
+        for (const char *p = s; *p; p++) {
+                *t++ = *p;
+                if (*p == '$')
+                        *t++ = '$';
+        }
+        *t = 0;
+        return e;
+}
+
 int enter_command_line(const EnterOptions *o, char ***ret) {
         _cleanup_strv_free_ char **argv = NULL;
         bool cmd = o->command && o->command[0];
@@ -31,9 +49,15 @@ int enter_command_line(const EnterOptions *o, char ***ret) {
                         return -ENOMEM;
         }
         /* a command through env(1): both want an absolute path, env finds it in $PATH; "--" ends our options */
-        if (cmd && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend(&argv, "--") < 0 ||
-                    strv_extend_strv(&argv, o->command) < 0))
+        if (cmd && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend(&argv, "--") < 0))
                 return -ENOMEM;
+        /* Both run the command as a transient unit's ExecStart=, where the service manager expands "$NAME"
+         * and "${NAME}" and would drop or split an argument like '$(id)' or '$HOME': "$$" is a "$". */
+        STRV_FOREACH(a, cmd ? o->command : NULL) {
+                char *e = enter_escape_dollar(*a);
+                if (!e || strv_push(&argv, e) < 0)
+                        return -ENOMEM;
+        }
         *ret = TAKE_PTR(argv);
         return 0;
 }

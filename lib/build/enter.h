@@ -24,3 +24,5 @@ typedef struct EnterOptions {
 } EnterOptions;
 
 int enter_command_line(const EnterOptions *o, char ***ret);
+/* "$" doubled: what reaches a transient unit's ExecStart= as the literal argument. */
+char *enter_escape_dollar(const char *s);

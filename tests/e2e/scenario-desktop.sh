@@ -12,6 +12,9 @@ useradd -m -u 1240 -U -s /bin/bash bob
 
 # GPU=yes with no GPU: device nodes in a made-up /dev (the numbers of /dev/null and /dev/zero, which the
 # machine's device cgroup allows) and a stand-in ld cache that lists a driver library
+# (a tmpfs of its own: /run is mounted nodev, where no device node opens)
+mkdir -p /run/fakedev
+mount -t tmpfs -o mode=0755 fakedev /run/fakedev
 mkdir -p /run/fakedev/dri
 mknod -m 666 /run/fakedev/dri/renderD128 c 1 3
 mknod -m 666 /run/fakedev/nvidiactl c 1 5
@@ -60,15 +63,15 @@ check_equal() {
         fi
 }
 exec_line=$(sed -n 's/^Exec=//p' "$entry" | sed 's/ %U$//')
-check_output "the entry's command, run as alice, runs the app in the machine as alice" "hello from desk as alice:" \
+check_output "the entry's command, run as alice, runs the app in the machine as alice" "hello from inside desk as alice:" \
         runuser -u alice -- sh -c "$exec_line"
 
 # ---- ExportBins=
 check_output "a wrapper in alice's ~/.local/bin" "machinespawn-export machine=desk" cat /home/alice/.local/bin/hello-app
 check_equal "... owned by alice" "alice 755" stat -c '%U %a' /home/alice/.local/bin/hello-app
 check_output "... runs the program in the machine for alice, with its arguments as given" \
-        "hello from desk as alice: a b \$(id) it's" \
-        runuser -u alice -- /home/alice/.local/bin/hello-app "a b" '$(id)' "it's"
+        "hello from inside desk as alice: a b \$(id) it's \$HOME" \
+        runuser -u alice -- /home/alice/.local/bin/hello-app "a b" '$(id)' "it's" '$HOME'
 nocr() {
         local o
         o=$("$@") || return
@@ -89,6 +92,7 @@ check_not_output "alice cannot get a root shell in it" "status 0" \
 check "... nothing ran as root" in_desk test ! -e /tmp/root-by-alice
 check_not_output "alice cannot stop it" "status 0" \
         sh -c "runuser -u alice -- systemctl stop systemd-nspawn@desk </dev/null; echo status \$?"
+check_output "enter passes '\$' through as it is (root)" "\$HOME \${X} \$(id)" $ms enter desk -- echo '$HOME' '${X}' '$(id)'
 check_output "enter -- false exits 1 (root)" "status 1" sh -c "$ms enter desk -- false; echo status \$?"
 
 # ---- how long entering takes, side by side on this machine (median of 20, ms); bench/enter.sh prints these

@@ -29,9 +29,10 @@ cp -a --reflink=auto "$(e2e_machine_tree)" "$tree"
 mkdir -p "$tree/usr/local/bin" "$tree/usr/share/applications" "$tree/usr/share/icons/hicolor/48x48/apps"
 cat >"$tree/usr/local/bin/hello-app" <<'APP'
 #!/bin/sh
-echo "hello from $(cat /etc/hostname) as $(id -un):" "$@"
+echo "hello from $(cat /etc/e2e-machine) as $(id -un):" "$@"
 APP
 chmod 755 "$tree/usr/local/bin/hello-app"
+echo "inside desk" >"$tree/etc/e2e-machine"
 cat >"$tree/usr/share/applications/org.example.Hello.desktop" <<'ENTRY'
 [Desktop Entry]
 Type=Application

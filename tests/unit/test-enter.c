@@ -49,11 +49,30 @@ static void test_user(void **state) {
         assert_string_equal(sh, "machinectl shell --quiet alice@desk");
 }
 
+/* the service manager expands $NAME in ExecStart=: every "$" of the command reaches it doubled, the
+ * environment (--setenv, not expanded) as it is */
+static void test_dollar(void **state) {
+        EnterOptions o = {
+                .machine = "desk",
+                .user = "alice",
+                .command = (char *[]) { (char *) "echo", (char *) "$(id)", (char *) "${HOME}$", (char *) "$$", NULL },
+                .env = (char *[]) { (char *) "A=$x", NULL },
+                .privileged = true,
+        };
+        _cleanup_free_ char *s = line(&o);
+        assert_string_equal(s, "systemd-run --machine=desk --quiet --wait --collect --property=WorkingDirectory=-~ "
+                               "--pipe --uid=alice --setenv=A=$x /usr/bin/env -- echo $$(id) $${HOME}$$ $$$$");
+        o.privileged = false;
+        _cleanup_free_ char *u = line(&o);
+        assert_string_equal(u, "machinectl shell --quiet --setenv=A=$x alice@desk /usr/bin/env -- echo $$(id) $${HOME}$$ $$$$");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_root_command),
                 cmocka_unit_test(test_root_shell),
                 cmocka_unit_test(test_user),
+                cmocka_unit_test(test_dollar),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
