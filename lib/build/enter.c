@@ -48,8 +48,14 @@ int enter_command_line(const EnterOptions *o, char ***ret) {
                 if (!target || strv_extend(&argv, target) < 0)
                         return -ENOMEM;
         }
-        /* a command through env(1): both want an absolute path, env finds it in $PATH; "--" ends our options */
-        if (cmd && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend(&argv, "--") < 0))
+        /* a command through env(1): both want an absolute path, env finds it in $PATH; "--" ends our options.
+         * Without root the session's environment file cannot be read here: a login shell in the machine
+         * reads it (/etc/profile.d), then hands over to the command with its arguments untouched. */
+        if (cmd && !o->privileged &&
+            strv_extend_strv(&argv, (char *[]) { (char *) "/bin/sh", (char *) "-lc",
+                                                 (char *) "exec /usr/bin/env -- \"$$@\"", (char *) "sh", NULL }) < 0)
+                return -ENOMEM;
+        if (cmd && o->privileged && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend(&argv, "--") < 0))
                 return -ENOMEM;
         /* Both run the command as a transient unit's ExecStart=, where the service manager expands "$NAME"
          * and "${NAME}" and would drop or split an argument like '$(id)' or '$HOME': "$$" is a "$". */

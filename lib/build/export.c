@@ -204,8 +204,10 @@ int export_wrapper_text(const char *launcher, const char *machine, const char *p
                      "#!/bin/sh\n"
                      MARKER "%s\n"
                      "# Runs %s in machine %s; written at each start from [User] ExportBins=.\n"
+                     "# The home is the machine's too: there, where there is no machinespawn, the program itself.\n"
+                     "[ -x %s ] || exec %s \"$@\"\n"
                      "exec %s enter %s -- %s \"$@\"\n",
-                     machine, path, machine, ql, qm, qp) < 0)
+                     machine, path, machine, ql, qp, ql, qm, qp) < 0)
                 return -ENOMEM;
         return 0;
 }

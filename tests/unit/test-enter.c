@@ -43,7 +43,7 @@ static void test_user(void **state) {
                 .command = (char *[]) { (char *) "id", (char *) "-un", NULL },
         };
         _cleanup_free_ char *s = line(&o);
-        assert_string_equal(s, "machinectl shell --quiet alice@desk /usr/bin/env -- id -un");
+        assert_string_equal(s, "machinectl shell --quiet alice@desk /bin/sh -lc exec /usr/bin/env -- \"$$@\" sh id -un");
         o.command = NULL;
         _cleanup_free_ char *sh = line(&o);
         assert_string_equal(sh, "machinectl shell --quiet alice@desk");
@@ -64,7 +64,8 @@ static void test_dollar(void **state) {
                                "--pipe --uid=alice --setenv=A=$x /usr/bin/env -- echo $$(id) $${HOME}$$ $$$$");
         o.privileged = false;
         _cleanup_free_ char *u = line(&o);
-        assert_string_equal(u, "machinectl shell --quiet --setenv=A=$x alice@desk /usr/bin/env -- echo $$(id) $${HOME}$$ $$$$");
+        assert_string_equal(u, "machinectl shell --quiet --setenv=A=$x alice@desk /bin/sh -lc exec /usr/bin/env -- \"$$@\" sh "
+                               "echo $$(id) $${HOME}$$ $$$$");
 }
 
 int main(void) {

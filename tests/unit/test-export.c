@@ -175,6 +175,15 @@ static void test_wrapper(void **state) {
         out = run_sh("w=$1; shift; exec \"$w\" \"$@\"",
                      (char *[]) { wrapper, (char *) "a b", (char *) "$(id)", (char *) "it's", (char *) "", NULL });
         assert_string_equal(out, "[enter][desk][--][/usr/bin/htop][a b][$(id)][it's][]");
+
+        /* inside the machine (which shares the home, and has no machinespawn) the program itself runs */
+        _cleanup_free_ char *gone = strjoin(dir, "/no-such-launcher"), *text2 = NULL, *out2 = NULL;
+        assert_int_equal(export_wrapper_text(gone, "desk", "/usr/bin/printf", &text2), 0);
+        tests_write(dir, "wrapper", text2);
+        assert_int_equal(chmod(wrapper, 0755), 0);
+        out2 = run_sh("w=$1; shift; exec \"$w\" \"$@\"",
+                      (char *[]) { wrapper, (char *) "[%s]", (char *) "a b", (char *) "$(id)", NULL });
+        assert_string_equal(out2, "[a b][$(id)]");
         tests_rm_rf(dir);
 }
 
