@@ -87,12 +87,19 @@ static int need_root(const char *verb) {
         return log_error_errno(EPERM, "'%s' changes the system: run it as root.", verb);
 }
 
+static const Paths *env_paths(void) {
+        static Paths p;
+        if (!p.machines_dir)
+                paths_from_environment(&p);
+        return &p;
+}
+
 static int load_global(GlobalConfig **ret) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
         _cleanup_strv_free_ char **files = NULL;
         int r;
 
-        r = global_config_files(NULL, NULL, &files);
+        r = global_config_files(env_paths()->vendor_conf, env_paths()->sysconf_dir, &files);
         if (r < 0)
                 return log_oom();
         r = global_config_load(files, ret, &d);
@@ -223,13 +230,13 @@ static int verb_bootstrap(char **args) {
                 return log_oom();
         if (r < 0)
                 return usage_error("Cannot declare %s: %s= cannot be written as given.", name, bad ?: "a value");
-        path = strjoin(getenv("MACHINESPAWN_SYSCONFDIR") ?: "/etc/machinespawn", "/", name, ".mspawn");
+        path = strjoin(env_paths()->sysconf_dir, "/", name, ".mspawn");
         scratch = strdup(text);
         if (!path || !scratch)
                 return log_oom();
         r = unit_file_parse_buffer(&u, path, scratch, strlen(scratch), &d);
         if (r >= 0)
-                r = machine_config_from_unit(name, path, &u, time(NULL), &c, &d);
+                r = machine_config_from_unit(name, path, &u, time(NULL), env_paths()->distro_info_dir, &c, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return r == -ENOMEM ? log_oom() : -EINVAL;
@@ -306,12 +313,12 @@ static int machine_dir(const char *name, char **ret) {
         struct stat st;
 
         build_options_init(&o);
-        *ret = strjoin(o.machines_dir, "/", name);
+        *ret = strjoin(o.paths.machines_dir, "/", name);
         if (!*ret)
                 return log_oom();
         if (stat(*ret, &st) < 0 || !S_ISDIR(st.st_mode))
                 return log_error_errno(ENOENT, "Machine %s has no image in %s (bootstrap it first).", name,
-                                       o.machines_dir);
+                                       o.paths.machines_dir);
         return 0;
 }
 
@@ -333,13 +340,13 @@ static int verb_run(char **args) {
         if (r < 0)
                 return r;
         build_options_init(&o);
-        if (machine_is_running(o.machines_dir, name) > 0)
+        if (machine_is_running(o.paths.machines_dir, name) > 0)
                 return log_error_errno(EBUSY, "Machine %s is running; use \"machinectl shell %s\".", name, name);
 
         r = load_global(&g);
         if (r < 0)
                 return r;
-        r = proxy_resolve(g->proxy, &proxy);
+        r = proxy_resolve(g->proxy, env_paths(), &proxy);
         if (r < 0)
                 return log_error_errno(r, "Proxy detection failed: %m");
         if (proxy.ignored)
@@ -476,7 +483,7 @@ static int verb_enter(char **args) {
 
         /* the [User] of the machine by default, like distrobox's enter */
         user = arg_user;
-        if (!user && mspawn_load_by_name(name, time(NULL), &c, &d) >= 0 && c && c->user.name)
+        if (!user && mspawn_load_by_name(name, time(NULL), env_paths(), &c, &d) >= 0 && c && c->user.name)
                 user = c->user.name;
         if (!user)
                 user = "root";
@@ -484,7 +491,7 @@ static int verb_enter(char **args) {
         build_options_init(&o);
         privileged = geteuid() == 0;
         /* machined's record says it runs to anyone; the image lock only to root */
-        running = privileged ? machine_is_running(o.machines_dir, name) > 0 : machine_is_registered(name);
+        running = privileged ? machine_is_running(o.paths.machines_dir, name) > 0 : machine_is_registered(name);
         if (!running) {
                 /* as the [User] user, polkit lets exactly this unit start (see polkit.h) */
                 unit = strjoin("systemd-nspawn@", name, ".service");
@@ -502,7 +509,7 @@ static int verb_enter(char **args) {
          * chase.h (the machine owns the file): a refused file is a warning, the shell still opens. Only root
          * can read the machine's tree. */
         if (privileged) {
-                root = strjoin(o.machines_dir, "/", name);
+                root = strjoin(o.paths.machines_dir, "/", name);
                 if (!root)
                         return log_oom();
                 r = machine_read_session_env(root, &env);
@@ -543,7 +550,7 @@ static int verb_remove(char **args) {
         if (r < 0)
                 return r;
         build_options_init(&o);
-        if (machine_is_running(o.machines_dir, name) > 0) {
+        if (machine_is_running(o.paths.machines_dir, name) > 0) {
                 if (!arg_force)
                         return log_error_errno(EBUSY, "Machine %s is running; stop it first or use --force.", name);
                 if (!have_systemd())
@@ -556,14 +563,14 @@ static int verb_remove(char **args) {
                         return log_error_errno(EIO, "Cannot stop %s.", unit);
         }
 
-        r = machine_remove(name, &o, getenv("MACHINESPAWN_NSPAWN_DIR") ?: "/run/systemd/nspawn", &stats, &d);
+        r = machine_remove(name, &o, o.paths.nspawn_dir, &stats, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return r;
         log_info("Removed machine %s (%llu files).", name, (unsigned long long) stats.files);
 
         /* the declaration too, if "bootstrap" wrote it: a hand-written one is the admin's */
-        path = strjoin(getenv("MACHINESPAWN_SYSCONFDIR") ?: "/etc/machinespawn", "/", name, ".mspawn");
+        path = strjoin(env_paths()->sysconf_dir, "/", name, ".mspawn");
         if (!path)
                 return log_oom();
         if (!arg_keep_config && read_full_file(path, &text, NULL) >= 0 && startswith(text, saved_marker)) {
@@ -636,11 +643,11 @@ static int verb_list(char **args) {
         r = load_global(&g);
         if (r < 0)
                 return r;
-        if (mspawn_search_path(&search) < 0 || mspawn_index_build(search, &idx) < 0 || mspawn_enumerate(&idx, &names) < 0)
+        if (mspawn_search_path(env_paths(), &search) < 0 || mspawn_index_build(search, &idx) < 0 || mspawn_enumerate(&idx, &names) < 0)
                 return log_oom();
 
         /* images nobody declared are machines too */
-        DIR *dir = opendir(o.machines_dir);
+        DIR *dir = opendir(o.paths.machines_dir);
         if (dir) {
                 struct dirent *de;
                 while ((de = readdir(dir)))
@@ -656,7 +663,7 @@ static int verb_list(char **args) {
                 printf("%-20s %-40s %-6s %9s %-8s %s\n", "NAME", "DECLARED", "IMAGE", "SIZE", "STATE", "ORIGIN");
         bool first = true;
         STRV_FOREACH(n, names) {
-                _cleanup_free_ char *declared = NULL, *path = strjoin(o.machines_dir, "/", *n),
+                _cleanup_free_ char *declared = NULL, *path = strjoin(o.paths.machines_dir, "/", *n),
                                     *originp = machine_origin_path(&o, *n), *origin_text = NULL, *origin = NULL;
                 uint64_t size = 0;
                 bool image, running;
@@ -670,7 +677,7 @@ static int verb_list(char **args) {
                 image = root_fd >= 0;
                 if (image)
                         (void) tree_disk_usage_fd(root_fd, &size);
-                running = machine_is_running(o.machines_dir, *n) > 0;
+                running = machine_is_running(o.paths.machines_dir, *n) > 0;
                 if (read_full_file(originp, &origin_text, NULL) >= 0) {
                         origin = strndup(origin_text, strcspn(origin_text, "\n"));
                         const char *key = startswith(origin_text, "base=");
@@ -731,7 +738,7 @@ static int verb_cat(char **args) {
 
         if (!args[0] || args[1])
                 return usage_error("usage: machinespawn cat NAME");
-        if (mspawn_search_path(&search) < 0 || mspawn_index_build(search, &idx) < 0)
+        if (mspawn_search_path(env_paths(), &search) < 0 || mspawn_index_build(search, &idx) < 0)
                 return log_oom();
         r = mspawn_find(&idx, args[0], &main_path, &dropins);
         if (r == -ENOENT)
@@ -755,7 +762,7 @@ static int verb_cat(char **args) {
         }
         strv_free(files);
 
-        r = mspawn_load(&idx, args[0], time(NULL), &c, &d);
+        r = mspawn_load(&idx, args[0], time(NULL), env_paths(), &c, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return log_error_errno(r, "%s is not usable; the generator skips it.", main_path);

@@ -69,11 +69,13 @@ static int run(int argc, char *argv[]) {
                 .unitdir = SYSTEM_UNIT_DIR,
         };
         time_t now = time(NULL);
+        Paths env;
         int r, ret = 0;
 
+        paths_from_environment(&env);
         log_set_prefix("machinespawn-generator");
         /* Under the manager ($SYSTEMD_SCOPE is set for generators) the kernel log is what survives early boot. */
-        if (getenv("SYSTEMD_SCOPE") || streq_ptr(getenv("MACHINESPAWN_LOG_KMSG"), "1"))
+        if (getenv("SYSTEMD_SCOPE") || env.log_kmsg)
                 (void) log_open_kmsg();
         if (streq_ptr(getenv("SYSTEMD_LOG_LEVEL"), "debug"))
                 log_set_max_level(LOG_DEBUG);
@@ -82,7 +84,7 @@ static int run(int argc, char *argv[]) {
         if (r <= 0)
                 return r;
 
-        r = mspawn_search_path(&search_path);
+        r = mspawn_search_path(&env, &search_path);
         if (r < 0)
                 return log_oom();
         r = mspawn_index_build(search_path, &idx);
@@ -96,7 +98,7 @@ static int run(int argc, char *argv[]) {
                 _cleanup_(machine_config_freep) MachineConfig *c = NULL;
                 _cleanup_(diagnostics_done) Diagnostics d = {};
 
-                r = mspawn_load(&idx, *name, now, &c, &d);
+                r = mspawn_load(&idx, *name, now, &env, &c, &d);
                 diagnostics_log(&d);
                 if (r == -ENOMEM)
                         return log_oom();

@@ -54,14 +54,15 @@ static int run(int argc, char *argv[]) {
                                        machine_name_invalid_reason(argv[1]));
         }
 
-        r = mspawn_load_by_name(argv[1], time(NULL), &c, &d);
+        build_options_init(&o);
+        r = mspawn_load_by_name(argv[1], time(NULL), &o.paths, &c, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return log_error_errno(r, "Machine '%s' has no usable .mspawn.", argv[1]);
         if (!c)
                 return log_error_errno(ENOENT, "Machine '%s' is masked.", argv[1]);
 
-        r = global_config_files(NULL, NULL, &conf_files);
+        r = global_config_files(o.paths.vendor_conf, o.paths.sysconf_dir, &conf_files);
         if (r < 0)
                 return log_oom();
         diagnostics_done(&d);
@@ -70,7 +71,6 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Cannot use the global configuration.");
 
-        build_options_init(&o);
         o.progress = on_progress;
         diagnostics_done(&d);
         r = machine_build(c, g, &o, &result, &d);
@@ -82,7 +82,7 @@ static int run(int argc, char *argv[]) {
                 return r;
         }
         if (result.existed) {
-                log_debug("%s/%s exists already.", o.machines_dir, c->name);
+                log_debug("%s/%s exists already.", o.paths.machines_dir, c->name);
                 return 0;
         }
         if (result.proxy)

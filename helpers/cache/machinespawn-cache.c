@@ -9,6 +9,7 @@
 #include "cache.h"
 #include "global-config.h"
 #include "log.h"
+#include "paths.h"
 #include "strv.h"
 #include "tree.h"
 #include "valid.h"
@@ -85,7 +86,9 @@ static int run(int argc, char *argv[]) {
                         return log_error_errno(EINVAL, "Not a cache key (see \"%s list\"): %s",
                                                program_invocation_short_name, argv[i]);
                 }
-        r = global_config_files(NULL, NULL, &files);
+        Paths paths;
+        paths_from_environment(&paths);
+        r = global_config_files(paths.vendor_conf, paths.sysconf_dir, &files);
         if (r < 0)
                 return log_oom();
         r = global_config_load(files, &g, &d);

@@ -10,16 +10,22 @@
 #include "generator.h"
 #include "gpu.h"
 #include "log.h"
-#include "machine-build.h"
 #include "mspawn-load.h"
-#include "strv.h"
+#include "paths.h"
 #include "polkit.h"
+#include "strv.h"
 #include "user.h"
 #include "valid.h"
 
+static const Paths *env_paths(void) {
+        static Paths p;
+        if (!p.machines_dir)
+                paths_from_environment(&p);
+        return &p;
+}
+
 static const char *nspawn_dir(void) {
-        const char *e = getenv("MACHINESPAWN_NSPAWN_DIR");
-        return isempty(e) ? "/run/systemd/nspawn" : e;
+        return env_paths()->nspawn_dir;
 }
 
 typedef struct Prepared {
@@ -42,13 +48,13 @@ static int find_gpu(const MachineConfig *c, GpuDevices *ret) {
 
         if (!c->user.gpu)
                 return 0;
-        r = gpu_find_nodes(gpu_dev_dir(), ret);
+        r = gpu_find_nodes(env_paths()->dev_dir, ret);
         if (r < 0)
-                return log_error_errno(r, "Cannot look for GPU devices in %s: %m", gpu_dev_dir());
+                return log_error_errno(r, "Cannot look for GPU devices in %s: %m", env_paths()->dev_dir);
         if (!ret->nodes)
                 log_warning("%s: [User] GPU=yes, but %s has no GPU device nodes (dri/, nvidia*); starting without.",
-                            c->source_path, gpu_dev_dir());
-        r = gpu_find_libraries(ret);
+                            c->source_path, env_paths()->dev_dir);
+        r = gpu_find_libraries(ret, env_paths()->ldconfig);
         if (r < 0)
                 log_warning_errno(r, "Cannot list the host's NVIDIA libraries (ldconfig -p): %m; starting without them.");
         return 0;
@@ -58,13 +64,11 @@ static int find_gpu(const MachineConfig *c, GpuDevices *ret) {
  * what a key no longer names goes. user NULL: no [User], all of it goes. */
 static int sync_user_files(const MachineConfig *c, int root_fd, const HostUser *user) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
-        BuildOptions o;
-        ExportPaths paths = { .launcher = BIN_DIR "/machinespawn" };
+        ExportPaths paths = { .state_dir = env_paths()->state_dir, .launcher = BIN_DIR "/machinespawn" };
         ExportUser eu = {};
+        const char *polkit_dir = env_paths()->polkit_dir;
         int r;
 
-        build_options_init(&o);
-        paths.state_dir = o.state_dir;
         if (user)
                 eu = (ExportUser) { user->name, user->home, user->uid, user->gid };
         r = export_sync(&paths, c->name, root_fd, user ? &eu : NULL, c->user.export_apps, c->user.export_bins, &d);
@@ -72,19 +76,18 @@ static int sync_user_files(const MachineConfig *c, int root_fd, const HostUser *
         if (r < 0)
                 return log_error_errno(r, "Cannot export the apps and programs of machine %s: %m", c->name);
 
-        r = polkit_rule_sync(polkit_rules_dir(), c->name, user ? user->name : NULL);
+        r = polkit_rule_sync(polkit_dir, c->name, user ? user->name : NULL);
         if (r == -EEXIST)
                 log_warning("%s/60-machinespawn-%s.rules exists and was not written by machinespawn, leaving it.",
-                            polkit_rules_dir(), c->name);
+                            polkit_dir, c->name);
         else if (r < 0)
                 return log_error_errno(r, "Cannot write the polkit rule of machine %s in %s: %m", c->name,
-                                       polkit_rules_dir());
+                                       polkit_dir);
         return 0;
 }
 
 static const char *machines_dir(void) {
-        const char *e = getenv("MACHINESPAWN_MACHINES_DIR");
-        return isempty(e) ? "/var/lib/machines" : e;
+        return env_paths()->machines_dir;
 }
 
 /* Display=, Audio=: the sockets of the user's live session, found now; missing ones are warnings. */
@@ -147,7 +150,7 @@ static int run(int argc, char *argv[]) {
         if (!machine_name_is_valid(argv[1]))
                 return log_error_errno(EINVAL, "Not a valid machine name: %s.", machine_name_invalid_reason(argv[1]));
 
-        r = mspawn_load_by_name(argv[1], time(NULL), &c, &d);
+        r = mspawn_load_by_name(argv[1], time(NULL), env_paths(), &c, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return log_error_errno(r, "Machine '%s' has no usable .mspawn, refusing to start it.", argv[1]);

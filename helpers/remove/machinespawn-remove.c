@@ -14,10 +14,6 @@
 #define EXIT_USAGE 2
 static bool usage_failed = false;
 
-static const char *nspawn_dir(void) {
-        return getenv("MACHINESPAWN_NSPAWN_DIR") ?: "/run/systemd/nspawn";
-}
-
 /* Under systemd the machine is systemd-nspawn@NAME.service: stop it the normal way. */
 static int stop_machine(const char *name) {
         _cleanup_free_ char *unit = strjoin("systemd-nspawn@", name, ".service");
@@ -56,7 +52,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Failed to stop systemd-nspawn@%s.service: %m", argv[1]);
 
-        r = machine_remove(argv[1], &o, nspawn_dir(), &stats, &d);
+        r = machine_remove(argv[1], &o, o.paths.nspawn_dir, &stats, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return r;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -29,3 +30,13 @@ static inline int greedy_realloc(void **p, size_t *allocated, size_t need, size_
 
 #define GREEDY_REALLOC(array, allocated, need)                                                   \
         greedy_realloc((void **) &(array), &(allocated), (need), sizeof((array)[0]))
+
+/* The same for an array whose capacity nobody counts (a string vector made anywhere): what malloc gave it
+ * is its capacity. Sanitizers and valgrind report the size asked for, so nothing past it is ever used. */
+static inline int greedy_realloc_unknown(void **p, size_t need, size_t size) {
+        size_t allocated = *p ? malloc_usable_size(*p) / size : 0;
+        return greedy_realloc(p, &allocated, need, size);
+}
+
+#define GREEDY_REALLOC_UNKNOWN(array, need)                                                      \
+        greedy_realloc_unknown((void **) &(array), (need), sizeof((array)[0]))

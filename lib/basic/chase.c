@@ -6,6 +6,7 @@
 
 #include "chase.h"
 #include "fileio.h"
+#include "paths.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -18,8 +19,10 @@ static int openat2_state = -1; /* -1 unknown, 0 missing (or disabled), 1 there *
 
 bool chase_have_openat2(void) {
         if (openat2_state < 0) {
-                const char *e = getenv("MACHINESPAWN_CHASE_NO_OPENAT2");
-                openat2_state = !(e && streq(e, "1"));
+                /* process-wide: the resolver is chosen once, like the kernel's support for it */
+                Paths p;
+                paths_from_environment(&p);
+                openat2_state = !p.chase_no_openat2;
         }
         return openat2_state > 0;
 }

@@ -218,14 +218,8 @@ static ssize_t string_sink_write(void *cookie, const char *data, size_t n) {
         StringSink *s = cookie;
 
         if (s->size + n + 1 > s->alloc) {
-                size_t a = s->alloc ? s->alloc : 1024;
-                while (a < s->size + n + 1)
-                        a *= 2;
-                char *b = realloc(s->buf, a);
-                if (!b)
+                if (GREEDY_REALLOC(s->buf, s->alloc, s->size + n + 1) < 0)
                         return -1;
-                s->buf = b;
-                s->alloc = a;
         }
         memcpy(s->buf + s->size, data, n);
         s->size += n;

@@ -36,16 +36,14 @@ int strv_push_greedy(char ***l, size_t *n, size_t *allocated, char *value) {
 }
 
 int strv_push(char ***l, char *value) {
-        /* No capacity is known for a list made elsewhere: exactly one more slot. */
         size_t n = strv_length(*l);
-        char **c = realloc(*l, sizeof(char *) * (n + 2));
-        if (!c) {
+
+        if (GREEDY_REALLOC_UNKNOWN(*l, n + 2) < 0) {
                 free(value);
                 return -ENOMEM;
         }
-        c[n] = value;
-        c[n + 1] = NULL;
-        *l = c;
+        (*l)[n] = value;
+        (*l)[n + 1] = NULL;
         return 0;
 }
 
@@ -63,10 +61,9 @@ int strv_extend_strv(char ***a, char * const *b) {
         if (k == 0)
                 return 0;
         /* one allocation for all of b, not one per element */
-        c = realloc(*a, sizeof(char *) * (n + k + 1));
-        if (!c)
+        if (GREEDY_REALLOC_UNKNOWN(*a, n + k + 1) < 0)
                 return -ENOMEM;
-        *a = c;
+        c = *a;
         for (size_t i = 0; i < k; i++) {
                 c[n + i] = strdup(b[i]);
                 if (!c[n + i]) {

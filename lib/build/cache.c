@@ -3,6 +3,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "alloc-util.h"
 #include "cache.h"
 #include "fileio.h"
 #include "strv.h"
@@ -43,12 +44,10 @@ int cache_base(const char *dir, const char *key, char **ret_path, bool *ret_is_a
         return -ENOENT;
 }
 
-bool cache_use_archives(const char *dir) {
-        const char *e = getenv("MACHINESPAWN_CACHE_FORMAT");
-
-        if (streq_ptr(e, "archive"))
+bool cache_use_archives(const char *dir, const char *format) {
+        if (streq_ptr(format, "archive"))
                 return true;
-        if (streq_ptr(e, "tree"))
+        if (streq_ptr(format, "tree"))
                 return false;
         return !dir_supports_reflink(dir);
 }
@@ -215,7 +214,7 @@ static int entry_cmp(const void *a, const void *b) {
 
 int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n) {
         CacheEntry *l = NULL;
-        size_t n = 0;
+        size_t n = 0, allocated = 0;
         DIR *d = opendir(dir);
         struct dirent *de;
 
@@ -228,7 +227,7 @@ int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n) {
         }
         while ((de = readdir(d))) {
                 _cleanup_free_ char *infop = NULL;
-                CacheEntry e = {}, *nl;
+                CacheEntry e = {};
                 int fd;
 
                 const char *suffix = endswith(de->d_name, CACHE_ARCHIVE_SUFFIX);
@@ -245,13 +244,11 @@ int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n) {
                 e.busy = fd == -EBUSY;
                 if (fd >= 0)
                         close(fd);
-                nl = realloc(l, sizeof(CacheEntry) * (n + 1));
-                if (!nl) {
+                if (GREEDY_REALLOC(l, allocated, n + 1) < 0) {
                         free(e.key);
                         free(e.info);
                         goto oom;
                 }
-                l = nl;
                 l[n++] = e;
         }
         closedir(d);

@@ -30,9 +30,9 @@ char *cache_path(const char *dir, const char *key, const char *suffix);
 /* The base of KEY: the tree or the archive, whichever is there; -ENOENT if neither. */
 int cache_base(const char *dir, const char *key, char **ret_path, bool *ret_is_archive);
 
-/* Whether new bases in dir are kept as archives: $MACHINESPAWN_CACHE_FORMAT=tree|archive, else by
- * whether dir has reflinks. */
-bool cache_use_archives(const char *dir);
+/* Whether new bases in dir are kept as archives: format "tree" or "archive" (Paths.cache_format), else
+ * (NULL) by whether dir has reflinks. */
+bool cache_use_archives(const char *dir, const char *format);
 
 /* flock()s KEY.lock (creating dir and file); operation is LOCK_SH or LOCK_EX, optionally | LOCK_NB.
  * Returns the fd; closing it releases the lock. */

@@ -18,11 +18,6 @@ void gpu_devices_done(GpuDevices *g) {
         *g = (GpuDevices) {};
 }
 
-const char *gpu_dev_dir(void) {
-        const char *e = getenv("MACHINESPAWN_DEV_DIR");
-        return isempty(e) ? "/dev" : e;
-}
-
 static bool name_is_nvidia_node(const char *n) {
         const char *p = startswith(n, "nvidia");
 
@@ -175,7 +170,7 @@ static int run_capture(const char *program, char **ret) {
         return r;
 }
 
-int gpu_find_libraries(GpuDevices *g) {
+int gpu_find_libraries(GpuDevices *g, const char *ldconfig) {
         static const char *const data_files[] = {
                 "/usr/share/vulkan/icd.d/nvidia_icd.json",
                 "/usr/share/glvnd/egl_vendor.d/10_nvidia.json",
@@ -186,7 +181,6 @@ int gpu_find_libraries(GpuDevices *g) {
         _cleanup_free_ char *text = NULL;
         _cleanup_strv_free_ char **libs = NULL;
         bool nvidia = false;
-        const char *ldconfig = getenv("MACHINESPAWN_LDCONFIG");
         int r;
 
         STRV_FOREACH(n, g->nodes)
@@ -195,7 +189,7 @@ int gpu_find_libraries(GpuDevices *g) {
         if (!nvidia)
                 return 0;
 
-        r = run_capture(isempty(ldconfig) ? "ldconfig" : ldconfig, &text);
+        r = run_capture(ldconfig, &text);
         if (r < 0)
                 return r;
         r = gpu_libraries_from_ldconfig(text, &libs);

@@ -23,9 +23,6 @@ typedef struct GpuDevices {
 
 void gpu_devices_done(GpuDevices *g);
 
-/* /dev, or $MACHINESPAWN_DEV_DIR (tests make device nodes in a directory of their own). */
-const char *gpu_dev_dir(void);
-
 /* Character devices under dev_dir as listed above, sorted. Anything else there (a regular file, a link)
  * is not a device to pass on and is skipped. */
 int gpu_find_nodes(const char *dev_dir, GpuDevices *ret);
@@ -37,9 +34,10 @@ bool gpu_library_is_nvidia(const char *name);
  * gpu_library_is_nvidia(), each once, in order. Lines that do not parse are skipped. */
 int gpu_libraries_from_ldconfig(const char *text, char ***ret);
 
-/* Runs "ldconfig -p" ($MACHINESPAWN_LDCONFIG instead, for tests) and adds what it lists to g->libs, with the
- * driver's data files that exist (Vulkan ICD, EGL vendor). Only when g has an NVIDIA node. */
-int gpu_find_libraries(GpuDevices *g);
+/* Runs "LDCONFIG -p" (Paths.ldconfig: a stand-in for tests) and adds what it lists to g->libs, with the
+ * driver's data files that exist (Vulkan ICD, EGL vendor). Only when g has an NVIDIA node. dev_dir is
+ * Paths.dev_dir (tests make device nodes in a directory of their own). */
+int gpu_find_libraries(GpuDevices *g, const char *ldconfig);
 
 /* The nspawn settings: a [Files] section with a Bind= per node and a BindReadOnly= per library. Nothing
  * when g is empty. -EINVAL for a path systemd would read back differently. */

@@ -181,7 +181,7 @@ static int build_base(const BootstrapPlan *p, const GlobalConfig *g, const Build
                 return diag_error(d, NULL, 0, r, "Cannot tidy the new base: %s%s%s", strempty(failed), failed ? ": " : "",
                                   chase_strerror(r));
         }
-        if (cache_use_archives(g->cache_dir)) {
+        if (cache_use_archives(g->cache_dir, o->paths.cache_format)) {
                 _cleanup_free_ char *archive = strjoin(tmp, CACHE_ARCHIVE_SUFFIX);
                 if (!archive)
                         return -ENOMEM;
@@ -244,7 +244,7 @@ static int write_origin(const BuildOptions *o, const char *name, const char *kin
         text = strjoin(kind, "=", what, "\ncreated=", built, "\n");
         if (!p || !text)
                 return -ENOMEM;
-        int r = mkdir_p(o->state_dir, 0755);
+        int r = mkdir_p(o->paths.state_dir, 0755);
         if (r < 0)
                 return r;
         return write_file_atomic(p, text, strlen(text), 0644, 0);
@@ -265,12 +265,13 @@ static void pull_progress(void *userdata, uint64_t done, uint64_t total) {
 
 static int build_from_image(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, const char *path,
                             BuildResult *ret, Diagnostics *d) {
-        _cleanup_free_ char *tmp = strjoin(o->machines_dir, "/.#", c->name, ".XXXXXX");
+        _cleanup_free_ char *tmp = strjoin(o->paths.machines_dir, "/.#", c->name, ".XXXXXX");
         PullOptions po = {
                 .url = c->image.value,
                 .verify = c->verify,
                 .sha256 = c->verify_sha256,
                 .cache_dir = g->cache_dir,
+                .ca_bundle = o->paths.ca_bundle,
                 .progress = pull_progress,
                 .userdata = (void *) o,
         };
@@ -280,7 +281,7 @@ static int build_from_image(const MachineConfig *c, const GlobalConfig *g, const
         if (!tmp)
                 return -ENOMEM;
         if (!mkdtemp(tmp))
-                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->machines_dir);
+                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->paths.machines_dir);
         if (c->verify == VERIFY_NO)
                 diag_warning(d, c->source_path, 0, "Verify=no: %s is not verified.", c->image.value);
 
@@ -321,8 +322,8 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         int r;
 
         *ret = (BuildResult) {};
-        path = strjoin(o->machines_dir, "/", c->name);
-        raw = strjoin(o->machines_dir, "/", c->name, ".raw");
+        path = strjoin(o->paths.machines_dir, "/", c->name);
+        raw = strjoin(o->paths.machines_dir, "/", c->name, ".raw");
         if (!path || !raw)
                 return -ENOMEM;
 
@@ -335,10 +336,10 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
                 ret->existed = true;
                 return 0;
         }
-        r = mkdir_p(o->machines_dir, 0700);
+        r = mkdir_p(o->paths.machines_dir, 0700);
         if (r < 0)
-                return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->machines_dir, strerror(-r));
-        clean_machine_tmp(o->machines_dir, c->name);
+                return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->paths.machines_dir, strerror(-r));
+        clean_machine_tmp(o->paths.machines_dir, c->name);
 
         if (c->image.value)
                 return build_from_image(c, g, o, path, ret, d);
@@ -348,7 +349,7 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
                 .architecture = host_arch,
                 .have_mmdebstrap = find_executable("mmdebstrap"),
                 .now = now,
-                .distro_info_dir = o->distro_info_dir,
+                .distro_info_dir = o->paths.distro_info_dir,
         };
         r = bootstrap_plan_build(c, g, &host, &p, d);
         if (r < 0)
@@ -360,7 +361,7 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         if (!result.cache_key)
                 return -ENOMEM;
 
-        r = proxy_resolve(g->proxy, &proxy);
+        r = proxy_resolve(g->proxy, &o->paths, &proxy);
         if (r < 0)
                 return r;
         if (proxy.ignored)
@@ -402,11 +403,11 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         r = cache_base(g->cache_dir, p->cache_key, &base, &is_archive);
         if (r < 0)
                 return diag_error(d, NULL, 0, r, "Base %s vanished from %s.", p->cache_key, g->cache_dir);
-        tmp = strjoin(o->machines_dir, "/.#", c->name, ".XXXXXX");
+        tmp = strjoin(o->paths.machines_dir, "/.#", c->name, ".XXXXXX");
         if (!tmp)
                 return -ENOMEM;
         if (!mkdtemp(tmp))
-                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->machines_dir);
+                return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->paths.machines_dir);
         (void) rmdir(tmp); /* tree_clone() and tree_unpack() make it, mkdtemp() only reserved a unique name */
 
         progress(o, "Copying base %s", p->cache_key);

@@ -7,15 +7,13 @@
 #include "diag.h"
 #include "global-config.h"
 #include "machine-config.h"
+#include "paths.h"
 
 /* status: a line for STATUS= and people; percent: of a download, or -1 for a phase change. */
 typedef void (*BuildProgress)(void *userdata, const char *status, int percent);
 
 typedef struct BuildOptions {
-        const char *machines_dir; /* /var/lib/machines */
-        const char *run_dir;      /* /run/machinespawn: per-machine locks */
-        const char *state_dir;    /* /var/lib/machinespawn: where each machine came from */
-        const char *distro_info_dir;
+        Paths paths;              /* machines_dir, run_dir (per-machine locks), state_dir (origins), ... */
         BuildProgress progress;   /* phase changes, for STATUS= and progress displays */
         void *userdata;
 } BuildOptions;
@@ -33,8 +31,7 @@ typedef struct BuildResult {
 
 void build_result_done(BuildResult *r);
 
-/* The defaults: /var/lib/machines, /run/machinespawn and /var/lib/machinespawn, or
- * $MACHINESPAWN_MACHINES_DIR, $MACHINESPAWN_RUN_DIR and $MACHINESPAWN_STATE_DIR. */
+/* Paths from the environment, no progress callback. */
 void build_options_init(BuildOptions *o);
 
 /* Makes machines_dir/NAME exist: from the cache (building the base first if it is missing or older than

@@ -55,13 +55,13 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
         if (!machine_name_is_valid(name))
                 return diag_error(d, NULL, 0, EINVAL, "'%s' is not a valid machine name.", name);
 
-        path = strjoin(o->machines_dir, "/", name);
-        raw = strjoin(o->machines_dir, "/", name, ".raw");
-        tmp = strjoin(o->machines_dir, "/.#", name, ".XXXXXX");
+        path = strjoin(o->paths.machines_dir, "/", name);
+        raw = strjoin(o->paths.machines_dir, "/", name, ".raw");
+        tmp = strjoin(o->paths.machines_dir, "/.#", name, ".XXXXXX");
         if (!path || !raw || !tmp)
                 return -ENOMEM;
 
-        r = machine_is_running(o->machines_dir, name);
+        r = machine_is_running(o->paths.machines_dir, name);
         if (r < 0)
                 return diag_error(d, NULL, 0, r, "Cannot tell whether %s runs: %s", name, strerror(-r));
         if (r > 0)
@@ -76,7 +76,7 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
                 if (unlink(raw) < 0)
                         return diag_error(d, NULL, 0, errno, "Cannot remove %s: %m", raw);
         } else if (lstat(path, &st) < 0)
-                return diag_error(d, NULL, 0, ENOENT, "Machine %s has no image in %s.", name, o->machines_dir);
+                return diag_error(d, NULL, 0, ENOENT, "Machine %s has no image in %s.", name, o->paths.machines_dir);
         else if (!S_ISDIR(st.st_mode))
                 return diag_error(d, NULL, 0, ENOTDIR, "%s is not a directory, not removing it.", path);
         else {
@@ -98,12 +98,12 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
                 return diag_error(d, NULL, 0, r, "Cannot remove %s/%s.nspawn: %s", nspawn_dir, name, strerror(-r));
 
         /* [User] ExportApps=, ExportBins= and the polkit rule: they name a machine that is gone */
-        r = export_remove(o->state_dir, name, d);
+        r = export_remove(o->paths.state_dir, name, d);
         if (r < 0)
                 return diag_error(d, NULL, 0, r, "Cannot remove what machine %s exported: %s", name, strerror(-r));
-        r = polkit_rule_remove(polkit_rules_dir(), name);
+        r = polkit_rule_remove(o->paths.polkit_dir, name);
         if (r < 0)
-                return diag_error(d, NULL, 0, r, "Cannot remove %s/60-machinespawn-%s.rules: %s", polkit_rules_dir(),
+                return diag_error(d, NULL, 0, r, "Cannot remove %s/60-machinespawn-%s.rules: %s", o->paths.polkit_dir,
                                   name, strerror(-r));
         return 0;
 }

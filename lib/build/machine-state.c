@@ -4,30 +4,25 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
-#include "distro-info.h"
 #include "fileio.h"
 #include "machine-build.h"
 #include "strv.h"
 
 void build_options_init(BuildOptions *o) {
-        *o = (BuildOptions) {
-                .machines_dir = getenv("MACHINESPAWN_MACHINES_DIR") ?: "/var/lib/machines",
-                .run_dir = getenv("MACHINESPAWN_RUN_DIR") ?: "/run/machinespawn",
-                .state_dir = getenv("MACHINESPAWN_STATE_DIR") ?: "/var/lib/machinespawn",
-                .distro_info_dir = distro_info_dir(),
-        };
+        *o = (BuildOptions) {};
+        paths_from_environment(&o->paths);
 }
 
 int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d) {
-        _cleanup_free_ char *p = strjoin(o->run_dir, "/", name, ".lock");
+        _cleanup_free_ char *p = strjoin(o->paths.run_dir, "/", name, ".lock");
         _cleanup_close_ int fd = -EBADF;
         int r;
 
         if (!p)
                 return -ENOMEM;
-        r = mkdir_p(o->run_dir, 0755);
+        r = mkdir_p(o->paths.run_dir, 0755);
         if (r < 0)
-                return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->run_dir, strerror(-r));
+                return diag_error(d, NULL, 0, r, "Cannot create %s: %s", o->paths.run_dir, strerror(-r));
         fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0 || flock(fd, LOCK_EX) < 0)
                 return diag_error(d, NULL, 0, errno, "Cannot lock %s: %m", p);
@@ -35,5 +30,5 @@ int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d) {
 }
 
 char *machine_origin_path(const BuildOptions *o, const char *name) {
-        return strjoin(o->state_dir, "/", name, ".origin");
+        return strjoin(o->paths.state_dir, "/", name, ".origin");
 }

@@ -11,9 +11,7 @@
  *
  * It lives in /etc/polkit-1/rules.d (polkit before 124 reads rules only from there and from
  * /usr/share/polkit-1/rules.d; /run came later), written and removed by machinespawn-prepare at each start
- * and removed with the machine. $MACHINESPAWN_POLKIT_DIR replaces the directory (tests). */
-
-const char *polkit_rules_dir(void);
+ * and removed with the machine. Paths.polkit_dir replaces the directory (tests). */
 
 /* Pure: the rule's JavaScript. -EINVAL for a machine or user name that is not valid (nothing else could
  * end up inside the string literals). */

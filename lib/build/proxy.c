@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "proxy.h"
 #include "strv.h"
@@ -154,12 +155,9 @@ int proxy_probe(const char *host, uint16_t port, int timeout_ms, char **ret_repl
 /* ---- who listens: the kernel's socket tables ---- */
 
 static int listeners_append(SocketListener **l, size_t *n, const SocketListener *x) {
-        SocketListener *m = realloc(*l, sizeof(SocketListener) * (*n + 1));
-
-        if (!m)
+        if (GREEDY_REALLOC_UNKNOWN(*l, *n + 1) < 0)
                 return -ENOMEM;
-        m[(*n)++] = *x;
-        *l = m;
+        (*l)[(*n)++] = *x;
         return 0;
 }
 
@@ -295,7 +293,7 @@ static int listeners_netlink(int family, uint16_t port, SocketListener **l, size
         }
 }
 
-int socket_listeners(uint16_t port, SocketListener **ret, size_t *ret_n) {
+int socket_listeners(uint16_t port, bool proc_tables, SocketListener **ret, size_t *ret_n) {
         static const struct {
                 int family;
                 const char *path;
@@ -305,13 +303,12 @@ int socket_listeners(uint16_t port, SocketListener **ret, size_t *ret_n) {
         };
         SocketListener *l = NULL;
         size_t n = 0;
-        bool use_proc = streq_ptr(getenv("MACHINESPAWN_SOCKET_TABLE"), "proc");
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(tables); i++) {
                 _cleanup_free_ char *text = NULL;
 
-                r = use_proc ? -EOPNOTSUPP : listeners_netlink(tables[i].family, port, &l, &n);
+                r = proc_tables ? -EOPNOTSUPP : listeners_netlink(tables[i].family, port, &l, &n);
                 if (r == -ENOMEM)
                         goto fail;
                 if (r >= 0)
@@ -392,7 +389,7 @@ int socket_listeners_trusted(const SocketListener *l, size_t n, int family, cons
         return found;
 }
 
-int proxy_listener_trusted(const char *host, uint16_t port, uid_t *ret_uid) {
+int proxy_listener_trusted(const Paths *paths, const char *host, uint16_t port, uid_t *ret_uid) {
         _cleanup_free_ SocketListener *l = NULL;
         _cleanup_free_ char *defs = NULL;
         uint8_t addr[16];
@@ -405,7 +402,7 @@ int proxy_listener_trusted(const char *host, uint16_t port, uid_t *ret_uid) {
                 family = AF_INET6;
         else
                 return -EINVAL;
-        r = socket_listeners(port, &l, &n);
+        r = socket_listeners(port, paths->socket_table_proc, &l, &n);
         if (r < 0)
                 return r;
         (void) read_full_file("/etc/login.defs", &defs, NULL);
@@ -425,11 +422,12 @@ static bool address_is_loopback(const char *s) {
 
 /* A listener on loopback is anyone's to open, unless the port is taken: trust it only when a system
  * account holds it. Returns 1 trusted, 0 not (with a note in ret->ignored), < 0 on errors. */
-static int check_loopback_listener(const char *what, const char *host, uint16_t port, ProxyResult *ret) {
+static int check_loopback_listener(const Paths *paths, const char *what, const char *host, uint16_t port,
+                                   ProxyResult *ret) {
         uid_t uid;
         int r;
 
-        r = proxy_listener_trusted(host, port, &uid);
+        r = proxy_listener_trusted(paths, host, port, &uid);
         if (r == -ENOMEM)
                 return r;
         if (r > 0)
@@ -470,7 +468,7 @@ static const char *kind_name(ProxyKind k) {
         }
 }
 
-int proxy_resolve(const char *mode, ProxyResult *ret) {
+int proxy_resolve(const char *mode, const Paths *paths, ProxyResult *ret) {
         static const struct {
                 uint16_t port;
                 ProxyKind kind;
@@ -479,8 +477,7 @@ int proxy_resolve(const char *mode, ProxyResult *ret) {
                 { 9999, PROXY_KIND_APPROX },
                 { 3563, PROXY_KIND_SQUID_DEB_PROXY },
         };
-        const char *host = getenv("MACHINESPAWN_PROXY_PROBE_HOST") ?: "127.0.0.1";
-        const char *hosts_file = getenv("MACHINESPAWN_HOSTS_FILE") ?: "/etc/hosts";
+        const char *host = paths->proxy_probe_host;
         _cleanup_free_ char *hosts = NULL, *address = NULL;
         const char *env;
         int r;
@@ -504,7 +501,7 @@ int proxy_resolve(const char *mode, ProxyResult *ret) {
                         continue; /* something else listens there */
                 /* The socket tables are read after the probe found a proxy, so the listener is the one
                  * that answered (it cannot have gone away in between without the port being free). */
-                r = check_loopback_listener(kind_name(local[i].kind), host, local[i].port, ret);
+                r = check_loopback_listener(paths, kind_name(local[i].kind), host, local[i].port, ret);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -516,11 +513,11 @@ int proxy_resolve(const char *mode, ProxyResult *ret) {
                 return ret->url ? 0 : -ENOMEM;
         }
 
-        if (read_full_file(hosts_file, &hosts, NULL) >= 0) {
+        if (read_full_file(paths->hosts_file, &hosts, NULL) >= 0) {
                 ret->url = proxy_from_hosts(hosts, &address);
                 if (ret->url && address_is_loopback(address)) {
                         /* "127.0.0.1 apt-proxy" is the same port anyone on this host may open */
-                        r = check_loopback_listener("apt-proxy", address, 3142, ret);
+                        r = check_loopback_listener(paths, "apt-proxy", address, 3142, ret);
                         if (r < 0)
                                 return r;
                         if (r == 0)
@@ -534,7 +531,7 @@ int proxy_resolve(const char *mode, ProxyResult *ret) {
         }
 
         /* the host apt's own proxy setting */
-        if (!getenv("MACHINESPAWN_PROXY_NO_APT_CONFIG")) {
+        if (!paths->proxy_no_apt_config) {
                 FILE *f = popen("apt-config shell PROXY Acquire::http::Proxy 2>/dev/null", "re");
                 if (f) {
                         char line[1024] = "";

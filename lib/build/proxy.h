@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "paths.h"
+
 /* Finding a local package proxy, the way auto-apt-proxy does: a cache answering on its well-known port
  * (recognised by what it answers, not by an open port), an "apt-proxy" host, the host apt's
  * Acquire::http::Proxy, $http_proxy. */
@@ -47,8 +49,8 @@ typedef struct SocketListener {
 int socket_table_parse(const char *text, int family, uint16_t port, SocketListener **l, size_t *n);
 
 /* Every LISTEN socket on port in this network namespace: NETLINK_SOCK_DIAG, or /proc/net/tcp and tcp6
- * where that is not available ($MACHINESPAWN_SOCKET_TABLE=proc forces those, for tests). */
-int socket_listeners(uint16_t port, SocketListener **ret, size_t *ret_n);
+ * where that is not available (proc_tables forces those, for tests). */
+int socket_listeners(uint16_t port, bool proc_tables, SocketListener **ret, size_t *ret_n);
 
 /* Pure: SYS_UID_MAX from the text of /etc/login.defs; 999, Debian's default, when it is not set. */
 uid_t login_defs_sys_uid_max(const char *text);
@@ -60,7 +62,7 @@ int socket_listeners_trusted(const SocketListener *l, size_t n, int family, cons
                              uid_t max_uid, uid_t *ret_uid);
 
 /* The whole check for a numeric host address: 1 trusted, 0 not (*ret_uid as above), < 0 on errors. */
-int proxy_listener_trusted(const char *host, uint16_t port, uid_t *ret_uid);
+int proxy_listener_trusted(const Paths *paths, const char *host, uint16_t port, uid_t *ret_uid);
 
 /* What KeepProxy= may write into a machine: a configured proxy only. One found by looking around is this
  * host's for now; it may be gone, or someone else's, when the machine runs. NULL: nothing. */
@@ -71,4 +73,4 @@ const char *proxy_to_keep(const ProxyResult *r, bool keep_proxy);
  * loopback address is used only when its listening socket belongs to root or a system account (UID up to
  * SYS_UID_MAX): anyone else on the host could otherwise serve every package of every machine built here.
  * Configured ones (mode a URL, apt's setting, $http_proxy) are the admin's word and used as they are. */
-int proxy_resolve(const char *mode, ProxyResult *ret);
+int proxy_resolve(const char *mode, const Paths *paths, ProxyResult *ret);

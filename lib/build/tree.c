@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "alloc-util.h"
 #include "strv.h"
 #include "tree.h"
 
@@ -285,14 +286,11 @@ static int walk_tree(int top_fd, uint64_t mnt_id, bool remove, RemoveStats *stat
                         continue;
                 }
                 if (n >= alloc) {
-                        WalkLevel *nl = reallocarray(levels, alloc * 2, sizeof(WalkLevel));
-                        if (!nl) {
+                        if (GREEDY_REALLOC(levels, alloc, n + 1) < 0) {
                                 close(cfd);
                                 keep_first(&ret, -ENOMEM);
                                 goto abort;
                         }
-                        levels = nl;
-                        alloc *= 2;
                         l = &levels[n - 1];
                 }
                 if (n_open >= WALK_OPEN_MAX) {

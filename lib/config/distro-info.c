@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <strings.h>
 
+#include "alloc-util.h"
 #include "distro-info.h"
 #include "strv.h"
 
@@ -25,11 +26,6 @@ static int distro_release_copy(const DistroRelease *from, DistroRelease *ret) {
         }
         *ret = d;
         return 0;
-}
-
-const char *distro_info_dir(void) {
-        const char *e = getenv("MACHINESPAWN_DISTRO_INFO_DIR");
-        return isempty(e) ? "/usr/share/distro-info" : e;
 }
 
 typedef struct Row {
@@ -123,7 +119,7 @@ static int parse_row(const char *line, const Columns *cols, Row *ret) {
 static int load_rows_uncached(const char *dir, const char *distribution, Row **ret, size_t *ret_n) {
         _cleanup_free_ char *path = NULL, *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        size_t sz = 0, n = 0;
+        size_t sz = 0, n = 0, allocated = 0;
         Row *rows = NULL;
         bool header = true;
         Columns cols;
@@ -137,7 +133,7 @@ static int load_rows_uncached(const char *dir, const char *distribution, Row **r
                 return errno == ENOENT ? -ENOENT : negative_errno();
 
         while (getline(&line, &sz, f) >= 0) {
-                Row row, *nr;
+                Row row;
 
                 if (header) { /* "version,codename,series,created,release,eol,..." */
                         header = false;
@@ -146,14 +142,12 @@ static int load_rows_uncached(const char *dir, const char *distribution, Row **r
                 }
                 if (parse_row(line, &cols, &row) < 0)
                         continue;
-                nr = realloc(rows, sizeof(Row) * (n + 1));
-                if (!nr) {
+                if (GREEDY_REALLOC(rows, allocated, n + 1) < 0) {
                         free(row.version);
                         free(row.series);
                         rows_free(rows, n);
                         return -ENOMEM;
                 }
-                rows = nr;
                 rows[n++] = row;
         }
 

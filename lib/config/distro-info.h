@@ -21,9 +21,6 @@ typedef struct DistroRelease {
 
 void distro_release_done(DistroRelease *r);
 
-/* The directory holding the CSV files: $MACHINESPAWN_DISTRO_INFO_DIR or /usr/share/distro-info. */
-const char *distro_info_dir(void);
-
 /* Resolves a codename ("bookworm"), a version ("12", "22.04") or, for Debian, a suite alias ("stable",
  * "testing", "unstable", "oldstable") as of now. -ENOENT: no data for this distribution; -ESRCH: not a
  * release of it, and then *ret_known (if given) lists the codenames it knows. */

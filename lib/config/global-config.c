@@ -6,6 +6,7 @@
 
 #include <iniparser.h>
 
+#include "alloc-util.h"
 #include "build-config.h"
 #include "global-config.h"
 #include "strv.h"
@@ -53,9 +54,6 @@ int global_config_files(const char *vendor_file, const char *etc_dir, char ***re
         _cleanup_free_ char *main_file = NULL, *dropin_dir = NULL;
         DIR *d;
         int r;
-
-        vendor_file = vendor_file ?: getenv("MACHINESPAWN_VENDOR_CONF") ?: VENDOR_CONF_DIR "/machinespawn.conf";
-        etc_dir = etc_dir ?: getenv("MACHINESPAWN_SYSCONFDIR") ?: "/etc/machinespawn";
 
         files = calloc(1, sizeof(char *));
         dropins = calloc(1, sizeof(char *));
@@ -138,10 +136,8 @@ static DistroDefaults *distro_get(GlobalConfig *c, const char *name) {
         for (size_t i = 0; i < c->n_distros; i++)
                 if (streq(c->distros[i].name, name))
                         return c->distros + i;
-        n = realloc(c->distros, sizeof(DistroDefaults) * (c->n_distros + 1));
-        if (!n)
+        if (GREEDY_REALLOC_UNKNOWN(c->distros, c->n_distros + 1) < 0)
                 return NULL;
-        c->distros = n;
         n = c->distros + c->n_distros;
         *n = (DistroDefaults) { .name = strdup(name) };
         if (!n->name)

@@ -42,8 +42,7 @@ GlobalConfig *global_config_free(GlobalConfig *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(GlobalConfig *, global_config_free);
 
 /* The vendor file, then etc_dir/machinespawn.conf, then etc_dir/machinespawn.conf.d/ *.conf in lexical order;
- * only those that exist. NULL arguments mean the installed defaults (or $MACHINESPAWN_VENDOR_CONF and
- * $MACHINESPAWN_SYSCONFDIR). */
+ * only those that exist: Paths' vendor_conf and sysconf_dir. */
 int global_config_files(const char *vendor_file, const char *etc_dir, char ***ret);
 
 /* Reads the files with iniparser, later files overriding earlier ones key by key. Bad values are errors

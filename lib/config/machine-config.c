@@ -465,7 +465,7 @@ static const ConfigTableItem *config_table_lookup(const char *section, const cha
 
 /* ---- checks that need the whole file ---- */
 
-static int check_release(MachineConfig *c, time_t now, Diagnostics *d) {
+static int check_release(MachineConfig *c, time_t now, const char *distro_info_dir, Diagnostics *d) {
         _cleanup_free_ char *known = NULL;
         DistroRelease rel = {};
         const char *dist = c->distribution.value;
@@ -474,11 +474,11 @@ static int check_release(MachineConfig *c, time_t now, Diagnostics *d) {
         if (!streq(dist, "debian") && !streq(dist, "ubuntu"))
                 return 0; /* another debootstrap script: debootstrap itself knows its suites */
 
-        r = distro_release_resolve(distro_info_dir(), dist, c->release.value, now, &rel, &known);
+        r = distro_release_resolve(distro_info_dir, dist, c->release.value, now, &rel, &known);
         if (r == -ENOENT) {
                 diag_warning(d, c->release.file, c->release.line,
                              "Cannot check Release=%s: no %s/%s.csv (is distro-info-data installed?).",
-                             c->release.value, distro_info_dir(), dist);
+                             c->release.value, distro_info_dir, dist);
                 return 0;
         }
         if (r == -ESRCH)
@@ -492,7 +492,8 @@ static int check_release(MachineConfig *c, time_t now, Diagnostics *d) {
         return 0;
 }
 
-static int check_whole(MachineConfig *c, const char *main_file, time_t now, Diagnostics *d) {
+static int check_whole(MachineConfig *c, const char *main_file, time_t now, const char *distro_info_dir,
+                       Diagnostics *d) {
         int ret = 0;
 
         if (!c->distribution.value && !c->image.value)
@@ -513,7 +514,7 @@ static int check_whole(MachineConfig *c, const char *main_file, time_t now, Diag
                 if (!c->release.value)
                         ret = diag_error(d, c->distribution.file, c->distribution.line, EINVAL,
                                          "Distribution=%s needs Release= (a codename or version).", dist);
-                else if (check_release(c, now, d) < 0)
+                else if (check_release(c, now, distro_info_dir, d) < 0)
                         ret = -EINVAL;
                 if (c->verify != VERIFY_CHECKSUM)
                         diag_warning(d, main_file, 0, "Verify= only applies to Image=, ignoring.");
@@ -539,7 +540,7 @@ static int check_whole(MachineConfig *c, const char *main_file, time_t now, Diag
 }
 
 int machine_config_from_unit(const char *name, const char *main_file, const UnitFile *u, time_t now,
-                             MachineConfig **ret, Diagnostics *d) {
+                             const char *distro_info_dir, MachineConfig **ret, Diagnostics *d) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         ParseContext ctx = {};
         int r, ret_r = 0;
@@ -599,7 +600,7 @@ int machine_config_from_unit(const char *name, const char *main_file, const Unit
         if (ret_r < 0) /* cross checks on a half-understood file would only add noise */
                 return ret_r;
 
-        r = check_whole(c, main_file, now, d);
+        r = check_whole(c, main_file, now, distro_info_dir, d);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)

@@ -81,9 +81,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(MachineConfig *, machine_config_free);
 /* The pure half: interprets parsed assignments (in order) for machine NAME. Unknown keys are warnings;
  * bad values and contradictions are errors, all reported to d. Fails with -EBADMSG when anything was an
  * error, after reporting every one. main_file names the file in messages about the whole machine; now
- * resolves Release= aliases. */
+ * resolves Release= aliases with the distro-info CSV files in distro_info_dir. */
 int machine_config_from_unit(const char *name, const char *main_file, const UnitFile *u, time_t now,
-                             MachineConfig **ret, Diagnostics *d);
+                             const char *distro_info_dir, MachineConfig **ret, Diagnostics *d);
 
 const char *verify_mode_to_string(VerifyMode m);
 

@@ -14,13 +14,12 @@ static const char *const default_search_path[] = {
         "/usr/lib/machinespawn",
 };
 
-int mspawn_search_path(char ***ret) {
-        const char *e = getenv("MACHINESPAWN_CONFIG_PATH");
+int mspawn_search_path(const Paths *paths, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         int r;
 
-        if (e)
-                return strv_split(ret, e, ":");
+        if (paths->config_path)
+                return strv_split(ret, paths->config_path, ":");
 
         for (size_t i = 0; i < ELEMENTSOF(default_search_path); i++) {
                 r = strv_extend(&l, default_search_path[i]);
@@ -270,7 +269,8 @@ int mspawn_find(const MspawnIndex *idx, const char *name, char **ret_main, char 
         return masked;
 }
 
-int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineConfig **ret, Diagnostics *d) {
+int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, const Paths *paths, MachineConfig **ret,
+                Diagnostics *d) {
         _cleanup_(unit_file_done) UnitFile u = {};
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_free_ char *main_path = NULL, *text = NULL;
@@ -320,7 +320,7 @@ int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineCon
         if (r < 0)
                 return r;
 
-        r = machine_config_from_unit(name, main_path, &u, now, &c, d);
+        r = machine_config_from_unit(name, main_path, &u, now, paths->distro_info_dir, &c, d);
         if (r < 0)
                 return r;
 
@@ -330,16 +330,16 @@ int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineCon
         return 0;
 }
 
-int mspawn_load_by_name(const char *name, time_t now, MachineConfig **ret, Diagnostics *d) {
+int mspawn_load_by_name(const char *name, time_t now, const Paths *paths, MachineConfig **ret, Diagnostics *d) {
         _cleanup_(mspawn_index_done) MspawnIndex idx = {};
         _cleanup_strv_free_ char **search_path = NULL;
         int r;
 
-        r = mspawn_search_path(&search_path);
+        r = mspawn_search_path(paths, &search_path);
         if (r < 0)
                 return r;
         r = mspawn_index_build(search_path, &idx);
         if (r < 0)
                 return r;
-        return mspawn_load(&idx, name, now, ret, d);
+        return mspawn_load(&idx, name, now, paths, ret, d);
 }

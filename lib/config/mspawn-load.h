@@ -5,10 +5,11 @@
 
 #include "diag.h"
 #include "machine-config.h"
+#include "paths.h"
 
 /* /etc/machinespawn, /run/machinespawn, /usr/local/lib/machinespawn, /usr/lib/machinespawn, earlier wins;
- * $MACHINESPAWN_CONFIG_PATH (colon-separated) replaces the list. */
-int mspawn_search_path(char ***ret);
+ * paths->config_path (colon-separated) replaces the list. */
+int mspawn_search_path(const Paths *paths, char ***ret);
 
 /* The configuration directories, listed once: what *.mspawn and *.mspawn.d each holds. */
 typedef struct MspawnIndex {
@@ -31,7 +32,8 @@ int mspawn_enumerate(const MspawnIndex *idx, char ***ret_names);
 int mspawn_find(const MspawnIndex *idx, const char *name, char **ret_main, char ***ret_dropins);
 
 /* find + parse + interpret. Returns 0 with *ret NULL when masked. Errors were reported to d. */
-int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, MachineConfig **ret, Diagnostics *d);
+int mspawn_load(const MspawnIndex *idx, const char *name, time_t now, const Paths *paths, MachineConfig **ret,
+                Diagnostics *d);
 
 /* The same for one machine, from the configured search path. */
-int mspawn_load_by_name(const char *name, time_t now, MachineConfig **ret, Diagnostics *d);
+int mspawn_load_by_name(const char *name, time_t now, const Paths *paths, MachineConfig **ret, Diagnostics *d);

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "pull.h"
 #include "sha256.h"
@@ -93,17 +94,9 @@ static size_t on_data(char *data, size_t size, size_t n, void *userdata) {
         if (t->status != 200 && t->status != 0) /* 0: file:// */
                 return len; /* an error page: drained, not unpacked */
 
-        if (t->in_size + len > t->in_alloc) {
-                size_t a = t->in_alloc ? t->in_alloc : 65536;
-                while (a < t->in_size + len)
-                        a *= 2;
-                char *b = realloc(t->in, a);
-                if (!b) {
-                        t->error = -ENOMEM;
-                        return 0;
-                }
-                t->in = b;
-                t->in_alloc = a;
+        if (GREEDY_REALLOC(t->in, t->in_alloc, t->in_size + len) < 0) {
+                t->error = -ENOMEM;
+                return 0;
         }
         memcpy(t->in + t->in_size, data, len);
         t->in_size += len;
@@ -177,7 +170,7 @@ static void transfer_done(Transfer *t) {
 }
 
 static int easy_setup(CURL *easy, const PullOptions *o, const char *url) {
-        const char *ca = getenv("MACHINESPAWN_CA_BUNDLE") ?: o->ca_bundle;
+        const char *ca = o->ca_bundle;
 
         if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK)
                 return -EINVAL;
@@ -204,16 +197,13 @@ static int easy_setup(CURL *easy, const PullOptions *o, const char *url) {
 static size_t on_small(char *data, size_t size, size_t n, void *userdata) {
         char **buf = userdata;
         size_t len = size * n, have = *buf ? strlen(*buf) : 0;
-        char *b;
 
         if (have + len > 1024 * 1024)
                 return 0; /* a SHA256SUMS file is small */
-        b = realloc(*buf, have + len + 1);
-        if (!b)
+        if (GREEDY_REALLOC_UNKNOWN(*buf, have + len + 1) < 0)
                 return 0;
-        memcpy(b + have, data, len);
-        b[have + len] = 0;
-        *buf = b;
+        memcpy(*buf + have, data, len);
+        (*buf)[have + len] = 0;
         return len;
 }
 

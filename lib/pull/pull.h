@@ -14,7 +14,7 @@ typedef struct PullOptions {
         VerifyMode verify;
         const char *sha256;    /* with VERIFY_SHA256 */
         const char *cache_dir; /* downloads are kept in cache_dir/images/ */
-        const char *ca_bundle; /* NULL: the system's; $MACHINESPAWN_CA_BUNDLE overrides, for tests */
+        const char *ca_bundle; /* NULL: the system's (Paths.ca_bundle) */
         PullProgress progress;
         void *userdata;
 } PullOptions;

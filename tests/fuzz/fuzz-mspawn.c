@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (unit_file_parse_buffer(&u, "fuzz.mspawn", buf, size, &d) < 0)
                 return 0;
-        if (machine_config_from_unit("fuzz", "fuzz.mspawn", &u, 1795910400, &c, &d) < 0)
+        if (machine_config_from_unit("fuzz", "fuzz.mspawn", &u, 1795910400, "/usr/share/distro-info", &c, &d) < 0)
                 return 0;
         c->source_path = strdup("/etc/machinespawn/fuzz.mspawn");
         if (!c->source_path)

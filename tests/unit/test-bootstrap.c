@@ -25,7 +25,7 @@ static MachineConfig *config(const char *text) {
         MachineConfig *c = NULL;
 
         assert_int_equal(unit_file_parse_buffer(&u, "bread.mspawn", buf, strlen(buf), &d), 0);
-        assert_int_equal(machine_config_from_unit("bread", "bread.mspawn", &u, NOW, &c, &d), 0);
+        assert_int_equal(machine_config_from_unit("bread", "bread.mspawn", &u, NOW, tests_paths()->distro_info_dir, &c, &d), 0);
         c->source_path = strdup("bread.mspawn");
         return c;
 }

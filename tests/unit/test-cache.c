@@ -266,11 +266,11 @@ static void test_use_archives(void **state) {
         _cleanup_free_ char *dir = tests_mkdtemp();
 
         assert_int_equal(setenv("MACHINESPAWN_CACHE_FORMAT", "archive", 1), 0);
-        assert_true(cache_use_archives(dir));
+        assert_true(cache_use_archives(dir, tests_paths()->cache_format));
         assert_int_equal(setenv("MACHINESPAWN_CACHE_FORMAT", "tree", 1), 0);
-        assert_false(cache_use_archives(dir));
+        assert_false(cache_use_archives(dir, tests_paths()->cache_format));
         assert_int_equal(unsetenv("MACHINESPAWN_CACHE_FORMAT"), 0);
-        assert_int_equal(cache_use_archives(dir), !dir_supports_reflink(dir));
+        assert_int_equal(cache_use_archives(dir, tests_paths()->cache_format), !dir_supports_reflink(dir));
         tests_rm_rf(dir);
 }
 

@@ -24,7 +24,7 @@ static MachineConfig *load_text(const char *root, const char *text) {
         assert_true(asprintf(&dir, "%s/conf", root) > 0);
         assert_int_equal(strv_push(&path, TAKE_PTR(dir)), 0);
         assert_int_equal(mspawn_index_build(path, &idx), 0);
-        assert_int_equal(mspawn_load(&idx, "bread", NOW, &c, &d), 0);
+        assert_int_equal(mspawn_load(&idx, "bread", NOW, tests_paths(), &c, &d), 0);
         mspawn_index_done(&idx);
         assert_non_null(c);
         return c;

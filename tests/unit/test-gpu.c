@@ -80,7 +80,7 @@ static void test_no_gpu(void **state) {
         assert_int_equal(gpu_find_nodes(dev, &g), 0);
         assert_null(g.nodes);
         /* no NVIDIA node: the libraries are not looked for */
-        assert_int_equal(gpu_find_libraries(&g), 0);
+        assert_int_equal(gpu_find_libraries(&g, "ldconfig"), 0);
         assert_null(g.libs);
         FILE *f = open_memstream(&buf, &size);
         assert_int_equal(gpu_nspawn_settings_write(&g, f), 0);
@@ -133,10 +133,9 @@ static void test_libraries_bound(void **state) {
                     "#!/bin/sh\n[ \"$1\" = -p ] || exit 1\n"
                     "printf '\\tlibcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1\\n'\n");
         assert_int_equal(chmod(ldconfig, 0755), 0);
-        assert_int_equal(setenv("MACHINESPAWN_LDCONFIG", ldconfig, 1), 0);
         assert_int_equal(strv_extend(&g.nodes, "/dev/nvidiactl"), 0);
         assert_int_equal(strv_extend(&g.host_nodes, "/dev/nvidiactl"), 0);
-        assert_int_equal(gpu_find_libraries(&g), 0);
+        assert_int_equal(gpu_find_libraries(&g, ldconfig), 0);
         assert_true(strv_contains(g.libs, "/usr/lib/x86_64-linux-gnu/libcuda.so.1"));
         FILE *f = open_memstream(&buf, &size);
         assert_int_equal(gpu_nspawn_settings_write(&g, f), 0);
@@ -148,8 +147,7 @@ static void test_libraries_bound(void **state) {
         /* a ldconfig that fails is an error, not an empty list */
         tests_write(dir, "ldconfig", "#!/bin/sh\nexit 1\n");
         assert_int_equal(chmod(ldconfig, 0755), 0);
-        assert_int_equal(gpu_find_libraries(&g), -EIO);
-        unsetenv("MACHINESPAWN_LDCONFIG");
+        assert_int_equal(gpu_find_libraries(&g, ldconfig), -EIO);
         tests_rm_rf(dir);
 }
 

@@ -21,7 +21,7 @@ static MachineConfig *config(const char *text) {
         MachineConfig *c = NULL;
 
         assert_int_equal(unit_file_parse_buffer(&u, "m.mspawn", buf, strlen(buf), &d), 0);
-        assert_int_equal(machine_config_from_unit("m", "m.mspawn", &u, NOW, &c, &d), 0);
+        assert_int_equal(machine_config_from_unit("m", "m.mspawn", &u, NOW, tests_paths()->distro_info_dir, &c, &d), 0);
         c->source_path = strdup("m.mspawn");
         return c;
 }
@@ -46,12 +46,12 @@ static int build(const char *root, const char *mspawn, const char *extra, BuildR
         _cleanup_(global_config_freep) GlobalConfig *g = global(root, extra);
         _cleanup_free_ char *machines = strjoin(root, "/machines"), *run = strjoin(root, "/run");
         _cleanup_free_ char *state = strjoin(root, "/state");
-        BuildOptions o = {
-                .machines_dir = machines,
-                .run_dir = run,
-                .state_dir = state,
-                .distro_info_dir = data_dir,
-        };
+        BuildOptions o = { .paths = *tests_paths() };
+
+        o.paths.machines_dir = machines;
+        o.paths.run_dir = run;
+        o.paths.state_dir = state;
+        o.paths.distro_info_dir = data_dir;
 
         return machine_build(c, g, &o, res, d);
 }

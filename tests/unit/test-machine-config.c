@@ -15,7 +15,7 @@ static int load(const char *text, MachineConfig **ret, Diagnostics *d) {
         r = unit_file_parse(&u, "m.mspawn", f, d);
         if (r < 0)
                 return r;
-        return machine_config_from_unit("bread", "m.mspawn", &u, NOW, ret, d);
+        return machine_config_from_unit("bread", "m.mspawn", &u, NOW, tests_paths()->distro_info_dir, ret, d);
 }
 
 static bool has_message(const Diagnostics *d, unsigned line, const char *needle) {
@@ -212,7 +212,7 @@ static void test_invalid_name(void **state) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
         MachineConfig *c = NULL;
 
-        assert_int_equal(machine_config_from_unit("-x", "m.mspawn", &u, NOW, &c, &d), -EINVAL);
+        assert_int_equal(machine_config_from_unit("-x", "m.mspawn", &u, NOW, tests_paths()->distro_info_dir, &c, &d), -EINVAL);
         assert_null(c);
         assert_int_equal(d.n, 1);
 }

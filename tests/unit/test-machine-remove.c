@@ -25,7 +25,10 @@ static Env *env_new(void) {
         e->state = strjoin(e->root, "/state");
         e->nspawn = strjoin(e->root, "/nspawn");
         e->host = strjoin(e->root, "/host");
-        e->o = (BuildOptions) { .machines_dir = e->machines, .run_dir = e->run, .state_dir = e->state };
+        e->o = (BuildOptions) { .paths = *tests_paths() };
+        e->o.paths.machines_dir = e->machines;
+        e->o.paths.run_dir = e->run;
+        e->o.paths.state_dir = e->state;
         /* a host file and directory that links in the tree point at */
         tests_write(e->root, "host/victim", "host file\n");
         tests_write(e->root, "host/dir/keep", "host file 2\n");

@@ -38,20 +38,20 @@ static int teardown(void **state) {
 static int load(Dirs *d, const char *name, MachineConfig **ret, Diagnostics *diag) {
         _cleanup_(mspawn_index_done) MspawnIndex idx = {};
         assert_int_equal(mspawn_index_build(d->path, &idx), 0);
-        return mspawn_load(&idx, name, NOW, ret, diag);
+        return mspawn_load(&idx, name, NOW, tests_paths(), ret, diag);
 }
 
 static void test_search_path_env(void **state) {
         _cleanup_strv_free_ char **l = NULL;
 
         unsetenv("MACHINESPAWN_CONFIG_PATH");
-        assert_int_equal(mspawn_search_path(&l), 0);
+        assert_int_equal(mspawn_search_path(tests_paths(), &l), 0);
         assert_int_equal(strv_length(l), 4);
         assert_string_equal(l[0], "/etc/machinespawn");
         assert_string_equal(l[3], "/usr/lib/machinespawn");
         l = strv_free(l);
         setenv("MACHINESPAWN_CONFIG_PATH", "/a:/b", 1);
-        assert_int_equal(mspawn_search_path(&l), 0);
+        assert_int_equal(mspawn_search_path(tests_paths(), &l), 0);
         assert_int_equal(strv_length(l), 2);
         assert_string_equal(l[1], "/b");
         unsetenv("MACHINESPAWN_CONFIG_PATH");

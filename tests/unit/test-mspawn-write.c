@@ -16,7 +16,7 @@ static MachineConfig *load(const char *text) {
 
         assert_non_null(buf);
         assert_int_equal(unit_file_parse_buffer(&u, "m.mspawn", buf, strlen(buf), &d), 0);
-        assert_int_equal(machine_config_from_unit("bread", "m.mspawn", &u, NOW, &c, &d), 0);
+        assert_int_equal(machine_config_from_unit("bread", "m.mspawn", &u, NOW, tests_paths()->distro_info_dir, &c, &d), 0);
         for (size_t i = 0; i < d.n; i++)
                 fail_msg("unexpected message: %s", d.items[i].message);
         return c;

@@ -212,9 +212,9 @@ static void test_resolve_modes(void **state) {
         _cleanup_free_ char *dir = tests_mkdtemp(), *hosts = NULL;
         ProxyResult r = {};
 
-        assert_int_equal(proxy_resolve("none", &r), 0);
+        assert_int_equal(proxy_resolve("none", tests_paths(), &r), 0);
         assert_null(r.url);
-        assert_int_equal(proxy_resolve("http://cache.example:3142", &r), 0);
+        assert_int_equal(proxy_resolve("http://cache.example:3142", tests_paths(), &r), 0);
         assert_string_equal(r.url, "http://cache.example:3142");
         proxy_result_done(&r);
 
@@ -224,7 +224,7 @@ static void test_resolve_modes(void **state) {
         tests_write(dir, "hosts", "127.0.0.1 localhost\n192.0.2.7 apt-proxy\n");
         assert_true(asprintf(&hosts, "%s/hosts", dir) > 0);
         setenv("MACHINESPAWN_HOSTS_FILE", hosts, 1);
-        assert_int_equal(proxy_resolve("auto", &r), 0);
+        assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
         assert_string_equal(r.url, "http://apt-proxy:3142");
         proxy_result_done(&r);
 
@@ -233,12 +233,12 @@ static void test_resolve_modes(void **state) {
         assert_true(asprintf(&hosts, "%s/hosts2", dir) > 0);
         setenv("MACHINESPAWN_HOSTS_FILE", hosts, 1);
         setenv("http_proxy", "http://envproxy.example:8080", 1);
-        assert_int_equal(proxy_resolve("auto", &r), 0);
+        assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
         assert_string_equal(r.url, "http://envproxy.example:8080");
         assert_string_equal(r.how, "$http_proxy");
         proxy_result_done(&r);
         unsetenv("http_proxy");
-        assert_int_equal(proxy_resolve("auto", &r), 0);
+        assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
         assert_null(r.url);
         tests_rm_rf(dir);
 }
@@ -247,7 +247,7 @@ static void test_resolve_modes(void **state) {
 static void test_keep(void **state) {
         ProxyResult r = {};
 
-        assert_int_equal(proxy_resolve("http://cache.example:3142", &r), 0);
+        assert_int_equal(proxy_resolve("http://cache.example:3142", tests_paths(), &r), 0);
         assert_false(r.detected);
         assert_string_equal(proxy_to_keep(&r, true), "http://cache.example:3142");
         assert_null(proxy_to_keep(&r, false));
@@ -257,7 +257,7 @@ static void test_keep(void **state) {
         setenv("MACHINESPAWN_PROXY_PROBE_HOST", "127.0.0.2", 1);
         setenv("MACHINESPAWN_PROXY_NO_APT_CONFIG", "1", 1);
         setenv("MACHINESPAWN_HOSTS_FILE", "/nonexistent", 1);
-        assert_int_equal(proxy_resolve("auto", &r), 0);
+        assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
         assert_string_equal(proxy_to_keep(&r, true), "http://envproxy.example:8080");
         proxy_result_done(&r);
         unsetenv("http_proxy");
@@ -346,7 +346,7 @@ static void resolve_with_listener(uid_t uid, bool want_trusted) {
                 ProxyResult r = {};
 
                 setenv("MACHINESPAWN_SOCKET_TABLE", tables[i], 1);
-                assert_int_equal(proxy_resolve("auto", &r), 0);
+                assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
                 if (want_trusted) {
                         assert_non_null(r.url);
                         assert_string_equal(r.url, "http://127.0.0.2:3142");
@@ -385,15 +385,15 @@ static void test_root_dual_stack(void **state) {
 
         for (size_t i = 0; i < ELEMENTSOF(tables); i++) {
                 setenv("MACHINESPAWN_SOCKET_TABLE", tables[i], 1);
-                assert_int_equal(proxy_listener_trusted("127.0.0.2", port, &uid), 0);
+                assert_int_equal(proxy_listener_trusted(tests_paths(), "127.0.0.2", port, &uid), 0);
                 assert_int_equal(uid, 4242);
-                assert_int_equal(proxy_listener_trusted("::1", port, &uid), 0);
+                assert_int_equal(proxy_listener_trusted(tests_paths(), "::1", port, &uid), 0);
         }
         stop_listener(pid);
         pid = spawn_listener(0, "::", 0, &port);
         for (size_t i = 0; i < ELEMENTSOF(tables); i++) {
                 setenv("MACHINESPAWN_SOCKET_TABLE", tables[i], 1);
-                assert_int_equal(proxy_listener_trusted("127.0.0.2", port, &uid), 1);
+                assert_int_equal(proxy_listener_trusted(tests_paths(), "127.0.0.2", port, &uid), 1);
         }
         unsetenv("MACHINESPAWN_SOCKET_TABLE");
         stop_listener(pid);
@@ -412,14 +412,14 @@ static void test_root_apt_proxy_on_loopback(void **state) {
         setenv("MACHINESPAWN_PROXY_PROBE_HOST", "127.0.0.9", 1); /* nothing on the well-known ports there */
 
         pid = spawn_listener(4242, "127.0.0.2", 3142, &port);
-        assert_int_equal(proxy_resolve("auto", &r), 0);
+        assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
         assert_null(r.url);
         assert_non_null(r.ignored);
         proxy_result_done(&r);
         stop_listener(pid);
 
         pid = spawn_listener(0, "127.0.0.2", 3142, &port);
-        assert_int_equal(proxy_resolve("auto", &r), 0);
+        assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
         assert_non_null(r.url);
         assert_string_equal(r.url, "http://apt-proxy:3142");
         assert_true(r.detected);
@@ -451,7 +451,7 @@ static void test_resolve_other_server(void **state) {
         setenv("MACHINESPAWN_PROXY_NO_APT_CONFIG", "1", 1);
         setenv("MACHINESPAWN_HOSTS_FILE", "/nonexistent", 1);
         unsetenv("http_proxy");
-        assert_int_equal(proxy_resolve("auto", &r), 0);
+        assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
         /* wakes the server's accept() should the probe not have come */
         (void) shutdown(s.fd, SHUT_RDWR);
         pthread_join(t, NULL);

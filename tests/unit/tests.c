@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "fileio.h"
+#include "paths.h"
 #include "tests.h"
 
 char *tests_mkdtemp(void) {
@@ -45,4 +46,10 @@ int tests_result(int failed) {
                 return 77;
         }
         return failed;
+}
+
+const Paths *tests_paths(void) {
+        static Paths p;
+        paths_from_environment(&p);
+        return &p;
 }

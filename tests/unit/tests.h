@@ -10,6 +10,10 @@
 #include <cmocka.h>
 
 #include "macro.h"
+#include "paths.h"
+
+/* Paths read from the environment again: tests change it with setenv(). */
+const Paths *tests_paths(void);
 
 /* A fresh directory under $TMPDIR, removed again by tests_rm_rf(). */
 char *tests_mkdtemp(void);
