@@ -330,9 +330,18 @@ static void test_export_hostile(void **state) {
         _cleanup_free_ char *bin = at(e, "home/.local/bin");
         tests_rm_rf(bin);
         assert_int_equal(symlink(e->root, bin), 0);
-        assert_int_equal(sync_with(e, (char *[]) { (char *) "evil", NULL },
+        /* a FIFO where an entry is (must not block), an icon grown past its cap (a sparse 20 GiB file) */
+        _cleanup_free_ char *fifo = at(e, "tree/usr/share/applications/fifo.desktop"),
+                            *big = at(e, "tree/usr/share/icons/hicolor/48x48/apps/org.example.Calc.png");
+        assert_int_equal(mkfifo(fifo, 0644), 0);
+        assert_int_equal(truncate(big, 20LL << 30), 0);
+        assert_int_equal(sync_with(e, (char *[]) { (char *) "evil", (char *) "fifo", (char *) "org.example.Calc", NULL },
                                    (char *[]) { (char *) "/usr/bin/victim", NULL }, &d), 0);
         assert_false(exists(e, "state/export/desk/share/applications/evil.desktop"));
+        assert_false(exists(e, "state/export/desk/share/applications/fifo.desktop"));
+        assert_true(exists(e, "state/export/desk/share/applications/org.example.Calc.desktop"));
+        assert_false(exists(e, "state/export/desk/share/icons/hicolor/48x48/apps/org.example.Calc.png"));
+        assert_true(exists(e, "state/export/desk/share/icons/hicolor/scalable/apps/org.example.Calc.svg"));
         _cleanup_free_ char *v = slurp(e, "victim");
         assert_string_equal(v, "[Desktop Entry]\nType=Application\nExec=host\n");
         env_free(e);
