@@ -43,8 +43,13 @@ const char *host_debian_architecture(void) {
         return NULL;
 }
 
-static char *dup_or_null(const char *s) {
-        return s ? strdup(s) : NULL;
+/* *ret = a copy of s, or NULL for NULL; -ENOMEM only when the copy fails */
+static int dup_or_null(const char *s, char **ret) {
+        *ret = NULL;
+        if (!s)
+                return 0;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int compute_cache_key(BootstrapPlan *p) {
@@ -166,19 +171,23 @@ int bootstrap_plan_build(const MachineConfig *c, const GlobalConfig *g, const Ho
                 return -ENOMEM;
 
         /* Only released releases have security and updates suites; sid and testing do not. */
+        r = 0;
         if (dd && p->release.released && !c->mirror.value && p->archived)
                 /* An archive holds what it holds: Debian's has no updates suite, Ubuntu's has all pockets. */
-                p->security_mirror = dup_or_null(dd->archive_security_mirror);
+                r = dup_or_null(dd->archive_security_mirror, &p->security_mirror);
         else if (dd && p->release.released && !c->mirror.value) {
                 const char *sec = dd->security_mirror;
                 if (sec && dd->ports_mirror && !streq(p->architecture, "amd64") && !streq(p->architecture, "i386"))
                         sec = dd->ports_mirror;
-                p->security_mirror = dup_or_null(sec);
+                r = dup_or_null(sec, &p->security_mirror);
         }
+        if (r < 0)
+                return r;
         if (dd) {
                 /* The current keyring drops the keys of releases long gone; they live on in a removed-keys file. */
-                p->keyring = dup_or_null(p->archived && dd->archive_keyring ? dd->archive_keyring : dd->keyring);
-                p->keyring_package = dup_or_null(dd->keyring_package);
+                if (dup_or_null(p->archived && dd->archive_keyring ? dd->archive_keyring : dd->keyring, &p->keyring) < 0 ||
+                    dup_or_null(dd->keyring_package, &p->keyring_package) < 0)
+                        return -ENOMEM;
         }
 
         p->packages = strv_copy(g->base_packages);

@@ -74,14 +74,20 @@ static int replace_line(const char *text, const char *key, const char *line, cha
         return *ret ? 0 : -ENOMEM;
 }
 
-static char *find_line(const char *text, const char *key) {
+/* key's line: 1 and *ret, or 0 and NULL when there is none. Never "none" for a failed allocation: the
+ * callers would then write a fresh line over the one that is there. */
+static int find_line(const char *text, const char *key, char **ret) {
         _cleanup_free_ char *prefix = strjoin("\n", key, ":"), *t = strjoin("\n", strempty(text));
         const char *p;
 
+        *ret = NULL;
         if (!prefix || !t)
-                return NULL;
+                return -ENOMEM;
         p = strstr(t, prefix);
-        return p ? strndup(p + 1, strcspn(p + 1, "\n")) : NULL;
+        if (!p)
+                return 0;
+        *ret = strndup(p + 1, strcspn(p + 1, "\n"));
+        return *ret ? 1 : -ENOMEM;
 }
 
 int passwd_apply(const char *text, const HostUser *u, char **ret) {
@@ -96,10 +102,14 @@ int passwd_apply(const char *text, const HostUser *u, char **ret) {
 }
 
 int group_gid(const char *text, const char *group, gid_t *ret) {
-        _cleanup_free_ char *line = find_line(text, group);
+        _cleanup_free_ char *line = NULL;
         const char *p;
+        int r;
 
-        if (!line)
+        r = find_line(text, group, &line);
+        if (r < 0)
+                return r;
+        if (r == 0)
                 return -ENOENT;
         /* "name:x:GID:members" */
         p = strchr(line, ':');
@@ -145,9 +155,11 @@ static int member_list_with(const char *list, const char *member, char **ret) {
 }
 
 int group_apply(const char *text, const char *group, gid_t gid, const char *member, char **ret) {
-        _cleanup_free_ char *line = find_line(text, group), *new_line = NULL, *m = NULL;
+        _cleanup_free_ char *line = NULL, *new_line = NULL, *m = NULL;
         char gids[32];
 
+        if (find_line(text, group, &line) < 0)
+                return -ENOMEM;
         if (member_list_with(member_field(line), member, &m) < 0)
                 return -ENOMEM;
         snprintf(gids, sizeof gids, ":x:%u:", (unsigned) gid);
@@ -158,10 +170,14 @@ int group_apply(const char *text, const char *group, gid_t gid, const char *memb
 }
 
 int shadow_apply(const char *text, const char *name, char **ret) {
-        _cleanup_free_ char *line = find_line(text, name), *new_line = NULL;
+        _cleanup_free_ char *line = NULL, *new_line = NULL;
+        int r;
 
+        r = find_line(text, name, &line);
+        if (r < 0)
+                return r;
         /* an existing entry (a password set inside) stays; a new one is locked: machinectl shell needs none */
-        if (line) {
+        if (r > 0) {
                 *ret = strdup(strempty(text));
                 return *ret ? 0 : -ENOMEM;
         }
@@ -172,9 +188,12 @@ int shadow_apply(const char *text, const char *name, char **ret) {
 }
 
 int gshadow_apply(const char *text, const char *group, const char *member, char **ret) {
-        _cleanup_free_ char *line = find_line(text, group), *new_line = NULL, *m = NULL, *head = NULL;
-        const char *p = member_field(line);
+        _cleanup_free_ char *line = NULL, *new_line = NULL, *m = NULL, *head = NULL;
+        const char *p;
 
+        if (find_line(text, group, &line) < 0)
+                return -ENOMEM;
+        p = member_field(line);
         /* "name:password:admins:members"; a new group gets no password ("!") and no admins */
         if (member_list_with(p, member, &m) < 0)
                 return -ENOMEM;
@@ -258,11 +277,15 @@ int machine_provision_user_at(int root_fd, const HostUser *u, char **groups, boo
         STRV_FOREACH(g, groups) {
                 gid_t gid;
                 char *g2 = NULL, *gs2 = NULL;
-                if (group_gid(group.text, *g, &gid) < 0) {
+                /* a failed allocation is not "the machine has no such group" */
+                r = group_gid(group.text, *g, &gid);
+                if (r == -ENOENT) {
                         struct group *hg = getgrnam(*g);
                         gid = hg ? hg->gr_gid : group_free_gid(group.text);
+                        r = 0;
                 }
-                r = group_apply(group.text, *g, gid, u->name, &g2);
+                if (r >= 0)
+                        r = group_apply(group.text, *g, gid, u->name, &g2);
                 if (r >= 0)
                         r = replace_text(&group.text, g2);
                 if (r >= 0 && gshadow.existed) {
@@ -375,6 +398,8 @@ int host_sockets_find(const HostUser *u, bool display, bool audio, const char *r
                 bool any = false;
                 DIR *dir = opendir(x11_dir);
 
+                if (!dir && errno == ENOMEM)
+                        return -ENOMEM;
                 /* X11: the lowest display's socket, "X0" is ":0" */
                 if (dir) {
                         struct dirent *de;
@@ -403,18 +428,24 @@ int host_sockets_find(const HostUser *u, bool display, bool audio, const char *r
                 const char *candidates[] = { "/gdm/Xauthority", NULL };
                 for (size_t i = 0; any && candidates[i] && !xauth; i++) {
                         _cleanup_free_ char *p = strjoin(rt, candidates[i]);
-                        if (p && access(p, R_OK) >= 0)
+                        if (!p)
+                                return -ENOMEM;
+                        if (access(p, R_OK) >= 0)
                                 xauth = TAKE_PTR(p);
                 }
                 if (any && !xauth) {
                         _cleanup_free_ char *p = strjoin(u->home, "/.Xauthority");
-                        if (p && access(p, F_OK) >= 0)
+                        if (!p)
+                                return -ENOMEM;
+                        if (access(p, F_OK) >= 0)
                                 xauth = TAKE_PTR(p);
                 }
                 if (xauth && (add_bind(&s, xauth, "Xauthority") < 0 ||
                               add_env(&s, "XAUTHORITY", MACHINE_SOCKET_DIR "/Xauthority") < 0))
                         return -ENOMEM;
-                if (wayland && is_socket(wayland)) {
+                if (!wayland)
+                        return -ENOMEM;
+                if (is_socket(wayland)) {
                         if (add_bind(&s, wayland, "wayland-0") < 0 ||
                             add_env(&s, "WAYLAND_DISPLAY", MACHINE_SOCKET_DIR "/wayland-0") < 0)
                                 return -ENOMEM;

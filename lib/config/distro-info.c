@@ -132,16 +132,31 @@ static int load_rows_uncached(const char *dir, const char *distribution, Row **r
         if (!f)
                 return errno == ENOENT ? -ENOENT : negative_errno();
 
-        while (getline(&line, &sz, f) >= 0) {
+        for (;;) {
                 Row row;
+                int r;
 
+                errno = 0;
+                if (getline(&line, &sz, f) < 0) {
+                        /* the end, or a read that failed: never a list of releases cut short */
+                        if (!ferror(f) && errno != ENOMEM)
+                                break;
+                        r = errno > 0 ? -errno : -EIO;
+                        rows_free(rows, n);
+                        return r;
+                }
                 if (header) { /* "version,codename,series,created,release,eol,..." */
                         header = false;
                         parse_header(line, &cols);
                         continue;
                 }
-                if (parse_row(line, &cols, &row) < 0)
-                        continue;
+                r = parse_row(line, &cols, &row);
+                if (r == -ENOMEM) {
+                        rows_free(rows, n);
+                        return r;
+                }
+                if (r < 0)
+                        continue; /* not a row of releases */
                 if (GREEDY_REALLOC(rows, allocated, n + 1) < 0) {
                         free(row.version);
                         free(row.series);
@@ -331,6 +346,8 @@ int distro_release_resolve(const char *dir, const char *distribution, const char
                                 if (strv_extend(&l, rows[i].series) < 0)
                                         return -ENOMEM;
                         *ret_known = strv_join(l, " ");
+                        if (!*ret_known)
+                                return -ENOMEM;
                 }
                 return -ESRCH;
         }

@@ -31,7 +31,7 @@ int mspawn_search_path(const Paths *paths, char ***ret) {
 }
 
 void mspawn_index_done(MspawnIndex *idx) {
-        for (size_t i = 0; i < idx->n_dirs; i++)
+        for (size_t i = 0; idx->entries && i < idx->n_dirs; i++)
                 strv_free(idx->entries[i]);
         free(idx->entries);
         free(idx->n_entries);
@@ -53,10 +53,11 @@ int mspawn_index_build(char **search_path, MspawnIndex *ret) {
         idx.entries = calloc(idx.n_dirs + 1, sizeof(char **));
         idx.n_entries = calloc(idx.n_dirs + 1, sizeof(size_t));
         idx.dir_fds = malloc(sizeof(int) * (idx.n_dirs + 1));
+        /* before anything can fail: mspawn_index_done() closes them */
+        for (size_t i = 0; idx.dir_fds && i < idx.n_dirs; i++)
+                idx.dir_fds[i] = -EBADF;
         if (!idx.dirs || !idx.entries || !idx.n_entries || !idx.dir_fds)
                 return -ENOMEM;
-        for (size_t i = 0; i < idx.n_dirs; i++)
-                idx.dir_fds[i] = -EBADF;
 
         for (size_t i = 0; i < idx.n_dirs; i++) {
                 DIR *d = NULL;
@@ -65,10 +66,16 @@ int mspawn_index_build(char **search_path, MspawnIndex *ret) {
                 /* kept open: files are read relative to it, which saves resolving the path each time */
                 idx.dir_fds[i] = open(idx.dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (idx.dir_fds[i] >= 0) {
+                        /* a directory that is there but cannot be listed is an error, not an empty one */
                         int fd = dup(idx.dir_fds[i]);
-                        d = fd >= 0 ? fdopendir(fd) : NULL;
-                        if (fd >= 0 && !d)
+                        if (fd < 0)
+                                return -errno;
+                        d = fdopendir(fd);
+                        if (!d) {
+                                r = -errno;
                                 close(fd);
+                                return r;
+                        }
                 }
 
                 idx.entries[i] = calloc(1, sizeof(char *));
@@ -178,8 +185,12 @@ static int collect_dropins(const MspawnIndex *idx, const char *name, char ***ret
                 if (!dropin_dir)
                         return -ENOMEM;
                 d = opendir(dropin_dir);
-                if (!d)
-                        continue;
+                if (!d) {
+                        /* gone, or not a directory: no drop-ins there; anything else loses some */
+                        if (errno == ENOENT || errno == ENOTDIR)
+                                continue;
+                        return -errno;
+                }
                 while ((de = readdir(d))) {
                         if (!endswith(de->d_name, ".conf") || de->d_name[0] == '.' || de->d_type == DT_DIR)
                                 continue;

@@ -231,6 +231,30 @@ e2e_workdir() {
         trap "rm -rf '$work'" EXIT
 }
 
+# e2e_netns_start: opt-in for a scenario that changes netfilter (port forwarding): the test host then boots in
+# a network namespace of its own instead of this one, with loopback up and a veth pair e2e0/e2e1 inside it,
+# e2e0 holding 192.0.2.1/24 (TEST-NET-1, routed nowhere): an address of its own that is not loopback.
+# Sets E2E_NETNS_ARGS for e2e_boot; e2e_netns_stop removes the namespace.
+e2e_netns_start() {
+        local ns="mspawn-e2e-$$"
+        command -v ip >/dev/null || e2e_skip "needs ip (apt-get install iproute2)"
+        ip netns add "$ns" || e2e_skip "cannot create a network namespace (ip netns add)"
+        E2E_NETNS=$ns
+        if ! { ip -n "$ns" link set lo up && ip -n "$ns" link add e2e0 type veth peer name e2e1 &&
+               ip -n "$ns" addr add 192.0.2.1/24 dev e2e0 && ip -n "$ns" link set e2e0 up &&
+               ip -n "$ns" link set e2e1 up; }; then
+                e2e_netns_stop
+                echo "cannot set up the network namespace $ns" >&2
+                exit 1
+        fi
+        E2E_NETNS_ARGS=(--network-namespace-path="/run/netns/$ns")
+}
+
+e2e_netns_stop() {
+        [ -n "${E2E_NETNS:-}" ] && ip netns delete "$E2E_NETNS"
+        E2E_NETNS=
+}
+
 # e2e_root_tree RELEASE [PACKAGE...]: prints the path of a cached minbase tree of RELEASE with the
 # packages, built on first use with mmdebstrap from the Debian mirror (through $E2E_PROXY when set).
 # Kept apart from the test host trees; a tree nobody used for 30 days is removed.

@@ -132,6 +132,54 @@ static void test_end_of_life(void **state) {
         assert_int_equal(end_of_life(data_dir(), "ubuntu", "20.04"), 1903132800); /* 2030-04-23 */
 }
 
+/* Rows a CSV should not have are skipped, not fatal: too few fields, no series. */
+static void test_malformed_rows(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *known = NULL;
+        DistroRelease r = {};
+
+        tests_write(root, "debian.csv",
+                    "version,codename,series,created,release,eol\n"
+                    "1,Short,short\n"
+                    "2,Empty,,2000-01-01,2001-01-01\n"
+                    "3,Good,good,2000-01-01,2001-01-01,2003-01-01\n"
+                    "4,CRLF,crlf,2001-01-01\r\n");
+        check_in(root, "debian", "good", "good", "3");
+        check_in(root, "debian", "3", "good", "3");
+        check_in(root, "debian", "crlf", "crlf", "4");
+        assert_int_equal(distro_release_resolve(root, "debian", "short", NOW, &r, &known), -ESRCH);
+        assert_string_equal(known, "good crlf");
+        free(known);
+        known = NULL;
+        assert_int_equal(distro_release_resolve(root, "debian", "1", NOW, &r, &known), -ESRCH);
+        assert_int_equal(distro_release_resolve(root, "debian", "2", NOW, &r, NULL), -ESRCH);
+        /* a directory where the CSV should be cannot be read: an error, but not "no data" */
+        tests_write(root, "other.csv/x", "");
+        assert_true(distro_release_resolve(root, "other", "x", NOW, &r, NULL) < 0);
+        tests_rm_rf(root);
+}
+
+/* The CSV cache holds a few files: more directories than that still give each directory's own data. */
+static void test_many_directories(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp();
+        char dir[8][4096];
+
+        for (unsigned i = 0; i < ELEMENTSOF(dir); i++) {
+                char rel[64], text[256];
+                snprintf(rel, sizeof rel, "d%u/debian.csv", i);
+                snprintf(text, sizeof text, "version,codename,series,created,release,eol\n%u,Same,same,2000-01-01,2001-01-01\n",
+                         i + 10);
+                tests_write(root, rel, text);
+                snprintf(dir[i], sizeof dir[i], "%s/d%u", root, i);
+        }
+        for (unsigned round = 0; round < 2; round++)
+                for (unsigned i = 0; i < ELEMENTSOF(dir); i++) {
+                        char version[16];
+                        snprintf(version, sizeof version, "%u", i + 10);
+                        check_in(dir[i], "debian", "same", "same", version);
+                }
+        tests_rm_rf(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_codenames_and_versions),
@@ -140,6 +188,8 @@ int main(void) {
                 cmocka_unit_test(test_unknown),
                 cmocka_unit_test(test_compare),
                 cmocka_unit_test(test_end_of_life),
+                cmocka_unit_test(test_malformed_rows),
+                cmocka_unit_test(test_many_directories),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

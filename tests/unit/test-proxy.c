@@ -276,7 +276,7 @@ static const char acng_reply[] = "HTTP/1.1 406 Usage Information\r\nConnection: 
 
 /* A child that becomes uid (and gid) before it makes its socket, listens on addr:port (0: any port) and
  * answers every connection like apt-cacher-ng. Returns its pid; the port it got in *ret_port. */
-static pid_t spawn_listener(uid_t uid, const char *addr, uint16_t port, uint16_t *ret_port) {
+static pid_t spawn_listener_reply(uid_t uid, const char *addr, uint16_t port, const char *reply, uint16_t *ret_port) {
         int p[2];
         pid_t pid;
         uint16_t got = 0;
@@ -319,7 +319,7 @@ static pid_t spawn_listener(uid_t uid, const char *addr, uint16_t port, uint16_t
                         if (c < 0)
                                 continue;
                         (void) !recv(c, buf, sizeof buf, 0);
-                        (void) !send(c, acng_reply, sizeof acng_reply - 1, MSG_NOSIGNAL);
+                        (void) !send(c, reply, strlen(reply), MSG_NOSIGNAL);
                         close(c);
                 }
         }
@@ -329,6 +329,10 @@ static pid_t spawn_listener(uid_t uid, const char *addr, uint16_t port, uint16_t
         close(p[0]);
         *ret_port = got;
         return pid;
+}
+
+static pid_t spawn_listener(uid_t uid, const char *addr, uint16_t port, uint16_t *ret_port) {
+        return spawn_listener_reply(uid, addr, port, acng_reply, ret_port);
 }
 
 static void stop_listener(pid_t pid) {
@@ -460,6 +464,86 @@ static void test_resolve_other_server(void **state) {
         proxy_result_done(&r);
 }
 
+/* approx and squid-deb-proxy on their ports, each recognised by its reply, each only from a system account */
+static void test_root_approx_and_squid(void **state) {
+        static const struct {
+                uint16_t port;
+                const char *reply, *how;
+        } kinds[] = {
+                { 9999, "HTTP/1.1 404 Not Found\r\nServer: approx/5.10\r\n\r\n", "approx" },
+                { 3563, "HTTP/1.1 400 Bad Request\r\nServer: squid/5.7\r\n\r\n", "squid-deb-proxy" },
+        };
+
+        setenv("MACHINESPAWN_PROXY_PROBE_HOST", "127.0.0.2", 1);
+        setenv("MACHINESPAWN_HOSTS_FILE", "/nonexistent", 1);
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                _cleanup_free_ char *url = NULL, *note = NULL;
+                ProxyResult r = {};
+                uint16_t port;
+                pid_t pid;
+
+                pid = spawn_listener_reply(0, "127.0.0.2", kinds[i].port, kinds[i].reply, &port);
+                assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
+                stop_listener(pid);
+                assert_true(asprintf(&url, "http://127.0.0.2:%u", kinds[i].port) > 0);
+                if (!streq_ptr(r.url, url))
+                        fail_msg("%s: got %s (%s)", kinds[i].how, r.url ?: "(null)", r.ignored ?: "(null)");
+                assert_string_equal(r.how, kinds[i].how);
+                assert_true(r.detected);
+                proxy_result_done(&r);
+
+                pid = spawn_listener_reply(4242, "127.0.0.2", kinds[i].port, kinds[i].reply, &port);
+                assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
+                stop_listener(pid);
+                assert_null(r.url);
+                assert_true(asprintf(&note, "%s on 127.0.0.2:%u: its socket belongs to UID 4242", kinds[i].how,
+                                     kinds[i].port) > 0);
+                assert_non_null(r.ignored);
+                assert_non_null(strstr(r.ignored, note));
+                proxy_result_done(&r);
+        }
+}
+
+/* auto: the host apt's Acquire::http::Proxy comes after the probes and the hosts file, before $http_proxy */
+static void test_resolve_apt_config(void **state) {
+        _cleanup_free_ char *dir = tests_mkdtemp(), *tool = NULL, *path = NULL, *old_path = strdup(getenv("PATH"));
+        ProxyResult r = {};
+
+        tests_write(dir, "apt-config", "#!/bin/sh\n[ \"$*\" = \"shell PROXY Acquire::http::Proxy\" ] || exit 1\n"
+                                       "[ -e \"$0.empty\" ] || echo \"PROXY='http://aptconf.example:3142/'\"\n");
+        assert_true(asprintf(&tool, "%s/apt-config", dir) > 0);
+        assert_int_equal(chmod(tool, 0755), 0);
+        assert_true(asprintf(&path, "%s:/usr/bin:/bin", dir) > 0);
+        setenv("PATH", path, 1);
+        setenv("MACHINESPAWN_PROXY_PROBE_HOST", "127.0.0.2", 1);
+        setenv("MACHINESPAWN_HOSTS_FILE", "/nonexistent", 1);
+        unsetenv("MACHINESPAWN_PROXY_NO_APT_CONFIG");
+        setenv("http_proxy", "http://envproxy.example:8080", 1);
+
+        assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
+        assert_string_equal(r.url, "http://aptconf.example:3142/");
+        assert_string_equal(r.how, "the host's Acquire::http::Proxy");
+        assert_false(r.detected);
+        proxy_result_done(&r);
+
+        /* apt has none: $http_proxy */
+        tests_write(dir, "apt-config.empty", "");
+        assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
+        assert_string_equal(r.url, "http://envproxy.example:8080");
+        proxy_result_done(&r);
+
+        /* not a URL in $http_proxy: nothing */
+        setenv("http_proxy", "proxy.example 8080", 1);
+        assert_int_equal(proxy_resolve("auto", tests_paths(), &r), 0);
+        assert_null(r.url);
+        proxy_result_done(&r);
+
+        unsetenv("http_proxy");
+        setenv("PATH", old_path, 1);
+        setenv("MACHINESPAWN_PROXY_NO_APT_CONFIG", "1", 1);
+        tests_rm_rf(dir);
+}
+
 int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_classify),          cmocka_unit_test(test_hosts),
@@ -467,12 +551,14 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_resolve_modes),     cmocka_unit_test(test_socket_table_parse),
                 cmocka_unit_test(test_listeners_trusted), cmocka_unit_test(test_login_defs),
                 cmocka_unit_test(test_keep),              cmocka_unit_test(test_resolve_other_server),
+                cmocka_unit_test(test_resolve_apt_config),
         };
         const struct CMUnitTest root_tests[] = {
                 cmocka_unit_test(test_root_resolve_trusts_system_accounts),
                 cmocka_unit_test(test_root_resolve_refuses_users),
                 cmocka_unit_test(test_root_dual_stack),
                 cmocka_unit_test(test_root_apt_proxy_on_loopback),
+                cmocka_unit_test(test_root_approx_and_squid),
         };
         unsetenv("http_proxy");
         unsetenv("HTTP_PROXY");

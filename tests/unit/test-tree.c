@@ -159,6 +159,46 @@ static void test_pack_unpack_roundtrip(void **state) {
 }
 
 /* Root only: a bind mount of a host directory inside the tree. The file behind it survives. */
+/* What the helpers run: the exit status, 128 + the signal of a killed one, -errno when it cannot start;
+ * the extra environment reaches it. */
+static void test_spawn_wait(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *out = join(root, "out"), *script = NULL, *text = NULL;
+
+        assert_int_equal(spawn_wait((char *[]) { (char *) "true", NULL }, NULL), 0);
+        assert_int_equal(spawn_wait((char *[]) { (char *) "sh", (char *) "-c", (char *) "exit 7", NULL }, NULL), 7);
+        assert_int_equal(spawn_wait((char *[]) { (char *) "sh", (char *) "-c", (char *) "kill -KILL $$", NULL }, NULL),
+                         128 + 9);
+        assert_int_equal(spawn_wait((char *[]) { (char *) "/nonexistent/tool", NULL }, NULL), -ENOENT);
+        assert_true(asprintf(&script, "echo \"$MSPAWN_A $MSPAWN_B\" >'%s'", out) > 0);
+        assert_int_equal(spawn_wait((char *[]) { (char *) "sh", (char *) "-c", script, NULL },
+                                    (char *[]) { (char *) "MSPAWN_A=one", (char *) "MSPAWN_B=two words", NULL }),
+                         0);
+        assert_int_equal(read_full_file(out, &text, NULL), 0);
+        assert_string_equal(text, "one two words\n");
+        tests_rm_rf(root);
+}
+
+/* A copy or an unpacking that fails is an error, and the target must not have existed. */
+static void test_clone_unpack_failures(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *src = join(root, "src"), *dst = join(root, "dst");
+        _cleanup_free_ char *garbage = join(root, "garbage.tar.zst"), *none = join(root, "none");
+
+        tests_write(root, "src/file", "x");
+        tests_write(root, "garbage.tar.zst", "not an archive");
+        tests_write(root, "dst/.keep", "");
+        assert_int_equal(tree_clone(src, dst), -EEXIST);
+        assert_int_equal(tree_unpack(garbage, dst), -EEXIST);
+        tests_rm_rf(dst);
+        assert_int_equal(tree_clone(none, dst), -EIO);
+        tests_rm_rf(dst);
+        assert_int_equal(tree_unpack(garbage, dst), -EIO);
+        tests_rm_rf(dst);
+        /* packing into a directory that is not there */
+        _cleanup_free_ char *bad = join(root, "none/base.tar.zst");
+        assert_int_equal(tree_pack(src, bad), -EIO);
+        tests_rm_rf(root);
+}
+
 static void test_remove_with_bind_mount(void **state) {
         _cleanup_free_ char *root = tests_mkdtemp(), *host = join(root, "host"), *tree = join(root, "tree");
         _cleanup_free_ char *mp = join(tree, "mnt/host"), *keep = join(host, "precious");
@@ -290,6 +330,8 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_clone_keeps_what_matters),
                 cmocka_unit_test(test_remove_3000_deep),
                 cmocka_unit_test(test_remove_10000_deep),
+                cmocka_unit_test(test_spawn_wait),
+                cmocka_unit_test(test_clone_unpack_failures),
         };
         const struct CMUnitTest root_tests[] = {
                 cmocka_unit_test(test_remove_with_bind_mount),

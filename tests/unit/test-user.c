@@ -141,6 +141,57 @@ static void test_session_sockets(void **state) {
         tests_rm_rf(root);
 }
 
+/* A Wayland session with PipeWire, the X server's cookie from the display manager: all of them bound and
+ * pointed to; a file named like a socket is not one. */
+static void test_session_sockets_wayland_pipewire(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *rt = strjoin(root, "/rt"), *x11 = strjoin(root, "/x11"),
+                            *p = NULL, *home = strjoin(root, "/home");
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(host_sockets_done) HostSockets s = {}, files = {};
+        HostUser u = ALICE;
+
+        u.home = home;
+        tests_write(root, "rt/gdm/Xauthority", "gdm cookie");
+        tests_write(root, "home/.Xauthority", "home cookie");
+        p = strjoin(rt, "/wayland-0");
+        make_socket(p);
+        free(p);
+        p = strjoin(rt, "/pipewire-0");
+        make_socket(p);
+        free(p);
+        tests_write(root, "x11/.keep", "");
+        p = strjoin(x11, "/X0");
+        make_socket(p);
+
+        assert_int_equal(host_sockets_find(&u, true, true, rt, x11, &s, &d), 0);
+        assert_int_equal(d.n, 0);
+        assert_true(strv_contains(s.env, "DISPLAY=:0"));
+        assert_true(strv_contains(s.env, "WAYLAND_DISPLAY=/run/machinespawn-host/wayland-0"));
+        assert_true(strv_contains(s.env, "PIPEWIRE_REMOTE=/run/machinespawn-host/pipewire-0"));
+        assert_true(strv_contains(s.env, "XAUTHORITY=/run/machinespawn-host/Xauthority"));
+        assert_int_equal(strv_length(s.env), 4);
+        free(p);
+        p = strjoin(rt, "/gdm/Xauthority:/run/machinespawn-host/Xauthority");
+        assert_true(strv_contains(s.binds, p));
+        free(p);
+        p = strjoin(rt, "/wayland-0:/run/machinespawn-host/wayland-0");
+        assert_true(strv_contains(s.binds, p));
+        free(p);
+        p = strjoin(rt, "/pipewire-0:/run/machinespawn-host/pipewire-0");
+        assert_true(strv_contains(s.binds, p));
+
+        /* regular files where the sockets should be: nothing bound, a warning each */
+        tests_rm_rf(root);
+        tests_write(root, "rt/wayland-0", "");
+        tests_write(root, "rt/pipewire-0", "");
+        tests_write(root, "rt/pulse/native", "");
+        assert_int_equal(host_sockets_find(&u, true, true, rt, x11, &files, &d), 0);
+        assert_null(files.binds);
+        assert_null(files.env);
+        assert_int_equal(diagnostics_count(&d, LOG_WARNING), 2);
+        tests_rm_rf(root);
+}
+
 static void test_gshadow(void **state) {
         _cleanup_free_ char *a = NULL, *b = NULL;
 
@@ -238,6 +289,7 @@ int main(void) {
                 cmocka_unit_test(test_shadow),
                 cmocka_unit_test(test_provision_tree),
                 cmocka_unit_test(test_session_sockets),
+                cmocka_unit_test(test_session_sockets_wayland_pipewire),
                 cmocka_unit_test(test_gshadow),
                 cmocka_unit_test(test_provision_refuses_hostile),
                 cmocka_unit_test(test_session_env_read),
