@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* machinespawn: the same machines as the generator path, by hand. Every verb is a thin front over lib/. */
-#include <dirent.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include <curl/curl.h>
-#include <systemd/sd-daemon.h>
 
 #include "build-config.h"
 #include "cache.h"
@@ -18,13 +16,12 @@
 #include "global-config.h"
 #include "log.h"
 #include "machine-build.h"
+#include "machine-manage.h"
 #include "machine-remove.h"
 #include "mspawn-load.h"
-#include "mspawn-write.h"
+#include "mspawn-save.h"
 #include "proxy.h"
 #include "strv.h"
-#include "tree.h"
-#include "user.h"
 #include "valid.h"
 
 /* Exit codes, see machinespawn(1): 0 success, 1 failure, 2 usage; "run" and "boot" pass on the command's. */
@@ -40,9 +37,6 @@ static const char *arg_user = NULL;
 static bool arg_no_save = false;
 static bool arg_keep_config = false;
 static bool arg_force = false;
-
-#define SAVED_COMMENT "Written by \"machinespawn bootstrap\"."
-static const char *const saved_marker = "# " SAVED_COMMENT;
 
 static int usage_error(const char *fmt, ...) _printf_(1, 2);
 static int usage_error(const char *fmt, ...) {
@@ -76,17 +70,13 @@ static const char *shown(const char *s) {
         return buf;
 }
 
-static bool have_systemd(void) {
-        /* systemd as PID 1 with its bus: otherwise nspawn runs unregistered (CI machines, chroots) */
-        return sd_booted() > 0 && access("/run/dbus/system_bus_socket", F_OK) >= 0;
-}
-
 static int need_root(const char *verb) {
         if (geteuid() == 0)
                 return 0;
         return log_error_errno(EPERM, "'%s' changes the system: run it as root.", verb);
 }
 
+/* the MACHINESPAWN_* overrides, read once */
 static const Paths *env_paths(void) {
         static Paths p;
         if (!p.machines_dir)
@@ -207,56 +197,32 @@ static int bootstrap_model(const char *spec, const char *name, const char *arch,
 
 static int verb_bootstrap(char **args) {
         _cleanup_(machine_config_freep) MachineConfig *declared = NULL, *c = NULL;
-        _cleanup_(unit_file_done) UnitFile u = {};
         _cleanup_(diagnostics_done) Diagnostics d = {};
         _cleanup_(build_result_done) BuildResult res = {};
-        _cleanup_free_ char *text = NULL, *scratch = NULL, *path = NULL, *existing = NULL;
-        const char *spec = args[0], *name = args[0] ? args[1] : NULL, *arch = name ? args[2] : NULL, *bad = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *name = args[1], *bad = NULL;
         int r;
 
-        if (!spec || !name || (arch && args[3]))
-                return usage_error("usage: machinespawn bootstrap DISTRO-RELEASE NAME [ARCH]");
-        r = bootstrap_model(spec, name, arch, &declared);
-        if (r < 0)
-                return r;
-        r = need_root("bootstrap");
+        r = bootstrap_model(args[0], name, args[2], &declared);
         if (r < 0)
                 return r;
 
-        /* Saved as the writer makes it from the model, never spliced together; then read back through the
-         * loader, so the machine is built from what the generator will see, with its checks and messages. */
-        r = mspawn_format(declared, SAVED_COMMENT, &text, &bad);
+        /* what the generator will see, saved unless --no-save; the machine is built from it */
+        r = mspawn_declare(declared, env_paths()->sysconf_dir, env_paths()->distro_info_dir, !arg_no_save, &c, &path,
+                           &bad, &d);
+        diagnostics_log(&d);
         if (r == -ENOMEM)
                 return log_oom();
-        if (r < 0)
+        if (r == -EINVAL)
                 return usage_error("Cannot declare %s: %s= cannot be written as given.", name, bad ?: "a value");
-        path = strjoin(env_paths()->sysconf_dir, "/", name, ".mspawn");
-        scratch = strdup(text);
-        if (!path || !scratch)
-                return log_oom();
-        r = unit_file_parse_buffer(&u, path, scratch, strlen(scratch), &d);
-        if (r >= 0)
-                r = machine_config_from_unit(name, path, &u, time(NULL), env_paths()->distro_info_dir, &c, &d);
-        diagnostics_log(&d);
+        if (r == -EEXIST)
+                return log_error_errno(r, "%s exists and says something else; remove it or use --no-save.", path);
+        if (r == -EBADMSG)
+                return -EINVAL;
         if (r < 0)
-                return r == -ENOMEM ? log_oom() : -EINVAL;
-        free(c->source_path);
-        c->source_path = strdup(path);
-        if (!c->source_path)
-                return log_oom();
-
-        if (!arg_no_save) {
-                if (read_full_file(path, &existing, NULL) >= 0 && !streq(existing, text))
-                        return log_error_errno(EEXIST, "%s exists and says something else; remove it or use "
-                                               "--no-save.", path);
-                r = mkdir_parents(path, 0755);
-                if (r >= 0)
-                        r = write_file_atomic(path, text, strlen(text), 0644, WRITE_DURABLE);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot write %s: %m", path);
-                if (have_systemd())
-                        (void) spawn_wait((char *[]) { (char *) "systemctl", (char *) "daemon-reload", NULL }, NULL);
-        }
+                return log_error_errno(r, "Cannot write %s: %m", path);
+        if (r > 0)
+                host_daemon_reload();
 
         r = build(c, &res);
         if (r < 0)
@@ -274,16 +240,11 @@ static int verb_bootstrap(char **args) {
 static int verb_pull_tar(char **args) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(build_result_done) BuildResult res = {};
-        const char *url = args[0], *name = url ? args[1] : NULL;
+        const char *url = args[0], *name = args[1];
         int r;
 
-        if (!url || !name || args[2])
-                return usage_error("usage: machinespawn pull-tar URL NAME [--verify=checksum|no|sha256:HEX]");
         if (!url_is_valid(url, true))
                 return log_error_errno(EINVAL, "%s is not an http://, https:// or file:/// URL.", shown(url));
-        r = need_root("pull-tar");
-        if (r < 0)
-                return r;
 
         c = calloc(1, sizeof(MachineConfig));
         if (!c || !(c->name = strdup(name)) || !(c->image.value = strdup(url)) ||
@@ -331,11 +292,6 @@ static int verb_run(char **args) {
         BuildOptions o;
         int r;
 
-        if (!name)
-                return usage_error("usage: machinespawn run NAME [COMMAND...]");
-        r = need_root("run");
-        if (r < 0)
-                return r;
         r = machine_dir(name, &dir);
         if (r < 0)
                 return r;
@@ -354,7 +310,7 @@ static int verb_run(char **args) {
 
         r = strv_extend_strv(&argv, (char *[]) { (char *) "systemd-nspawn", (char *) "--quiet", (char *) "-D", dir,
                                                   (char *) "--machine", (char *) name, NULL });
-        if (r >= 0 && !have_systemd())
+        if (r >= 0 && !host_has_systemd())
                 r = strv_extend_strv(&argv, (char *[]) { (char *) "--register=no", (char *) "--keep-unit", NULL });
         if (r < 0)
                 return log_oom();
@@ -386,18 +342,13 @@ static int verb_boot(char **args) {
         const char *name = args[0];
         int r;
 
-        if (!name || args[1])
-                return usage_error("usage: machinespawn boot NAME");
-        r = need_root("boot");
-        if (r < 0)
-                return r;
         r = machine_dir(name, &dir);
         if (r < 0)
                 return r;
         /* the machine's init in the foreground, with its .nspawn settings, wherever we are */
         char *argv[] = { (char *) "systemd-nspawn", (char *) "--boot", (char *) "-D", dir, (char *) "--machine",
                          (char *) name, (char *) "--settings=override",
-                         have_systemd() ? NULL : (char *) "--register=no", (char *) "--keep-unit", NULL };
+                         host_has_systemd() ? NULL : (char *) "--register=no", (char *) "--keep-unit", NULL };
         r = spawn_wait(argv, NULL);
         if (r < 0)
                 return log_error_errno(r, "Cannot run systemd-nspawn: %m");
@@ -407,25 +358,29 @@ static int verb_boot(char **args) {
 
 /* ---- systemctl verbs ---- */
 
-static int verb_systemctl(const char *verb, char **args) {
-        _cleanup_free_ char *unit = NULL;
-        int r;
-
-        if (!args[0] || args[1])
-                return usage_error("usage: machinespawn %s NAME", verb);
-        if (!have_systemd())
-                return log_error_errno(EOPNOTSUPP, "'%s' needs systemd as the init system and its bus; here there is "
-                                       "none (use \"machinespawn boot %s\").", verb, args[0]);
-        r = need_root(verb);
-        if (r < 0)
-                return r;
-        unit = strjoin("systemd-nspawn@", args[0], ".service");
-        if (!unit)
-                return log_oom();
-        r = spawn_wait((char *[]) { (char *) "systemctl", (char *) verb, unit, NULL }, NULL);
+static int verb_systemctl(const char *verb, const char *name) {
+        int r = machine_systemctl(verb, name);
+        if (r == -EIO)
+                return log_error_errno(r, "systemctl %s systemd-nspawn@%s.service failed.", verb, name);
         if (r < 0)
                 return log_error_errno(r, "Cannot run systemctl: %m");
-        return r == 0 ? 0 : log_error_errno(EIO, "systemctl %s %s failed.", verb, unit);
+        return 0;
+}
+
+static int verb_start(char **args) {
+        return verb_systemctl("start", args[0]);
+}
+
+static int verb_stop(char **args) {
+        return verb_systemctl("stop", args[0]);
+}
+
+static int verb_enable(char **args) {
+        return verb_systemctl("enable", args[0]);
+}
+
+static int verb_disable(char **args) {
+        return verb_systemctl("disable", args[0]);
 }
 
 /* ---- enter ---- */
@@ -435,22 +390,19 @@ static bool machine_is_registered(const char *name) {
         return p && access(p, F_OK) >= 0;
 }
 
-/* Started is not yet answering: its bus comes up a moment after systemd-nspawn says ready. */
-static int wait_for_machine(const char *name, const char *user, bool privileged) {
-        _cleanup_free_ char *machine = strjoin("--machine=", name), *target = strjoin(user, "@", name);
-        int r;
+/* Started is not yet answering: without root, machined (polkit) is asked, as enter will. */
+static int wait_for_machine_as_user(const char *name, const char *user) {
+        _cleanup_free_ char *target = strjoin(user, "@", name);
 
-        if (!machine || !target)
+        if (!target)
                 return log_oom();
         for (unsigned i = 0;; i++) {
-                r = spawn_wait(privileged ? (char *[]) { (char *) "systemd-run", machine, (char *) "--quiet",
-                                                         (char *) "--wait", (char *) "true", NULL }
-                                          /* its pty would put a line end on our output */
-                                          : (char *[]) { (char *) "sh", (char *) "-c",
-                                                         (char *) "exec machinectl shell --quiet \"$1\" /bin/true "
-                                                                  ">/dev/null 2>&1 </dev/null",
-                                                         (char *) "sh", target, NULL },
-                               (char *[]) { (char *) "SYSTEMD_LOG_LEVEL=emerg", NULL });
+                /* its pty would put a line end on our output */
+                int r = spawn_wait((char *[]) { (char *) "sh", (char *) "-c",
+                                                (char *) "exec machinectl shell --quiet \"$1\" /bin/true "
+                                                         ">/dev/null 2>&1 </dev/null",
+                                                (char *) "sh", target, NULL },
+                                   (char *[]) { (char *) "SYSTEMD_LOG_LEVEL=emerg", NULL });
                 if (r == 0)
                         return 0;
                 if (i >= 240)
@@ -462,24 +414,11 @@ static int wait_for_machine(const char *name, const char *user, bool privileged)
 static int verb_enter(char **args) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
-        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
-        _cleanup_free_ char *unit = NULL, *root = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
         const char *name = args[0], *user;
         bool privileged, running;
         BuildOptions o;
-        char **cmd;
         int r;
-
-        if (!name)
-                return usage_error("usage: machinespawn enter NAME [--user=USER] [-- COMMAND...]");
-        if (!machine_name_is_valid(name))
-                return log_error_errno(EINVAL, "'%s' is not a valid machine name.", name);
-        cmd = args + 1;
-        if (cmd[0] && streq(cmd[0], "--"))
-                cmd++;
-        if (!have_systemd())
-                return log_error_errno(EOPNOTSUPP, "'enter' needs systemd as the init system and its bus; here there "
-                                       "is none (use \"machinespawn run %s\").", name);
 
         /* the [User] of the machine by default, like distrobox's enter */
         user = arg_user;
@@ -494,38 +433,24 @@ static int verb_enter(char **args) {
         running = privileged ? machine_is_running(o.paths.machines_dir, name) > 0 : machine_is_registered(name);
         if (!running) {
                 /* as the [User] user, polkit lets exactly this unit start (see polkit.h) */
-                unit = strjoin("systemd-nspawn@", name, ".service");
-                if (!unit)
-                        return log_oom();
-                r = spawn_wait((char *[]) { (char *) "systemctl", (char *) "start", unit, NULL }, NULL);
-                if (r != 0)
-                        return log_error_errno(EIO, "Cannot start %s.", unit);
-                r = wait_for_machine(name, user, privileged);
+                r = machine_systemctl("start", name);
                 if (r < 0)
-                        return r;
+                        return log_error_errno(r, "Cannot start systemd-nspawn@%s.service.", name);
+                if (privileged) {
+                        r = machine_wait_answering(name, 60 * 1000);
+                        if (r < 0)
+                                return log_error_errno(r, "Machine %s started but does not answer.", name);
+                } else {
+                        r = wait_for_machine_as_user(name, user);
+                        if (r < 0)
+                                return r;
+                }
         }
 
-        /* the host session's display and audio, as machinespawn-prepare found them at start; read through
-         * chase.h (the machine owns the file): a refused file is a warning, the shell still opens. Only root
-         * can read the machine's tree. */
-        if (privileged) {
-                root = strjoin(o.paths.machines_dir, "/", name);
-                if (!root)
-                        return log_oom();
-                r = machine_read_session_env(root, &env);
-                if (r < 0 && r != -ENOENT)
-                        log_warning("Ignoring %s/%s: %s", root, MACHINE_SESSION_ENV,
-                                    r == -EBADMSG ? "not what machinespawn-prepare writes" : chase_strerror(r));
-        }
-        EnterOptions eo = {
-                .machine = name,
-                .user = user,
-                .command = cmd,
-                .env = env,
-                .privileged = privileged,
-                .tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
-        };
-        r = enter_command_line(&eo, &argv);
+        diagnostics_done(&d);
+        r = machine_enter_argv(o.paths.machines_dir, name, user, args + 1, isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
+                               &argv, &d);
+        diagnostics_log(&d);
         if (r < 0)
                 return log_oom();
         /* exec: the terminal, signals and the exit status are the entering command's own */
@@ -534,52 +459,25 @@ static int verb_enter(char **args) {
         return log_error_errno(errno, "Cannot run %s: %m", argv[0]);
 }
 
-/* ---- remove, clean-cache ---- */
+/* ---- remove, clean-cache, list-cache ---- */
 
 static int verb_remove(char **args) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
-        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_(machine_uninstall_result_done) MachineUninstallResult res = {};
         const char *name = args[0];
         BuildOptions o;
-        RemoveStats stats = {};
         int r;
 
-        if (!name || args[1])
-                return usage_error("usage: machinespawn remove NAME [--keep-config] [--force]");
-        r = need_root("remove");
-        if (r < 0)
-                return r;
         build_options_init(&o);
-        if (machine_is_running(o.paths.machines_dir, name) > 0) {
-                if (!arg_force)
-                        return log_error_errno(EBUSY, "Machine %s is running; stop it first or use --force.", name);
-                if (!have_systemd())
-                        return log_error_errno(EBUSY, "Machine %s is running outside systemd; stop it first.", name);
-                _cleanup_free_ char *unit = strjoin("systemd-nspawn@", name, ".service");
-                if (!unit)
-                        return log_oom();
-                r = spawn_wait((char *[]) { (char *) "systemctl", (char *) "stop", unit, NULL }, NULL);
-                if (r != 0)
-                        return log_error_errno(EIO, "Cannot stop %s.", unit);
-        }
-
-        r = machine_remove(name, &o, o.paths.nspawn_dir, &stats, &d);
+        r = machine_uninstall(name, &o,
+                              (arg_force ? MACHINE_UNINSTALL_STOP : 0) | (arg_keep_config ? MACHINE_UNINSTALL_KEEP_CONFIG : 0),
+                              &res, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return r;
-        log_info("Removed machine %s (%llu files).", name, (unsigned long long) stats.files);
-
-        /* the declaration too, if "bootstrap" wrote it: a hand-written one is the admin's */
-        path = strjoin(env_paths()->sysconf_dir, "/", name, ".mspawn");
-        if (!path)
-                return log_oom();
-        if (!arg_keep_config && read_full_file(path, &text, NULL) >= 0 && startswith(text, saved_marker)) {
-                if (unlink(path) < 0)
-                        return log_error_errno(errno, "Cannot remove %s: %m", path);
-                log_info("Removed %s.", path);
-                if (have_systemd())
-                        (void) spawn_wait((char *[]) { (char *) "systemctl", (char *) "daemon-reload", NULL }, NULL);
-        }
+        log_info("Removed machine %s (%llu files).", name, (unsigned long long) res.stats.files);
+        if (res.config_removed)
+                log_info("Removed %s.", res.config_removed);
         return 0;
 }
 
@@ -591,10 +489,7 @@ static int verb_clean_cache(char **keys) {
 
         STRV_FOREACH(k, keys)
                 if (!cache_key_is_valid(*k))
-                        return usage_error("'%s' is not a cache key (see \"machinespawn-cache list\").", shown(*k));
-        r = need_root("clean-cache");
-        if (r < 0)
-                return r;
+                        return usage_error("'%s' is not a cache key (see \"machinespawn list-cache\").", shown(*k));
         r = load_global(&g);
         if (r < 0)
                 return r;
@@ -604,15 +499,6 @@ static int verb_clean_cache(char **keys) {
         diagnostics_log(&d);
         return r;
 }
-
-/* ---- list ---- */
-
-typedef struct Row {
-        char *name, *declared, *origin;
-        bool image, running;
-        uint64_t size;
-        long long base_age; /* seconds, -1 unknown */
-} Row;
 
 static void json_string(const char *s, FILE *f) {
         fputc('"', f);
@@ -627,100 +513,132 @@ static void json_string(const char *s, FILE *f) {
         fputc('"', f);
 }
 
-static int verb_list(char **args) {
-        _cleanup_(mspawn_index_done) MspawnIndex idx = {};
+static void json_nullable_string(const char *s, FILE *f) {
+        if (s)
+                json_string(s, f);
+        else
+                fputs("null", f);
+}
+
+/* "5h", "3d", "-" for unknown */
+static const char *format_age(char *buf, size_t size, time_t now, time_t then) {
+        long long h;
+
+        if (then <= 0)
+                return "-";
+        h = (long long) (now - then) / 3600;
+        snprintf(buf, size, h >= 48 ? "%lldd" : "%lldh", h >= 48 ? h / 24 : h);
+        return buf;
+}
+
+static int check_output_format(void) {
+        if (!streq(arg_output, "text") && !streq(arg_output, "json"))
+                return usage_error("--output=%s is not text or json.", shown(arg_output));
+        return 0;
+}
+
+static int verb_list_cache(char **args) {
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
-        _cleanup_strv_free_ char **search = NULL, **names = NULL;
-        BuildOptions o;
+        CacheEntry *e = NULL;
+        size_t n = 0;
         time_t now = time(NULL);
+        bool json;
         int r;
 
-        if (args[0])
-                return usage_error("usage: machinespawn list [--output=text|json]");
-        if (!streq(arg_output, "text") && !streq(arg_output, "json"))
-                return usage_error("--output=%s is not text or json.", arg_output);
+        r = check_output_format();
+        if (r < 0)
+                return r;
+        json = streq(arg_output, "json");
+        r = load_global(&g);
+        if (r < 0)
+                return r;
+        r = cache_list(g->cache_dir, &e, &n);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", g->cache_dir);
+        if (json)
+                fputs("[", stdout);
+        else
+                printf("%-48s %6s %-6s %9s %9s %s\n", "KEY", "AGE", "STATE", "SIZE", "LAST-USED", "");
+        for (size_t i = 0; i < n; i++) {
+                uint64_t size = 0;
+                char age[32], used[32];
+                bool fresh = cache_entry_fresh(g->cache_dir, e[i].key, g->max_age_sec, now) > 0;
+
+                (void) cache_entry_size(g->cache_dir, e[i].key, &size);
+                if (json) {
+                        printf("%s{\"key\": ", i == 0 ? "\n  " : ",\n  ");
+                        json_string(e[i].key, stdout);
+                        printf(", \"built\": %lld, \"last_used\": %lld, \"size\": %llu, \"fresh\": %s, \"busy\": %s}",
+                               (long long) e[i].built, (long long) e[i].last_used, (unsigned long long) size,
+                               fresh ? "true" : "false", e[i].busy ? "true" : "false");
+                } else
+                        printf("%-48s %6s %-6s %8.1fM %9s %s\n", e[i].key, format_age(age, sizeof age, now, e[i].built),
+                               fresh ? "fresh" : "stale", (double) size / (1024.0 * 1024.0),
+                               e[i].last_used > 0 ? format_age(used, sizeof used, now, e[i].last_used) : "never",
+                               e[i].busy ? "in use" : "");
+        }
+        if (json)
+                fputs(n == 0 ? "]\n" : "\n]\n", stdout);
+        cache_entries_free(e, n);
+        return 0;
+}
+
+/* ---- list ---- */
+
+static void list_print_json(const MachineListEntry *e, bool first) {
+        fputs(first ? "\n  {\"name\": " : ",\n  {\"name\": ", stdout);
+        json_string(e->name, stdout);
+        fputs(", \"declared\": ", stdout);
+        json_nullable_string(e->declared, stdout);
+        printf(", \"image\": %s, \"size\": %llu, \"running\": %s, \"origin\": ", e->image ? "true" : "false",
+               (unsigned long long) e->size, e->running ? "true" : "false");
+        json_nullable_string(e->origin, stdout);
+        if (e->base_age >= 0)
+                printf(", \"base_age\": %lld}", e->base_age);
+        else
+                fputs(", \"base_age\": null}", stdout);
+}
+
+static int verb_list(char **args) {
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        MachineListEntry *l = NULL;
+        size_t n = 0;
+        BuildOptions o;
+        bool json;
+        int r;
+
+        r = check_output_format();
+        if (r < 0)
+                return r;
+        json = streq(arg_output, "json");
         build_options_init(&o);
         r = load_global(&g);
         if (r < 0)
                 return r;
-        if (mspawn_search_path(env_paths(), &search) < 0 || mspawn_index_build(search, &idx) < 0 || mspawn_enumerate(&idx, &names) < 0)
-                return log_oom();
+        r = machine_list(&o, g->cache_dir, time(NULL), &l, &n);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list machines: %m");
 
-        /* images nobody declared are machines too */
-        DIR *dir = opendir(o.paths.machines_dir);
-        if (dir) {
-                struct dirent *de;
-                while ((de = readdir(dir)))
-                        if (de->d_name[0] != '.' && de->d_type == DT_DIR && !strv_contains(names, de->d_name))
-                                (void) strv_extend(&names, de->d_name);
-                closedir(dir);
-        }
-        strv_sort(names);
-
-        if (streq(arg_output, "json"))
+        if (json)
                 fputs("[", stdout);
         else
                 printf("%-20s %-40s %-6s %9s %-8s %s\n", "NAME", "DECLARED", "IMAGE", "SIZE", "STATE", "ORIGIN");
-        bool first = true;
-        STRV_FOREACH(n, names) {
-                _cleanup_free_ char *declared = NULL, *path = strjoin(o.paths.machines_dir, "/", *n),
-                                    *originp = machine_origin_path(&o, *n), *origin_text = NULL, *origin = NULL;
-                uint64_t size = 0;
-                bool image, running;
-                long long base_age = -1;
+        for (size_t i = 0; i < n; i++) {
+                char age[32] = "";
 
-                if (!path || !originp)
-                        return log_oom();
-                (void) mspawn_find(&idx, *n, &declared, NULL);
-                /* the tree's top, never through a link; its size counted on that descriptor */
-                _cleanup_close_ int root_fd = chase_root_open(path);
-                image = root_fd >= 0;
-                if (image)
-                        (void) tree_disk_usage_fd(root_fd, &size);
-                running = machine_is_running(o.paths.machines_dir, *n) > 0;
-                if (read_full_file(originp, &origin_text, NULL) >= 0) {
-                        origin = strndup(origin_text, strcspn(origin_text, "\n"));
-                        const char *key = startswith(origin_text, "base=");
-                        if (key) {
-                                _cleanup_free_ char *k = strndup(key, strcspn(key, "\n")), *infop = NULL, *info = NULL;
-                                infop = k ? cache_path(g->cache_dir, k, ".info") : NULL;
-                                const char *b = infop && read_full_file(infop, &info, NULL) >= 0 ? strstr(info, "built=")
-                                                                                                 : NULL;
-                                if (b)
-                                        base_age = (long long) now - strtoll(b + 6, NULL, 10);
-                        }
+                if (json) {
+                        list_print_json(&l[i], i == 0);
+                        continue;
                 }
-
-                if (streq(arg_output, "json")) {
-                        fputs(first ? "\n  {" : ",\n  {", stdout);
-                        fputs("\"name\": ", stdout);
-                        json_string(*n, stdout);
-                        fputs(", \"declared\": ", stdout);
-                        if (declared)
-                                json_string(declared, stdout);
-                        else
-                                fputs("null", stdout);
-                        printf(", \"image\": %s, \"size\": %llu, \"running\": %s, \"origin\": ", image ? "true" : "false",
-                               (unsigned long long) size, running ? "true" : "false");
-                        if (origin)
-                                json_string(origin, stdout);
-                        else
-                                fputs("null", stdout);
-                        if (base_age >= 0)
-                                printf(", \"base_age\": %lld}", base_age);
-                        else
-                                fputs(", \"base_age\": null}", stdout);
-                } else {
-                        char age[32] = "";
-                        if (base_age >= 0)
-                                snprintf(age, sizeof age, " (%lldh old)", base_age / 3600);
-                        printf("%-20s %-40s %-6s %8.1fM %-8s %s%s\n", *n, declared ?: "-", image ? "yes" : "no",
-                               (double) size / (1024.0 * 1024.0), running ? "running" : "stopped", origin ?: "-", age);
-                }
-                first = false;
+                if (l[i].base_age >= 0)
+                        snprintf(age, sizeof age, " (%lldh old)", l[i].base_age / 3600);
+                printf("%-20s %-40s %-6s %8.1fM %-8s %s%s\n", l[i].name, l[i].declared ?: "-",
+                       l[i].image ? "yes" : "no", (double) l[i].size / (1024.0 * 1024.0),
+                       l[i].running ? "running" : "stopped", l[i].origin ?: "-", age);
         }
-        if (streq(arg_output, "json"))
-                fputs(first ? "]\n" : "\n]\n", stdout);
+        if (json)
+                fputs(n == 0 ? "]\n" : "\n]\n", stdout);
+        machine_list_free(l, n);
         return 0;
 }
 
@@ -736,8 +654,6 @@ static int verb_cat(char **args) {
         GeneratorPaths paths = { .helperdir = HELPER_DIR, .unitdir = SYSTEM_UNIT_DIR };
         int r;
 
-        if (!args[0] || args[1])
-                return usage_error("usage: machinespawn cat NAME");
         if (mspawn_search_path(env_paths(), &search) < 0 || mspawn_index_build(search, &idx) < 0)
                 return log_oom();
         r = mspawn_find(&idx, args[0], &main_path, &dropins);
@@ -802,8 +718,6 @@ static int verb_check(char **args) {
         };
         int missing = 0;
 
-        if (args[0])
-                return usage_error("usage: machinespawn check");
         for (size_t i = 0; i < ELEMENTSOF(items); i++) {
                 bool required = !streq(items[i].field, "Recommends") && !streq(items[i].field, "Suggests");
                 bool ok = false;
@@ -826,35 +740,93 @@ static int verb_check(char **args) {
                 }
         }
         printf("%-48s %s\n", "systemd as init with its bus",
-               have_systemd() ? "yes" : "no (machines run unregistered; start/stop/enable need it)");
+               host_has_systemd() ? "yes" : "no (machines run unregistered; start/stop/enable need it)");
         if (missing > 0)
                 return log_error_errno(ENOENT, "%i required piece(s) missing.", missing);
         return 0;
 }
 
-/* ---- main ---- */
+/* ---- the verb table ---- */
 
-static const struct {
-        const char *verb;
+#define VERB_ANY UINT_MAX
+
+typedef enum VerbFlags {
+        VERB_ROOT = 1 << 0,         /* changes the system: root only */
+        VERB_SYSTEMD = 1 << 1,      /* needs systemd as PID 1 and its bus */
+        VERB_NAME_ARG0 = 1 << 2,    /* the first argument is a machine NAME */
+        VERB_NAME_ARG1 = 1 << 3,    /* the second argument is */
+        VERB_COMMAND_TAIL = 1 << 4, /* after the first argument, everything is a command's, options too */
+} VerbFlags;
+
+typedef struct Verb {
+        const char *name;
+        unsigned min_args, max_args; /* after the verb; VERB_ANY: no limit */
+        VerbFlags flags;
+        int (*run)(char **args);
+        const char *synopsis; /* the arguments and the options that apply, as usage shows them */
         const char *help;
-} verbs[] = {
-        { "bootstrap DISTRO-RELEASE NAME [ARCH]", "Declare a machine and build it now (debian-12, ubuntu-jammy)" },
-        { "run NAME [COMMAND...]", "Run a command (default: a shell) in a stopped machine" },
-        { "pull-tar URL NAME", "Download a root file system tarball as machine NAME" },
-        { "remove NAME", "Remove a machine (and the .mspawn bootstrap wrote)" },
-        { "clean-cache [KEY...]", "Remove cached base trees (all, or the named ones)" },
-        { "list", "List machines: declared, image, size, state, origin" },
-        { "start|stop|enable|disable NAME", "systemctl on the machine's systemd-nspawn@ unit" },
-        { "boot NAME", "Boot the machine's init in the foreground" },
-        { "enter NAME [-- COMMAND...]", "A shell (or COMMAND) as the machine's [User] in the running machine" },
-        { "cat NAME", "Show the .mspawn, its drop-ins, and what the generator makes of them" },
-        { "check", "Check what machinespawn needs; name the package for what is missing" },
+} Verb;
+
+/* One line per verb: dispatch, argument counts, "--help" and each verb's usage all come from here. */
+static const Verb verbs[] = {
+        { "bootstrap",   2, 3,        VERB_ROOT | VERB_NAME_ARG1, verb_bootstrap,
+          "DISTRO-RELEASE NAME [ARCH] [--variant=V] [--include=PKG,...] [--no-save]",
+          "Declare a machine and build it now (debian-12, ubuntu-jammy)" },
+        { "run",         1, VERB_ANY, VERB_ROOT | VERB_NAME_ARG0 | VERB_COMMAND_TAIL, verb_run,
+          "NAME [COMMAND...]", "Run a command (default: a shell) in a stopped machine" },
+        { "pull-tar",    2, 2,        VERB_ROOT | VERB_NAME_ARG1, verb_pull_tar,
+          "URL NAME [--verify=checksum|no|sha256:HEX]", "Download a root file system tarball as machine NAME" },
+        { "remove",      1, 1,        VERB_ROOT | VERB_NAME_ARG0, verb_remove,
+          "NAME [--keep-config] [--force]", "Remove a machine (and the .mspawn bootstrap wrote)" },
+        { "list",        0, 0,        0, verb_list,
+          "[--output=text|json]", "List machines: declared, image, size, state, origin" },
+        { "list-cache",  0, 0,        0, verb_list_cache,
+          "[--output=text|json]", "List cached base trees: key, age, size, last use" },
+        { "clean-cache", 0, VERB_ANY, VERB_ROOT, verb_clean_cache,
+          "[KEY...]", "Remove cached base trees (all, or the named ones)" },
+        { "start",       1, 1,        VERB_ROOT | VERB_SYSTEMD | VERB_NAME_ARG0, verb_start,
+          "NAME", "Start the machine's systemd-nspawn@ unit" },
+        { "stop",        1, 1,        VERB_ROOT | VERB_SYSTEMD | VERB_NAME_ARG0, verb_stop,
+          "NAME", "Stop the machine's systemd-nspawn@ unit" },
+        { "enable",      1, 1,        VERB_ROOT | VERB_SYSTEMD | VERB_NAME_ARG0, verb_enable,
+          "NAME", "Enable the machine's systemd-nspawn@ unit" },
+        { "disable",     1, 1,        VERB_ROOT | VERB_SYSTEMD | VERB_NAME_ARG0, verb_disable,
+          "NAME", "Disable the machine's systemd-nspawn@ unit" },
+        { "boot",        1, 1,        VERB_ROOT | VERB_NAME_ARG0, verb_boot,
+          "NAME", "Boot the machine's init in the foreground" },
+        { "enter",       1, VERB_ANY, VERB_SYSTEMD | VERB_NAME_ARG0, verb_enter,
+          "NAME [--user=USER] [-- COMMAND...]", "A shell (or COMMAND) as the machine's [User] in the running machine" },
+        { "cat",         1, 1,        VERB_NAME_ARG0, verb_cat,
+          "NAME", "Show the .mspawn, its drop-ins, and what the generator makes of them" },
+        { "check",       0, 0,        0, verb_check,
+          "", "Check what machinespawn needs; name the package for what is missing" },
 };
+
+static const Verb *verb_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
 
 static void help(void) {
         printf("machinespawn [OPTIONS...] COMMAND ...\n\nDeclarative systemd-nspawn machines, by hand.\n\nCommands:\n");
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %-38s %s\n", verbs[i].verb, verbs[i].help);
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                char usage[160], line[160];
+                size_t n = 0;
+
+                /* the arguments only: " [--option...]" groups are left to the list of options below */
+                snprintf(usage, sizeof usage, "%s %s", verbs[i].name, verbs[i].synopsis);
+                for (const char *p = usage; *p && n + 1 < sizeof line;) {
+                        if (startswith(p, " [--") && p[4] != ' ') {
+                                p += strcspn(p, "]");
+                                p += *p == ']';
+                        } else
+                                line[n++] = *p++;
+                }
+                line[n] = 0;
+                printf("  %-36s %s\n", line, verbs[i].help);
+        }
         printf("\nOptions:\n"
                "  -h --help                 Show this help (or a command's, after it)\n"
                "     --version              Show the version\n"
@@ -864,78 +836,48 @@ static void help(void) {
                "     --verify=MODE          pull-tar: checksum (default), no, sha256:HEX\n"
                "     --keep-config          remove: keep the .mspawn\n"
                "     --force                remove: stop a running machine first\n"
-               "     --output=text|json     list: the format\n"
+               "     --output=text|json     list, list-cache: the format\n"
                "     --user=USER            enter: as this user (default: the machine's [User] Name=)\n"
                "\nSee machinespawn(1) and mspawn(5).\n");
 }
 
-static int verb_help(const char *verb) {
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (strstr(verbs[i].verb, verb)) {
-                        printf("machinespawn %s\n  %s\n\nSee machinespawn(1).\n", verbs[i].verb, verbs[i].help);
-                        return 0;
-                }
-        return usage_error("Unknown command '%s' (see machinespawn --help).", verb);
+static void verb_usage(const Verb *v, FILE *f) {
+        fprintf(f, "machinespawn %s%s%s", v->name, isempty(v->synopsis) ? "" : " ", v->synopsis);
 }
 
-/* The verbs that take a machine NAME, and where. It is checked here, once for all of them, before any verb
- * looks at the file system: a NAME becomes a path under the machines, configuration and settings
- * directories, so "../x" must never reach one. */
-static const struct {
-        const char *verb;
-        unsigned name_arg;
-} verb_names[] = {
-        { "bootstrap", 1 }, { "pull-tar", 1 }, { "run", 0 },    { "boot", 0 },   { "remove", 0 },  { "enter", 0 },
-        { "cat", 0 },       { "start", 0 },    { "stop", 0 },   { "enable", 0 }, { "disable", 0 },
-};
-
-static int check_name_argument(const char *verb, char **args) {
-        for (size_t i = 0; i < ELEMENTSOF(verb_names); i++) {
-                const char *name, *why;
-
-                if (!streq(verb, verb_names[i].verb))
-                        continue;
-                if (strv_length(args) <= verb_names[i].name_arg)
-                        return 0; /* missing: the verb's usage says so */
-                name = args[verb_names[i].name_arg];
-                why = machine_name_invalid_reason(name);
-                if (why)
-                        return usage_error("'%s' is not a valid machine name: %s (see machinespawn(1)).",
-                                           shown(name), why);
-                return 0;
-        }
-        return 0;
-}
-
-static int dispatch(const char *verb, char **args) {
+/* Argument counts, a NAME checked once for every verb before any verb looks at the file system (a NAME
+ * becomes a path under the machines, configuration and settings directories, so "../x" must never reach
+ * one), then what the verb needs of the system. */
+static int verb_dispatch(const Verb *v, char **args) {
+        unsigned n = strv_length(args);
         int r;
 
-        r = check_name_argument(verb, args);
-        if (r < 0)
-                return r;
-        if (streq(verb, "bootstrap"))
-                return verb_bootstrap(args);
-        if (streq(verb, "run"))
-                return verb_run(args);
-        if (streq(verb, "pull-tar"))
-                return verb_pull_tar(args);
-        if (streq(verb, "remove"))
-                return verb_remove(args);
-        if (streq(verb, "clean-cache"))
-                return verb_clean_cache(args);
-        if (streq(verb, "list"))
-                return verb_list(args);
-        if (streq(verb, "boot"))
-                return verb_boot(args);
-        if (streq(verb, "enter"))
-                return verb_enter(args);
-        if (streq(verb, "cat"))
-                return verb_cat(args);
-        if (streq(verb, "check"))
-                return verb_check(args);
-        if (streq(verb, "start") || streq(verb, "stop") || streq(verb, "enable") || streq(verb, "disable"))
-                return verb_systemctl(verb, args);
-        return usage_error("Unknown command '%s' (see machinespawn --help).", verb);
+        if (n < v->min_args || n > v->max_args) {
+                fputs("machinespawn: usage: ", stderr);
+                verb_usage(v, stderr);
+                fputc('\n', stderr);
+                usage_failed = true;
+                return -EINVAL;
+        }
+        for (unsigned i = 0; i < 2; i++) {
+                const char *why;
+
+                if (!(v->flags & (i == 0 ? VERB_NAME_ARG0 : VERB_NAME_ARG1)))
+                        continue;
+                why = machine_name_invalid_reason(args[i]);
+                if (why)
+                        return usage_error("'%s' is not a valid machine name: %s (see machinespawn(1)).",
+                                           shown(args[i]), why);
+        }
+        if ((v->flags & VERB_SYSTEMD) && !host_has_systemd())
+                return log_error_errno(EOPNOTSUPP, "'%s' needs systemd as the init system and its bus; here there is "
+                                       "none (\"machinespawn run\" and \"boot\" work without it).", v->name);
+        if (v->flags & VERB_ROOT) {
+                r = need_root(v->name);
+                if (r < 0)
+                        return r;
+        }
+        return v->run(args);
 }
 
 enum {
@@ -950,127 +892,121 @@ enum {
         ARG_USER,
 };
 
-static const struct option options[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, ARG_VERSION },
-        { "verify", required_argument, NULL, ARG_VERIFY },
-        { "variant", required_argument, NULL, ARG_VARIANT },
-        { "include", required_argument, NULL, ARG_INCLUDE },
-        { "no-save", no_argument, NULL, ARG_NO_SAVE },
-        { "keep-config", no_argument, NULL, ARG_KEEP_CONFIG },
-        { "force", no_argument, NULL, ARG_FORCE },
-        { "output", required_argument, NULL, ARG_OUTPUT },
-        { "user", required_argument, NULL, ARG_USER },
-        {},
-};
+static int parse_option(int c, bool *help_wanted, bool *version_wanted) {
+        switch (c) {
+        case 'h':
+                *help_wanted = true;
+                return 0;
+        case ARG_VERSION:
+                *version_wanted = true;
+                return 0;
+        case ARG_VERIFY:
+                arg_verify = optarg;
+                return 0;
+        case ARG_VARIANT:
+                arg_variant = optarg;
+                return 0;
+        case ARG_INCLUDE:
+                arg_include = optarg;
+                return 0;
+        case ARG_NO_SAVE:
+                arg_no_save = true;
+                return 0;
+        case ARG_KEEP_CONFIG:
+                arg_keep_config = true;
+                return 0;
+        case ARG_FORCE:
+                arg_force = true;
+                return 0;
+        case ARG_OUTPUT:
+                arg_output = optarg;
+                return 0;
+        case ARG_USER:
+                arg_user = optarg;
+                return 0;
+        default: /* getopt said why */
+                usage_failed = true;
+                return -EINVAL;
+        }
+}
 
-/* Runs getopt over argv: flags into the arg_ globals. Returns 1 for --help, 2 for --version, 0, or
- * -EINVAL (a usage error, already reported by getopt). optind is left after the options. */
-static int parse_options(int argc, char *argv[], const char *shortopts) {
-        int c, ret = 0;
+/* One pass over argv: options anywhere (before or after the command and its arguments), positional
+ * arguments moved down in place to argv[1...] (getopt has read everything below optind already). A verb
+ * with VERB_COMMAND_TAIL stops option parsing after its first argument: the rest is the command's. "--"
+ * ends options for every verb. Sets *ret_n to the number of positional arguments. */
+static int parse_argv(int argc, char *argv[], bool *help_wanted, bool *version_wanted, int *ret_n) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "verify", required_argument, NULL, ARG_VERIFY },
+                { "variant", required_argument, NULL, ARG_VARIANT },
+                { "include", required_argument, NULL, ARG_INCLUDE },
+                { "no-save", no_argument, NULL, ARG_NO_SAVE },
+                { "keep-config", no_argument, NULL, ARG_KEEP_CONFIG },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "output", required_argument, NULL, ARG_OUTPUT },
+                { "user", required_argument, NULL, ARG_USER },
+                {},
+        };
+        const Verb *v = NULL;
+        int n = 0, c, r;
 
-        while ((c = getopt_long(argc, argv, shortopts, options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        ret = 1;
-                        break;
-                case ARG_VERSION:
-                        if (ret == 0)
-                                ret = 2;
-                        break;
-                case ARG_VERIFY:
-                        arg_verify = optarg;
-                        break;
-                case ARG_VARIANT:
-                        arg_variant = optarg;
-                        break;
-                case ARG_INCLUDE:
-                        arg_include = optarg;
-                        break;
-                case ARG_NO_SAVE:
-                        arg_no_save = true;
-                        break;
-                case ARG_KEEP_CONFIG:
-                        arg_keep_config = true;
-                        break;
-                case ARG_FORCE:
-                        arg_force = true;
-                        break;
-                case ARG_OUTPUT:
-                        arg_output = optarg;
-                        break;
-                case ARG_USER:
-                        arg_user = optarg;
-                        break;
-                default:
-                        usage_failed = true;
-                        return -EINVAL;
+        for (;;) {
+                bool tail = v && (v->flags & VERB_COMMAND_TAIL) && n >= 2;
+
+                /* "+": stop at each non-option, which is taken here, then carry on after it */
+                while (!tail && (c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+                        r = parse_option(c, help_wanted, version_wanted);
+                        if (r < 0)
+                                return r;
                 }
-        return ret;
+                if (optind >= argc)
+                        break;
+                if (tail || streq(argv[optind - 1], "--")) {
+                        /* the rest as it is */
+                        while (optind < argc)
+                                argv[1 + n++] = argv[optind++];
+                        break;
+                }
+                argv[1 + n++] = argv[optind++];
+                if (n == 1)
+                        v = verb_find(argv[1]);
+        }
+        argv[1 + n] = NULL;
+        *ret_n = n;
+        return 0;
 }
 
 static int run(int argc, char *argv[]) {
-        _cleanup_strv_free_ char **rest = NULL, **positional = NULL;
-        const char *verb;
-        char **args;
-        int r;
+        bool help_wanted = false, version_wanted = false;
+        const Verb *v;
+        int n, r;
 
         log_set_prefix("machinespawn");
-        /* "+": the options before the command; the command's own come after it */
-        r = parse_options(argc, argv, "+h");
+        r = parse_argv(argc, argv, &help_wanted, &version_wanted, &n);
         if (r < 0)
                 return r;
-        if (r == 2) {
+        if (version_wanted && !help_wanted) {
                 printf("machinespawn %s\n", PROJECT_VERSION);
                 return 0;
         }
-        if (optind >= argc) {
+        if (n == 0) {
                 help();
-                if (r == 1)
+                if (help_wanted)
                         return 0;
                 usage_failed = true;
                 return -EINVAL;
         }
-        verb = argv[optind];
-        args = argv + optind + 1;
-
-        if (r == 1 || strv_contains(args, "--help") || strv_contains(args, "-h"))
-                return verb_help(verb);
-        /* "run NAME COMMAND...": everything after NAME is the command's, options included */
-        if (streq(verb, "run"))
-                return dispatch(verb, args);
-        /* "enter NAME [--user=U] -- COMMAND...": options up to "--" */
-        if (streq(verb, "enter")) {
-                char **dash = args;
-                while (*dash && !streq(*dash, "--"))
-                        dash++;
-                if (strv_extend(&rest, "machinespawn") < 0)
-                        return log_oom();
-                for (char **a = args; a < dash; a++)
-                        if (strv_extend(&rest, *a) < 0)
-                                return log_oom();
-                optind = 0;
-                r = parse_options((int) strv_length(rest), rest, "h");
-                if (r < 0)
-                        return r;
-                positional = strv_copy(rest + optind);
-                if (!positional || strv_extend_strv(&positional, dash) < 0)
-                        return log_oom();
-                return dispatch(verb, positional);
+        v = verb_find(argv[1]);
+        if (!v)
+                return usage_error("Unknown command '%s' (see machinespawn --help).", shown(argv[1]));
+        if (help_wanted) {
+                fputs("Usage: ", stdout);
+                verb_usage(v, stdout);
+                printf("\n  %s\n\nSee machinespawn(1).\n", v->help);
+                return 0;
         }
-
-        /* options may follow the arguments ("bootstrap debian-12 bread --variant=buildd") */
-        if (strv_extend(&rest, "machinespawn") < 0 || strv_extend_strv(&rest, args) < 0)
-                return log_oom();
-        optind = 0; /* 0, not 1: glibc then forgets its permutation state from the first pass */
-        r = parse_options((int) strv_length(rest), rest, "h");
-        if (r < 0)
-                return r;
-        /* getopt moved the positional arguments to the end */
-        positional = strv_copy(rest + optind);
-        if (!positional)
-                return log_oom();
-        return dispatch(verb, positional);
+        return verb_dispatch(v, argv + 2);
 }
 
 int main(int argc, char *argv[]) {

@@ -7,17 +7,9 @@
 #include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 
-#include "build-config.h"
-#include "global-config.h"
+#include "helper.h"
 #include "log.h"
 #include "machine-build.h"
-#include "mspawn-load.h"
-#include "strv.h"
-#include "valid.h"
-
-/* Exit status 2 for a usage error, as machinespawn(1) has it. */
-#define EXIT_USAGE 2
-static bool usage_failed = false;
 
 static void on_progress(void *userdata, const char *status, int percent) {
         (void) sd_notifyf(false, "STATUS=%s", status);
@@ -27,53 +19,17 @@ static void on_progress(void *userdata, const char *status, int percent) {
         log_info("%s", status);
 }
 
-static int run(int argc, char *argv[]) {
-        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
-        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+static int run(const HelperContext *ctx, bool *usage_failed) {
+        const MachineConfig *c = ctx->config;
         _cleanup_(diagnostics_done) Diagnostics d = {};
         _cleanup_(build_result_done) BuildResult result = {};
-        _cleanup_strv_free_ char **conf_files = NULL;
         BuildOptions o;
         time_t start = time(NULL);
         int r;
 
-        log_set_prefix("machinespawn-bootstrap");
-        if (argc == 2 && streq(argv[1], "--version")) {
-                printf("machinespawn %s\n", PROJECT_VERSION);
-                return 0;
-        }
-        if (argc != 2 || argv[1][0] == '-') {
-                fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
-                usage_failed = true;
-                return -EINVAL;
-        }
-        /* before NAME becomes a path anywhere */
-        if (!machine_name_is_valid(argv[1])) {
-                usage_failed = true;
-                return log_error_errno(EINVAL, "Not a valid machine name: %s.",
-                                       machine_name_invalid_reason(argv[1]));
-        }
-
         build_options_init(&o);
-        r = mspawn_load_by_name(argv[1], time(NULL), &o.paths, &c, &d);
-        diagnostics_log(&d);
-        if (r < 0)
-                return log_error_errno(r, "Machine '%s' has no usable .mspawn.", argv[1]);
-        if (!c)
-                return log_error_errno(ENOENT, "Machine '%s' is masked.", argv[1]);
-
-        r = global_config_files(o.paths.vendor_conf, o.paths.sysconf_dir, &conf_files);
-        if (r < 0)
-                return log_oom();
-        diagnostics_done(&d);
-        r = global_config_load(conf_files, &g, &d);
-        diagnostics_log(&d);
-        if (r < 0)
-                return log_error_errno(r, "Cannot use the global configuration.");
-
         o.progress = on_progress;
-        diagnostics_done(&d);
-        r = machine_build(c, g, &o, &result, &d);
+        r = machine_build(c, ctx->global, &o, &result, &d);
         diagnostics_log(&d);
         if (r < 0) {
                 (void) sd_notifyf(false, "STATUS=Failed to bootstrap %s", c->name);
@@ -103,12 +59,15 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
+        static const Helper helper = {
+                .usage = "NAME",
+                .flags = HELPER_MACHINE_NAME | HELPER_LOAD_MACHINE | HELPER_LOAD_GLOBAL,
+                .run = run,
+        };
         int r;
 
         curl_global_init(CURL_GLOBAL_DEFAULT);
-        r = run(argc, argv);
+        r = helper_main(&helper, argc, argv);
         curl_global_cleanup();
-        if (usage_failed)
-                return EXIT_USAGE;
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return r;
 }

@@ -1,110 +1,66 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* machinespawn-cache list|remove KEY...|clean: the cache of base trees. Nothing here deletes a base that
+/* machinespawn-cache maintain|refresh|prune: the upkeep of the cache of base trees, run by
+ * machinespawn-cache.service from its timer at idle priority. "prune" removes bases no machine was built
+ * from for PruneUnusedAfter=, "refresh" rebuilds the bases declared machines use once they are older than
+ * MaxAge=, "maintain" does both. Listing and removing bases by hand are "machinespawn list-cache" and
+ * "machinespawn clean-cache", on the same library functions. Nothing here deletes or replaces a base that
  * is being built or copied from (its lock is held then). */
-#include <sys/file.h>
-#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include "build-config.h"
+#include "cache-maintain.h"
 #include "cache.h"
-#include "global-config.h"
+#include "helper.h"
 #include "log.h"
-#include "paths.h"
 #include "strv.h"
-#include "tree.h"
-#include "valid.h"
 
-/* Exit status 2 for a usage error, as machinespawn(1) has it. */
-#define EXIT_USAGE 2
-static bool usage_failed = false;
-
-static int list(const GlobalConfig *g) {
-        CacheEntry *e = NULL;
-        size_t n = 0;
-        time_t now = time(NULL);
-        int r;
-
-        r = cache_list(g->cache_dir, &e, &n);
-        if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %m", g->cache_dir);
-        printf("%-48s %8s %6s %10s %s\n", "KEY", "AGE", "STATE", "SIZE", "");
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *p = NULL;
-                bool is_archive = false;
-                uint64_t size = 0;
-                char age[32] = "-";
-                bool fresh = e[i].built > 0 && (g->max_age_sec == UINT64_MAX ||
-                                                (uint64_t) (now - e[i].built) <= g->max_age_sec);
-
-                if (cache_base(g->cache_dir, e[i].key, &p, &is_archive) >= 0) {
-                        struct stat st;
-                        if (is_archive && stat(p, &st) >= 0)
-                                size = (uint64_t) st.st_size;
-                        else if (!is_archive)
-                                (void) tree_disk_usage(p, &size);
-                }
-                if (e[i].built > 0) {
-                        long long h = (long long) (now - e[i].built) / 3600;
-                        snprintf(age, sizeof age, h >= 48 ? "%lldd" : "%lldh", h >= 48 ? h / 24 : h);
-                }
-                printf("%-48s %8s %6s %9.1fM %s\n", e[i].key, age, fresh ? "fresh" : "stale",
-                       (double) size / (1024.0 * 1024.0), e[i].busy ? "in use" : "");
-        }
-        cache_entries_free(e, n);
-        return 0;
+static void log_keys(char **keys, const char *what) {
+        STRV_FOREACH(k, keys)
+                log_info("%s base %s.", what, *k);
 }
 
-static int remove_keys(const GlobalConfig *g, char **keys, bool all) {
-        _cleanup_(diagnostics_done) Diagnostics d = {};
-        _cleanup_strv_free_ char **removed = NULL;
-        int r;
+static void on_progress(void *userdata, const char *status, int percent) {
+        (void) sd_notifyf(false, "STATUS=%s", status);
+        if (percent < 0)
+                log_info("%s", status);
+}
 
-        r = cache_remove_keys(g->cache_dir, all ? NULL : keys, &removed, &d);
-        STRV_FOREACH(k, removed)
-                log_info("Removed base %s.", *k);
+static int run(const HelperContext *ctx, bool *usage_failed) {
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **pruned = NULL, **refreshed = NULL;
+        const GlobalConfig *g = ctx->global;
+        bool prune = streq(ctx->arg, "prune") || streq(ctx->arg, "maintain"),
+             refresh = streq(ctx->arg, "refresh") || streq(ctx->arg, "maintain");
+        BuildOptions o;
+        int r = 0, k = 0;
+
+        if (!prune && !refresh) {
+                *usage_failed = true;
+                return log_error_errno(EINVAL, "Unknown operation '%s' (maintain, refresh or prune).", ctx->arg);
+        }
+        build_options_init(&o);
+        o.progress = on_progress;
+        if (prune) {
+                r = cache_prune(g->cache_dir, g->prune_unused_after_sec, time(NULL), &pruned, &d);
+                log_keys(pruned, "Pruned unused");
+        }
+        if (refresh && r != -ENOMEM) {
+                k = cache_refresh_declared(g, &o, &refreshed, &d);
+                log_keys(refreshed, "Refreshed");
+        }
         diagnostics_log(&d);
-        return r;
-}
-
-static int run(int argc, char *argv[]) {
-        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
-        _cleanup_(diagnostics_done) Diagnostics d = {};
-        _cleanup_strv_free_ char **files = NULL;
-        int r;
-
-        log_set_prefix("machinespawn-cache");
-        if (argc < 2 || (!streq(argv[1], "list") && !streq(argv[1], "remove") && !streq(argv[1], "clean")) ||
-            (streq(argv[1], "remove") && argc < 3)) {
-                fprintf(stderr, "Usage: %s list | remove KEY... | clean\n", program_invocation_short_name);
-                usage_failed = true;
-                return -EINVAL;
-        }
-        /* a KEY is one name in the cache directory, never a path out of it */
-        for (int i = 2; streq(argv[1], "remove") && i < argc; i++)
-                if (!cache_key_is_valid(argv[i])) {
-                        usage_failed = true;
-                        return log_error_errno(EINVAL, "Not a cache key (see \"%s list\"): %s",
-                                               program_invocation_short_name, argv[i]);
-                }
-        Paths paths;
-        paths_from_environment(&paths);
-        r = global_config_files(paths.vendor_conf, paths.sysconf_dir, &files);
-        if (r < 0)
+        if (r == -ENOMEM || k == -ENOMEM)
                 return log_oom();
-        r = global_config_load(files, &g, &d);
-        diagnostics_log(&d);
-        if (r < 0)
-                return log_error_errno(r, "Cannot use the global configuration.");
-
-        if (streq(argv[1], "list"))
-                return list(g);
-        return remove_keys(g, argv + 2, streq(argv[1], "clean"));
+        (void) sd_notifyf(false, "STATUS=%zu pruned, %zu refreshed", strv_length(pruned), strv_length(refreshed));
+        return r < 0 ? r : k;
 }
 
 int main(int argc, char *argv[]) {
-        int r = run(argc, argv);
+        static const Helper helper = {
+                .usage = "maintain|refresh|prune",
+                .flags = HELPER_LOAD_GLOBAL,
+                .run = run,
+        };
 
-        if (usage_failed)
-                return EXIT_USAGE;
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return helper_main(&helper, argc, argv);
 }

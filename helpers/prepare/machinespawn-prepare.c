@@ -9,24 +9,12 @@
 #include "fileio.h"
 #include "generator.h"
 #include "gpu.h"
+#include "helper.h"
 #include "log.h"
-#include "mspawn-load.h"
-#include "paths.h"
 #include "polkit.h"
 #include "strv.h"
 #include "user.h"
 #include "valid.h"
-
-static const Paths *env_paths(void) {
-        static Paths p;
-        if (!p.machines_dir)
-                paths_from_environment(&p);
-        return &p;
-}
-
-static const char *nspawn_dir(void) {
-        return env_paths()->nspawn_dir;
-}
 
 typedef struct Prepared {
         const MachineConfig *c;
@@ -43,18 +31,18 @@ static int nspawn_writer(const void *userdata, FILE *f) {
 }
 
 /* [User] GPU=yes: the host's device nodes now, and the NVIDIA driver's libraries where it has nodes. */
-static int find_gpu(const MachineConfig *c, GpuDevices *ret) {
+static int find_gpu(const MachineConfig *c, const Paths *paths, GpuDevices *ret) {
         int r;
 
         if (!c->user.gpu)
                 return 0;
-        r = gpu_find_nodes(env_paths()->dev_dir, ret);
+        r = gpu_find_nodes(paths->dev_dir, ret);
         if (r < 0)
-                return log_error_errno(r, "Cannot look for GPU devices in %s: %m", env_paths()->dev_dir);
+                return log_error_errno(r, "Cannot look for GPU devices in %s: %m", paths->dev_dir);
         if (!ret->nodes)
                 log_warning("%s: [User] GPU=yes, but %s has no GPU device nodes (dri/, nvidia*); starting without.",
-                            c->source_path, env_paths()->dev_dir);
-        r = gpu_find_libraries(ret, env_paths()->ldconfig);
+                            c->source_path, paths->dev_dir);
+        r = gpu_find_libraries(ret, paths->ldconfig);
         if (r < 0)
                 log_warning_errno(r, "Cannot list the host's NVIDIA libraries (ldconfig -p): %m; starting without them.");
         return 0;
@@ -62,11 +50,11 @@ static int find_gpu(const MachineConfig *c, GpuDevices *ret) {
 
 /* ExportApps=, ExportBins= and the polkit rule of the [User] user, rewritten from the .mspawn as it is now:
  * what a key no longer names goes. user NULL: no [User], all of it goes. */
-static int sync_user_files(const MachineConfig *c, int root_fd, const HostUser *user) {
+static int sync_user_files(const MachineConfig *c, const Paths *p, int root_fd, const HostUser *user) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
-        ExportPaths paths = { .state_dir = env_paths()->state_dir, .launcher = BIN_DIR "/machinespawn" };
+        ExportPaths paths = { .state_dir = p->state_dir, .launcher = BIN_DIR "/machinespawn" };
         ExportUser eu = {};
-        const char *polkit_dir = env_paths()->polkit_dir;
+        const char *polkit_dir = p->polkit_dir;
         int r;
 
         if (user)
@@ -84,10 +72,6 @@ static int sync_user_files(const MachineConfig *c, int root_fd, const HostUser *
                 return log_error_errno(r, "Cannot write the polkit rule of machine %s in %s: %m", c->name,
                                        polkit_dir);
         return 0;
-}
-
-static const char *machines_dir(void) {
-        return env_paths()->machines_dir;
 }
 
 /* Display=, Audio=: the sockets of the user's live session, found now; missing ones are warnings. */
@@ -129,36 +113,16 @@ static int provision_user(const MachineConfig *c, int root_fd, const char *root,
         return 1;
 }
 
-static int run(int argc, char *argv[]) {
-        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
-        _cleanup_(diagnostics_done) Diagnostics d = {};
+static int run(const HelperContext *ctx, bool *usage_failed) {
+        const MachineConfig *c = ctx->config;
         _cleanup_(host_user_done) HostUser user = {};
         _cleanup_(host_sockets_done) HostSockets sockets = {};
         _cleanup_(gpu_devices_done) GpuDevices gpu = {};
         _cleanup_free_ char *content = NULL, *path = NULL, *etc_path = NULL;
         int r;
 
-        log_set_prefix("machinespawn-prepare");
-        if (argc == 2 && streq(argv[1], "--version")) {
-                printf("machinespawn %s\n", PROJECT_VERSION);
-                return 0;
-        }
-        if (argc != 2 || argv[1][0] == '-') {
-                fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
-                return -EINVAL;
-        }
-        if (!machine_name_is_valid(argv[1]))
-                return log_error_errno(EINVAL, "Not a valid machine name: %s.", machine_name_invalid_reason(argv[1]));
-
-        r = mspawn_load_by_name(argv[1], time(NULL), env_paths(), &c, &d);
-        diagnostics_log(&d);
-        if (r < 0)
-                return log_error_errno(r, "Machine '%s' has no usable .mspawn, refusing to start it.", argv[1]);
-        if (!c)
-                return log_error_errno(ENOENT, "Machine '%s' is masked.", argv[1]);
-
         if (c->user.name) {
-                _cleanup_free_ char *root = strjoin(machines_dir(), "/", c->name);
+                _cleanup_free_ char *root = strjoin(ctx->paths->machines_dir, "/", c->name);
                 _cleanup_close_ int root_fd = -EBADF;
 
                 if (!root)
@@ -173,15 +137,15 @@ static int run(int argc, char *argv[]) {
                 r = find_sockets(c, &user, root_fd, root, &sockets);
                 if (r < 0)
                         return r;
-                r = sync_user_files(c, root_fd, &user);
+                r = sync_user_files(c, ctx->paths, root_fd, &user);
                 if (r < 0)
                         return r;
         } else {
-                r = sync_user_files(c, -EBADF, NULL);
+                r = sync_user_files(c, ctx->paths, -EBADF, NULL);
                 if (r < 0)
                         return r;
         }
-        r = find_gpu(c, &gpu);
+        r = find_gpu(c, ctx->paths, &gpu);
         if (r < 0)
                 return r;
         Prepared prepared = { c, user.name ? &user : NULL, &sockets, &gpu };
@@ -194,13 +158,13 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_oom();
 
-        if (asprintf(&path, "%s/%s.nspawn", nspawn_dir(), c->name) < 0 ||
+        if (asprintf(&path, "%s/%s.nspawn", ctx->paths->nspawn_dir, c->name) < 0 ||
             asprintf(&etc_path, "/etc/systemd/nspawn/%s.nspawn", c->name) < 0)
                 return log_oom();
 
-        r = mkdir_p(nspawn_dir(), 0755);
+        r = mkdir_p(ctx->paths->nspawn_dir, 0755);
         if (r < 0)
-                return log_error_errno(r, "Failed to create %s: %m", nspawn_dir());
+                return log_error_errno(r, "Failed to create %s: %m", ctx->paths->nspawn_dir);
         r = write_file_atomic(path, content, strlen(content), 0644, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", path);
@@ -213,5 +177,11 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        static const Helper helper = {
+                .usage = "NAME",
+                .flags = HELPER_MACHINE_NAME | HELPER_LOAD_MACHINE,
+                .run = run,
+        };
+
+        return helper_main(&helper, argc, argv);
 }

@@ -1,70 +1,37 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* machinespawn-remove NAME: stops the machine if systemd runs it, then removes its tree and the nspawn
- * settings generated for it. Never leaves the tree's file system, never follows a link out of it. */
-#include <systemd/sd-daemon.h>
-
-#include "build-config.h"
+/* machinespawn-remove NAME: what "machinespawn remove --force NAME" does, for machinespawn-remove@NAME.service:
+ * stops the machine if systemd runs it, removes its tree, the nspawn settings generated for it and the
+ * .mspawn "machinespawn bootstrap" saved for it. Never leaves the tree's file system, never follows a link
+ * out of it. */
+#include "helper.h"
 #include "log.h"
-#include "machine-remove.h"
-#include "strv.h"
-#include "tree.h"
-#include "valid.h"
+#include "machine-manage.h"
 
-/* Exit status 2 for a usage error, as machinespawn(1) has it. */
-#define EXIT_USAGE 2
-static bool usage_failed = false;
-
-/* Under systemd the machine is systemd-nspawn@NAME.service: stop it the normal way. */
-static int stop_machine(const char *name) {
-        _cleanup_free_ char *unit = strjoin("systemd-nspawn@", name, ".service");
-        int r;
-
-        if (!unit)
-                return -ENOMEM;
-        if (sd_booted() <= 0 || access("/run/dbus/system_bus_socket", F_OK) < 0)
-                return 0;
-        r = spawn_wait((char *[]) { (char *) "systemctl", (char *) "stop", unit, NULL }, NULL);
-        if (r < 0)
-                return r;
-        return r == 0 ? 0 : -EIO;
-}
-
-static int run(int argc, char *argv[]) {
+static int run(const HelperContext *ctx, bool *usage_failed) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
-        RemoveStats stats = {};
+        _cleanup_(machine_uninstall_result_done) MachineUninstallResult res = {};
         BuildOptions o;
         int r;
 
-        log_set_prefix("machinespawn-remove");
-        if (argc != 2 || argv[1][0] == '-') {
-                fprintf(stderr, "Usage: %s NAME\n", program_invocation_short_name);
-                usage_failed = true;
-                return -EINVAL;
-        }
-        if (!machine_name_is_valid(argv[1])) {
-                usage_failed = true;
-                return log_error_errno(EINVAL, "Not a valid machine name: %s.",
-                                       machine_name_invalid_reason(argv[1]));
-        }
-
         build_options_init(&o);
-        r = stop_machine(argv[1]);
-        if (r < 0)
-                return log_error_errno(r, "Failed to stop systemd-nspawn@%s.service: %m", argv[1]);
-
-        r = machine_remove(argv[1], &o, o.paths.nspawn_dir, &stats, &d);
+        r = machine_uninstall(ctx->arg, &o, MACHINE_UNINSTALL_STOP, &res, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return r;
-        log_info("Removed machine %s (%llu files, %llu directories%s).", argv[1], (unsigned long long) stats.files,
-                 (unsigned long long) stats.dirs, stats.mounts_detached ? ", mounts inside detached, not entered" : "");
+        log_info("Removed machine %s (%llu files, %llu directories%s).", ctx->arg,
+                 (unsigned long long) res.stats.files, (unsigned long long) res.stats.dirs,
+                 res.stats.mounts_detached ? ", mounts inside detached, not entered" : "");
+        if (res.config_removed)
+                log_info("Removed %s.", res.config_removed);
         return 0;
 }
 
 int main(int argc, char *argv[]) {
-        int r = run(argc, argv);
+        static const Helper helper = {
+                .usage = "NAME",
+                .flags = HELPER_MACHINE_NAME,
+                .run = run,
+        };
 
-        if (usage_failed)
-                return EXIT_USAGE;
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return helper_main(&helper, argc, argv);
 }

@@ -71,9 +71,40 @@ int cache_lock(const char *dir, const char *key, int operation) {
         return TAKE_FD(fd);
 }
 
+static time_t parse_epoch(const char *s) {
+        char *end;
+        long long v;
+
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno != 0 || end == s || (*end != '\n' && *end != 0) || v < 0)
+                return 0;
+        return (time_t) v;
+}
+
+void cache_info_parse(const char *info, time_t *ret_built, time_t *ret_last_used) {
+        time_t built = 0, last_used = 0;
+
+        /* line by line: "built=" must start a line, not end "rebuilt=" */
+        for (const char *l = info; l && *l; l = strchrnul(l, '\n'), l += *l == '\n') {
+                const char *v;
+
+                if ((v = startswith(l, "built=")))
+                        built = parse_epoch(v);
+                else if ((v = startswith(l, "last-used=")))
+                        last_used = parse_epoch(v);
+        }
+        if (ret_built)
+                *ret_built = built;
+        if (ret_last_used)
+                *ret_last_used = last_used;
+}
+
 static time_t info_built(const char *info) {
-        const char *b = info ? strstr(info, "built=") : NULL;
-        return b ? (time_t) strtoll(b + 6, NULL, 10) : 0;
+        time_t built;
+
+        cache_info_parse(info, &built, NULL);
+        return built;
 }
 
 int cache_entry_fresh(const char *dir, const char *key, uint64_t max_age_sec, time_t now) {
@@ -238,9 +269,18 @@ int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n) {
                 infop = e.key ? cache_path(dir, e.key, ".info") : NULL;
                 if (!e.key || !infop)
                         goto oom;
-                (void) read_full_file(infop, &e.info, NULL);
-                e.built = info_built(e.info);
+                /* a missing or unreadable .info is "built when: unknown", a failed allocation is not */
+                if (read_full_file(infop, &e.info, NULL) == -ENOMEM) {
+                        free(e.key);
+                        goto oom;
+                }
+                cache_info_parse(e.info, &e.built, &e.last_used);
                 fd = cache_lock(dir, e.key, LOCK_EX | LOCK_NB);
+                if (fd == -ENOMEM) {
+                        free(e.key);
+                        free(e.info);
+                        goto oom;
+                }
                 e.busy = fd == -EBUSY;
                 if (fd >= 0)
                         close(fd);
@@ -263,25 +303,18 @@ oom:
         return -ENOMEM;
 }
 
-int cache_remove(const char *dir, const char *key) {
+/* Deletes KEY; the caller holds its exclusive lock. */
+static int cache_remove_locked(const char *dir, const char *key) {
         _cleanup_free_ char *base = NULL, *infop = cache_path(dir, key, ".info"),
                             *old = strjoin(dir, "/.old-", key, "-XXXXXX");
-        _cleanup_close_ int fd = -EBADF;
         bool is_archive;
         int r;
 
         if (!infop || !old)
                 return -ENOMEM;
-        if (strchr(key, '/') || key[0] == '.')
-                return -EINVAL;
         r = cache_base(dir, key, &base, &is_archive);
         if (r < 0)
                 return r;
-
-        fd = cache_lock(dir, key, LOCK_EX | LOCK_NB);
-        if (fd < 0)
-                return fd; /* -EBUSY: being built or copied from */
-
         /* out of the way in one step, then deleted at leisure */
         (void) unlink(infop);
         if (is_archive)
@@ -293,6 +326,149 @@ int cache_remove(const char *dir, const char *key) {
         (void) cache_clean_tmp(dir, key);
         /* KEY.lock stays: unlinking it would let two processes lock two different files */
         return r;
+}
+
+int cache_remove(const char *dir, const char *key) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (strchr(key, '/') || key[0] == '.')
+                return -EINVAL;
+        r = cache_base(dir, key, NULL, NULL);
+        if (r < 0)
+                return r;
+        fd = cache_lock(dir, key, LOCK_EX | LOCK_NB);
+        if (fd < 0)
+                return fd; /* -EBUSY: being built or copied from */
+        return cache_remove_locked(dir, key);
+}
+
+int cache_mark_used(const char *dir, const char *key, time_t when) {
+        _cleanup_free_ char *infop = cache_path(dir, key, ".info"), *info = NULL, *text = NULL;
+        _cleanup_strv_free_ char **lines = NULL, **kept = NULL;
+        char stamp[64];
+        int r;
+
+        if (!infop)
+                return -ENOMEM;
+        r = read_full_file(infop, &info, NULL);
+        if (r < 0)
+                return r; /* no .info: the base is stale and rebuilt before use, nothing to record */
+        r = strv_split(&lines, info, "\n");
+        if (r < 0)
+                return r;
+        kept = calloc(1, sizeof(char *));
+        if (!kept)
+                return -ENOMEM;
+        STRV_FOREACH(l, lines)
+                if (!isempty(*l) && !startswith(*l, "last-used=") && strv_extend(&kept, *l) < 0)
+                        return -ENOMEM;
+        snprintf(stamp, sizeof stamp, "last-used=%lld", (long long) when);
+        if (strv_extend(&kept, stamp) < 0 || strv_extend(&kept, "") < 0)
+                return -ENOMEM;
+        text = strv_join(kept, "\n");
+        if (!text)
+                return -ENOMEM;
+        return write_file_atomic(infop, text, strlen(text), 0644, 0);
+}
+
+int cache_entry_size(const char *dir, const char *key, uint64_t *ret) {
+        _cleanup_free_ char *p = NULL;
+        bool is_archive;
+        struct stat st;
+        int r;
+
+        r = cache_base(dir, key, &p, &is_archive);
+        if (r < 0)
+                return r;
+        if (!is_archive)
+                return tree_disk_usage(p, ret);
+        if (stat(p, &st) < 0)
+                return -errno;
+        *ret = (uint64_t) st.st_size;
+        return 0;
+}
+
+bool cache_entry_prunable(const CacheEntry *e, uint64_t unused_sec, time_t now) {
+        time_t since = e->last_used > 0 ? e->last_used : e->built;
+
+        if (e->busy || unused_sec == UINT64_MAX)
+                return false;
+        if (since <= 0)
+                return true;
+        if (now < since)
+                return false; /* a clock set back: keep */
+        return (uint64_t) (now - since) > unused_sec;
+}
+
+int cache_prune_select(const CacheEntry *e, size_t n, uint64_t unused_sec, time_t now, char ***ret_keys) {
+        _cleanup_strv_free_ char **keys = calloc(1, sizeof(char *));
+
+        if (!keys)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (cache_entry_prunable(&e[i], unused_sec, now) && strv_extend(&keys, e[i].key) < 0)
+                        return -ENOMEM;
+        *ret_keys = TAKE_PTR(keys);
+        return 0;
+}
+
+/* KEY as cache_list() would show it now, for the check under the lock. */
+static int entry_reread(const char *dir, const char *key, CacheEntry *ret) {
+        _cleanup_free_ char *infop = cache_path(dir, key, ".info"), *info = NULL;
+
+        if (!infop)
+                return -ENOMEM;
+        *ret = (CacheEntry) { .key = (char *) key };
+        if (read_full_file(infop, &info, NULL) >= 0)
+                cache_info_parse(info, &ret->built, &ret->last_used);
+        return 0;
+}
+
+int cache_prune(const char *dir, uint64_t unused_sec, time_t now, char ***ret_removed, Diagnostics *d) {
+        _cleanup_strv_free_ char **keys = NULL, **removed = calloc(1, sizeof(char *));
+        CacheEntry *e = NULL;
+        size_t n = 0;
+        int r, ret = 0;
+
+        if (!removed)
+                return -ENOMEM;
+        r = cache_list(dir, &e, &n);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot read %s: %s", dir, strerror(-r));
+        r = cache_prune_select(e, n, unused_sec, now, &keys);
+        cache_entries_free(e, n);
+        if (r < 0)
+                return r;
+
+        STRV_FOREACH(k, keys) {
+                _cleanup_close_ int fd = cache_lock(dir, *k, LOCK_EX | LOCK_NB);
+                CacheEntry again;
+
+                if (fd == -EBUSY)
+                        continue; /* in use right now: not unused */
+                if (fd < 0) {
+                        r = diag_error(d, NULL, 0, fd, "Cannot lock base %s: %s", *k, strerror(-fd));
+                        ret = ret ?: r;
+                        continue;
+                }
+                r = entry_reread(dir, *k, &again);
+                if (r < 0)
+                        return r;
+                if (!cache_entry_prunable(&again, unused_sec, now))
+                        continue;
+                r = cache_remove_locked(dir, *k);
+                if (r < 0) {
+                        r = diag_error(d, NULL, 0, r, "Cannot remove base %s: %s", *k, strerror(-r));
+                        ret = ret ?: r;
+                        continue;
+                }
+                if (strv_extend(&removed, *k) < 0)
+                        return -ENOMEM;
+        }
+        if (ret_removed)
+                *ret_removed = TAKE_PTR(removed);
+        return ret;
 }
 
 int cache_remove_keys(const char *dir, char **keys, char ***ret_removed, Diagnostics *d) {

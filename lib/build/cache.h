@@ -17,9 +17,13 @@
 typedef struct CacheEntry {
         char *key;
         time_t built;     /* 0: unknown (no .info) */
+        time_t last_used; /* a machine was last built from it; 0: never recorded */
         char *info;       /* the .info text */
         bool busy;        /* someone holds its lock */
 } CacheEntry;
+
+/* The one reader of KEY.info: "built=EPOCH" and "last-used=EPOCH" lines (0 where missing). */
+void cache_info_parse(const char *info, time_t *ret_built, time_t *ret_last_used);
 
 void cache_entries_free(CacheEntry *e, size_t n);
 
@@ -53,6 +57,25 @@ int cache_publish(const char *dir, const char *key, const char *tmp, const char 
 
 /* Every KEY with its info, sorted by key. */
 int cache_list(const char *dir, CacheEntry **ret, size_t *ret_n);
+
+/* Records in KEY.info that a machine is being built from KEY now (a "last-used=" line, replaced). Call
+ * with a lock on KEY held. */
+int cache_mark_used(const char *dir, const char *key, time_t when);
+
+/* Bytes of KEY on disk: its archive, or its tree counted file by file. */
+int cache_entry_size(const char *dir, const char *key, uint64_t *ret);
+
+/* Whether a base is to be pruned: not in use, and no machine built from it (or, never used, built) for
+ * more than unused_sec before now. A base without a .info is pruned: it is rebuilt before any use
+ * anyway. unused_sec UINT64_MAX: never. Pure. */
+bool cache_entry_prunable(const CacheEntry *e, uint64_t unused_sec, time_t now);
+
+/* The keys of the entries cache_entry_prunable() picks, in order. */
+int cache_prune_select(const CacheEntry *e, size_t n, uint64_t unused_sec, time_t now, char ***ret_keys);
+
+/* Removes what cache_prune_select() picks, checking each again under its exclusive lock (a machine built
+ * from it meanwhile keeps it). Failures go to d; ret_removed lists what went. */
+int cache_prune(const char *dir, uint64_t unused_sec, time_t now, char ***ret_removed, Diagnostics *d);
 
 /* Deletes KEY unless someone holds its lock (-EBUSY). */
 int cache_remove(const char *dir, const char *key);

@@ -410,6 +410,7 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
                 return diag_error(d, NULL, 0, errno, "Cannot create a temporary in %s: %m", o->paths.machines_dir);
         (void) rmdir(tmp); /* tree_clone() and tree_unpack() make it, mkdtemp() only reserved a unique name */
 
+        (void) cache_mark_used(g->cache_dir, p->cache_key, time(NULL)); /* what pruning goes by */
         progress(o, "Copying base %s", p->cache_key);
         r = is_archive ? tree_unpack(base, tmp) : tree_clone(base, tmp);
         cache_fd = (close(cache_fd), -EBADF);
@@ -440,4 +441,64 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         *ret = result;
         result = (BuildResult) {};
         return 0;
+}
+
+int machine_base_refresh(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, char **ret_key,
+                         Diagnostics *d) {
+        _cleanup_(bootstrap_plan_freep) BootstrapPlan *p = NULL;
+        _cleanup_(proxy_result_done) ProxyResult proxy = {};
+        _cleanup_free_ char *infop = NULL, *info = NULL;
+        _cleanup_close_ int cache_fd = -EBADF;
+        const char *host_arch = host_debian_architecture();
+        time_t last_used = 0;
+        int r;
+
+        if (c->image.value)
+                return 0; /* pulled, no base */
+        HostFacts host = {
+                .architecture = host_arch,
+                .have_mmdebstrap = find_executable("mmdebstrap"),
+                .now = time(NULL),
+                .distro_info_dir = o->paths.distro_info_dir,
+        };
+        r = bootstrap_plan_build(c, g, &host, &p, d);
+        if (r < 0)
+                return r;
+        if (ret_key) {
+                *ret_key = strdup(p->cache_key);
+                if (!*ret_key)
+                        return -ENOMEM;
+        }
+        /* busy: being built or copied from right now, so not stale for long; a base not cached at all is
+         * built on its machine's next start, not here */
+        cache_fd = cache_lock(g->cache_dir, p->cache_key, LOCK_EX | LOCK_NB);
+        if (cache_fd == -EBUSY || cache_base(g->cache_dir, p->cache_key, NULL, NULL) < 0)
+                return 0;
+        if (cache_fd < 0)
+                return diag_error(d, NULL, 0, cache_fd, "Cannot lock the cache in %s: %s", g->cache_dir,
+                                  strerror(-cache_fd));
+        r = cache_entry_fresh(g->cache_dir, p->cache_key, g->max_age_sec, time(NULL));
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = check_requirements(p, host_arch, d);
+        if (r < 0)
+                return r;
+        r = proxy_resolve(g->proxy, &o->paths, &proxy);
+        if (r < 0)
+                return r;
+        if (proxy.ignored)
+                diag_warning(d, NULL, 0, "Package proxy %s.", proxy.ignored);
+
+        /* the new .info starts afresh; when a machine last used the base is still true */
+        infop = cache_path(g->cache_dir, p->cache_key, ".info");
+        if (!infop)
+                return -ENOMEM;
+        if (read_full_file(infop, &info, NULL) >= 0)
+                cache_info_parse(info, NULL, &last_used);
+        r = build_base(p, g, o, proxy.url, d);
+        if (r < 0)
+                return r;
+        if (last_used > 0)
+                (void) cache_mark_used(g->cache_dir, p->cache_key, last_used);
+        return 1;
 }

@@ -41,6 +41,12 @@ void build_options_init(BuildOptions *o);
 int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, BuildResult *ret,
                   Diagnostics *d);
 
+/* Rebuilds the base c is built from if it is cached and older than the configured maximum age, keeping
+ * its record of last use; 0 when there is nothing to do (fresh, not cached, in use, or an Image=
+ * machine), 1 when rebuilt. ret_key (optional): the base's key. */
+int machine_base_refresh(const MachineConfig *c, const GlobalConfig *g, const BuildOptions *o, char **ret_key,
+                         Diagnostics *d);
+
 /* Takes run_dir/NAME.lock, held while a machine is built or removed; returns its fd. */
 int machine_lock(const BuildOptions *o, const char *name, Diagnostics *d);
 

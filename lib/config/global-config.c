@@ -208,6 +208,11 @@ static int apply_key(GlobalConfig *c, const char *path, const char *section, con
                                 return BAD("not a time span (7d, 12h, infinity).");
                         return 0;
                 }
+                if (streq(key, "pruneunusedafter")) {
+                        if (parse_timespan_sec(value, &c->prune_unused_after_sec) < 0)
+                                return BAD("not a time span (30d, 12h, infinity).");
+                        return 0;
+                }
         } else {
                 DistroDefaults *dd;
 
@@ -334,6 +339,7 @@ int global_config_load(char **files, GlobalConfig **ret, Diagnostics *d) {
         /* Built-in fallbacks for what no file set; distributions come only from files. */
         c->bootstrapper = BOOTSTRAPPER_AUTO;
         c->max_age_sec = 7 * 86400;
+        c->prune_unused_after_sec = 30 * 86400;
         if (set_string(&c->proxy, "auto") < 0 || set_string(&c->cache_dir, "/var/cache/machinespawn") < 0)
                 return -ENOMEM;
 

@@ -34,6 +34,7 @@ typedef struct GlobalConfig {
         bool keep_proxy;
         char *cache_dir;
         uint64_t max_age_sec;
+        uint64_t prune_unused_after_sec; /* a base no machine was built from for this long goes */
         DistroDefaults *distros;
         size_t n_distros;
 } GlobalConfig;

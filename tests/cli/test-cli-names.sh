@@ -79,11 +79,10 @@ for n in "${names[@]}"; do
         refused "pull-tar URL $shown" 2 "$why" "$CLI" pull-tar http://127.0.0.1:9/rootfs.tar "$n"
         refused "machinespawn-bootstrap $shown" 2 "Not a valid machine name" "$BOOTSTRAP" "$n"
         refused "machinespawn-remove $shown" 2 "Not a valid machine name" "$REMOVE" "$n"
-        # its exit status is the helper's own (1); what matters is that it refuses before reading anything
-        refused "machinespawn-prepare $shown" 1 "Not a valid machine name" "$PREPARE" "$n"
+        refused "machinespawn-prepare $shown" 2 "Not a valid machine name" "$PREPARE" "$n"
 done
 # names that look like options: refused as usage errors too, whatever says so
-refused "run -x" 2 "$why" "$CLI" run -x
+refused "run -x" 2 "invalid option" "$CLI" run -x
 refused "remove -- -x" 2 "$why" "$CLI" remove -- -x
 refused "machinespawn-remove -x" 2 "Usage" "$REMOVE" -x
 
@@ -117,8 +116,8 @@ check "no declaration was written for any of them" test ! -e "$top/etc/evil.mspa
 refused "clean-cache ../etc-base" 2 "is not a cache key" "$CLI" clean-cache ../etc-base
 refused "clean-cache /etc" 2 "is not a cache key" "$CLI" clean-cache /etc
 refused "clean-cache a good key and a path" 2 "is not a cache key" "$CLI" clean-cache debian-x-amd64-minbase-1 ../x
-refused "machinespawn-cache remove ../etc-base" 2 "Not a cache key" "$CACHE" remove ../etc-base
-refused "machinespawn-cache remove .." 2 "Not a cache key" "$CACHE" remove ..
+refused "machinespawn-cache with a path for an operation" 2 "Unknown operation" "$CACHE" ../etc-base
+refused "machinespawn-cache with two arguments" 2 "Usage" "$CACHE" prune ..
 
 # --- the same commands with a good name do act: the listing above would have seen it
 out=$("$CLI" remove good 2>&1)

@@ -126,10 +126,10 @@ check_status "boot runs the machine's init in the foreground" 0 "Reached target"
 
 # --- bash completion
 check_output "bash completion offers the commands" "bootstrap" bash -c \
-        ". '$(dirname "$0")/../../shell-completion/machinespawn'; COMP_WORDS=(machinespawn boo); COMP_CWORD=1;
+        ". '$(dirname "$0")/../../shell-completion/machinespawn'; COMP_WORDS=('$CLI' boo); COMP_CWORD=1;
          _machinespawn; echo \${COMPREPLY[@]}"
 check_output "bash completion offers the machines" "cli1" bash -c \
-        ". '$(dirname "$0")/../../shell-completion/machinespawn'; COMP_WORDS=(machinespawn run cl); COMP_CWORD=2;
+        ". '$(dirname "$0")/../../shell-completion/machinespawn'; COMP_WORDS=('$CLI' run cl); COMP_CWORD=2;
          _machinespawn; echo \${COMPREPLY[@]}"
 
 # --- remove
@@ -144,6 +144,8 @@ check_status "remove cli4 --keep-config" 0 "Removed machine cli4" "$CLI" remove 
 check "... keeps the declaration bootstrap wrote" test -e "$tmp/etc/cli4.mspawn"
 
 # --- clean-cache
+check_status "list-cache shows the base, last used now" 0 "0h" "$CLI" list-cache
+check_status "list-cache names it" 0 "debian-bookworm-amd64-minbase-" "$CLI" list-cache
 check_status "clean-cache of an unknown key" 1 "No base nope" "$CLI" clean-cache nope
 check_status "clean-cache removes every base" 0 "Removed base debian-bookworm-amd64-minbase-" "$CLI" clean-cache
 check "the cache has no base left" sh -c "! ls '$tmp/cache' | grep -v '\.lock\$' | grep -q '^debian-'"

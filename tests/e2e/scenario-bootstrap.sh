@@ -106,11 +106,10 @@ for m in k0 k1 k2; do
         systemctl stop "systemd-nspawn@$m"
 done
 
-# The cache helper: lists the bases, removes one that is not in use.
-cache=/usr/libexec/machinespawn/machinespawn-cache
-check_output "machinespawn-cache lists the bases" "debian-bullseye-amd64-minbase-" $cache list
+# The cache by hand: list-cache shows the bases, clean-cache removes one that is not in use.
+check_output "list-cache lists the bases" "debian-bullseye-amd64-minbase-" machinespawn list-cache
 bullseye_key=$(ls /var/cache/machinespawn/ | sed -n 's/^\(debian-bullseye-amd64-minbase-[0-9a-f]*\)\(\.tar\.zst\)\{0,1\}$/\1/p')
-check "machinespawn-cache removes a base" $cache remove "$bullseye_key"
+check "clean-cache removes a base" machinespawn clean-cache "$bullseye_key"
 check "... and it is gone" sh -c "! ls /var/cache/machinespawn/ | grep -q '^$bullseye_key\(\.tar\.zst\)\{0,1\}\$'"
-check_not_output "... from the list too" "debian-bullseye" $cache list
+check_not_output "... from the list too" "debian-bullseye" machinespawn list-cache
 e2e_done

@@ -43,4 +43,28 @@ check_output "... and it still runs" "cli-e" machinectl list --no-legend
 check "remove --force stops and removes it" $ms remove --force cli-e
 check "... its tree is gone" test ! -e /var/lib/machines/cli-e
 check_not_output "... it no longer runs" "cli-e" machinectl list --no-legend
+
+# removal from a unit: machinespawn-remove@.service runs the same removal
+mkdir -p /var/lib/machines/cli-gone/etc
+check "systemctl start machinespawn-remove@cli-gone" systemctl start machinespawn-remove@cli-gone.service
+check "... its tree is gone" test ! -e /var/lib/machines/cli-gone
+
+# the cache upkeep as its timer starts it: an old base no machine used goes, a used one stays
+check_output "machinespawn-cache.timer is installed" "machinespawn-cache.timer" \
+        systemctl list-unit-files machinespawn-cache.timer
+now=$(date +%s)
+for k in debian-bookworm-amd64-minbase-0000aaaa debian-bookworm-amd64-minbase-0000bbbb; do
+        mkdir -p "/var/cache/machinespawn/$k/etc"
+done
+printf 'built=%s\nlast-used=%s\n' $((now - 90 * 86400)) $((now - 60 * 86400)) \
+        >/var/cache/machinespawn/debian-bookworm-amd64-minbase-0000aaaa.info
+printf 'built=%s\nlast-used=%s\n' $((now - 90 * 86400)) $((now - 86400)) \
+        >/var/cache/machinespawn/debian-bookworm-amd64-minbase-0000bbbb.info
+check "systemctl start machinespawn-cache.service" systemctl start machinespawn-cache.service
+check "... the base unused for 60 days is pruned" test ! -e /var/cache/machinespawn/debian-bookworm-amd64-minbase-0000aaaa
+check "... the base used yesterday is kept" test -d /var/cache/machinespawn/debian-bookworm-amd64-minbase-0000bbbb
+check_output "... it runs at the lowest priority" "Nice=19" systemctl show -p Nice machinespawn-cache.service
+check_output "... and said so in the journal" "Pruned unused base debian-bookworm-amd64-minbase-0000aaaa" \
+        journalctl -b -u machinespawn-cache.service --no-pager
+check_output "list-cache shows the kept one, last used a day ago" "24h" $ms list-cache
 e2e_done

@@ -274,6 +274,119 @@ static void test_use_archives(void **state) {
         tests_rm_rf(dir);
 }
 
+static void assert_strv(char **got, char **expected) {
+        _cleanup_free_ char *g = strv_join(got, " "), *e = strv_join(expected, " ");
+
+        assert_non_null(g);
+        assert_non_null(e);
+        assert_string_equal(g, e);
+}
+
+static void test_info_parse(void **state) {
+        static const struct {
+                const char *info;
+                time_t built, last_used;
+        } cases[] = {
+                { "built=100\nlast-used=200\n", 100, 200 },
+                { "tool=debootstrap\nbuilt=100\n", 100, 0 },
+                { "last-used=5\nbuilt=7", 7, 5 },
+                { "rebuilt=9\nbuilt=3\n", 3, 0 },      /* only a key at the start of a line */
+                { "built=12x\nlast-used=-4\n", 0, 0 }, /* not a number: unknown */
+                { "", 0, 0 },
+                { NULL, 0, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                time_t built = -1, used = -1;
+
+                cache_info_parse(cases[i].info, &built, &used);
+                if (built != cases[i].built || used != cases[i].last_used)
+                        fail_msg("case %zu: built %lld, last used %lld", i, (long long) built, (long long) used);
+        }
+}
+
+static void test_prune_select(void **state) {
+        const time_t now = 1800000000, day = 86400;
+        const uint64_t after = 30 * 86400;
+        static const char *keep = "keep", *prune = "prune";
+        const struct {
+                CacheEntry e;
+                uint64_t after;
+                const char *expect;
+        } cases[] = {
+                { { .key = (char *) "used-yesterday", .built = now - 90 * day, .last_used = now - day }, after, keep },
+                { { .key = (char *) "used-long-ago", .built = now - 90 * day, .last_used = now - 31 * day }, after, prune },
+                { { .key = (char *) "just-over", .built = now - 90 * day, .last_used = now - 30 * day - 1 }, after, prune },
+                { { .key = (char *) "exactly", .built = now - 90 * day, .last_used = now - 30 * day }, after, keep },
+                { { .key = (char *) "never-used-new", .built = now - 2 * day }, after, keep },
+                { { .key = (char *) "never-used-old", .built = now - 40 * day }, after, prune },
+                { { .key = (char *) "no-info" }, after, prune },
+                { { .key = (char *) "busy-old", .built = now - 90 * day, .last_used = now - 60 * day, .busy = true },
+                  after, keep },
+                { { .key = (char *) "future", .built = now - 90 * day, .last_used = now + day }, after, keep },
+                { { .key = (char *) "infinity", .built = now - 900 * day, .last_used = now - 800 * day }, UINT64_MAX,
+                  keep },
+                { { .key = (char *) "short-setting", .built = now - 3 * day, .last_used = now - 2 * day }, day, prune },
+        };
+        CacheEntry all[ELEMENTSOF(cases)];
+        size_t n_all = 0;
+        _cleanup_strv_free_ char **keys = NULL, **expected = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                bool got = cache_entry_prunable(&cases[i].e, cases[i].after, now);
+                if (got != (cases[i].expect == prune))
+                        fail_msg("%s: %s, expected to %s", cases[i].e.key, got ? "pruned" : "kept", cases[i].expect);
+                if (cases[i].after != after)
+                        continue;
+                all[n_all++] = cases[i].e;
+                if (cases[i].expect == prune)
+                        assert_int_equal(strv_extend(&expected, cases[i].e.key), 0);
+        }
+        /* the list version picks the same, in order, for one setting */
+        assert_int_equal(cache_prune_select(all, n_all, after, now, &keys), 0);
+        assert_strv(keys, expected);
+}
+
+static void test_mark_used_and_prune(void **state) {
+        _cleanup_free_ char *dir = tests_mkdtemp(), *infop = NULL, *info = NULL;
+        _cleanup_strv_free_ char **removed = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        const char *old = "debian-bookworm-amd64-minbase-00000001", *used = "debian-bookworm-amd64-minbase-00000002",
+                   *busy = "debian-bookworm-amd64-minbase-00000003";
+        time_t now = 1800000000, built, last_used;
+        CacheEntry *e = NULL;
+        size_t n = 0;
+
+        publish(dir, old, "old", now - 90 * 86400);
+        publish(dir, used, "used", now - 90 * 86400);
+        publish(dir, busy, "busy", now - 90 * 86400);
+        assert_int_equal(cache_mark_used(dir, old, now - 60 * 86400), 0);
+        assert_int_equal(cache_mark_used(dir, used, now - 60 * 86400), 0);
+        assert_int_equal(cache_mark_used(dir, used, now - 86400), 0); /* replaced, not added */
+
+        infop = cache_path(dir, used, ".info");
+        assert_int_equal(read_full_file(infop, &info, NULL), 0);
+        assert_string_equal(info, "built=1792224000\ntool=debootstrap\nlast-used=1799913600\n");
+        cache_info_parse(info, &built, &last_used);
+        assert_int_equal(last_used, now - 86400);
+        assert_int_equal(cache_list(dir, &e, &n), 0);
+        assert_int_equal(n, 3);
+        assert_int_equal(e[0].last_used, now - 60 * 86400);
+        assert_int_equal(e[1].last_used, now - 86400);
+        cache_entries_free(e, n);
+
+        /* in use while pruning: kept, whatever its age */
+        _cleanup_close_ int lock = cache_lock(dir, busy, LOCK_SH);
+        assert_true(lock >= 0);
+        assert_int_equal(cache_prune(dir, 30 * 86400, now, &removed, &d), 0);
+        assert_strv(removed, (char *[]) { (char *) old, NULL });
+        assert_int_equal(cache_base(dir, old, NULL, NULL), -ENOENT);
+        assert_int_equal(cache_base(dir, used, NULL, NULL), 0);
+        assert_int_equal(cache_base(dir, busy, NULL, NULL), 0);
+        assert_no_dot_files(dir);
+        tests_rm_rf(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_and_stale),
@@ -285,6 +398,9 @@ int main(void) {
                 cmocka_unit_test(test_remove_keys),
                 cmocka_unit_test(test_lock_does_not_follow_links),
                 cmocka_unit_test(test_use_archives),
+                cmocka_unit_test(test_info_parse),
+                cmocka_unit_test(test_prune_select),
+                cmocka_unit_test(test_mark_used_and_prune),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include "fileio.h"
 #include "bootstrap.h"
+#include "cache-maintain.h"
 #include "cache.h"
 #include "finish.h"
 #include "machine-build.h"
@@ -670,6 +671,49 @@ static void test_concurrent_builds(void **state) {
         fake_tools_done(root);
 }
 
+/* The cache's upkeep: a stale base of a declared machine is built again, a fresh one is not; Image=
+ * machines and unusable declarations are passed over. */
+static void test_cache_maintain_refreshes_declared(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *extra = fake_tools(root), *info = NULL, *conf = NULL;
+        _cleanup_free_ char *machines = strjoin(root, "/machines"), *run = strjoin(root, "/run"), *st = strjoin(root, "/state");
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_(build_result_done) BuildResult res = {};
+        _cleanup_strv_free_ char **pruned = NULL, **refreshed = NULL, **pruned2 = NULL, **refreshed2 = NULL;
+
+        assert_int_equal(build(root, bookworm, extra, &res, &d), 0);
+        assert_int_equal(runs(root), 1);
+        info = strjoin(root, "/cache/", res.cache_key, ".info");
+        assert_int_equal(write_file_atomic(info, "built=1000\n", 11, 0644, 0), 0);
+
+        tests_write(root, "conf/m.mspawn", bookworm);
+        tests_write(root, "conf/img.mspawn", "[Machine]\nImage=https://example.org/r.tar\nVerify=no\n");
+        tests_write(root, "conf/bad.mspawn", "[Machine]\nRelease=12\n");
+        conf = strjoin(root, "/conf");
+        setenv("MACHINESPAWN_CONFIG_PATH", conf, 1);
+        /* pruning by last use is another test's; here every base counts as used */
+        _cleanup_free_ char *keep = strjoin(extra, "[Cache]\nPruneUnusedAfter=infinity\n");
+        _cleanup_(global_config_freep) GlobalConfig *g = global(root, keep);
+        BuildOptions o = { .paths = *tests_paths() };
+        o.paths.machines_dir = machines;
+        o.paths.run_dir = run;
+        o.paths.state_dir = st;
+        o.paths.distro_info_dir = data_dir;
+
+        assert_int_equal(cache_maintain(g, &o, time(NULL), &pruned, &refreshed, &d), 0);
+        assert_int_equal(strv_length(pruned), 0);
+        assert_int_equal(strv_length(refreshed), 1);
+        assert_string_equal(refreshed[0], res.cache_key);
+        assert_int_equal(runs(root), 2);
+        assert_int_equal(cache_base(g->cache_dir, res.cache_key, NULL, NULL), 0);
+
+        /* fresh now: nothing to do */
+        assert_int_equal(cache_maintain(g, &o, time(NULL), &pruned2, &refreshed2, &d), 0);
+        assert_int_equal(strv_length(refreshed2), 0);
+        assert_int_equal(runs(root), 2);
+        unsetenv("MACHINESPAWN_CONFIG_PATH");
+        fake_tools_done(root);
+}
+
 /* An Image= machine from a local tarball: unpacked, finished as the machine's own, its origin recorded. */
 static void make_tarball(const char *root, const char *name, const char *etc_kind) {
         _cleanup_free_ char *cmd = NULL, *src = strjoin(root, "/src-", name);
@@ -754,6 +798,7 @@ int main(void) {
                 cmocka_unit_test(test_missing_keyring_names_package),
                 cmocka_unit_test(test_archived_release),
                 cmocka_unit_test(test_concurrent_builds),
+                cmocka_unit_test(test_cache_maintain_refreshes_declared),
                 cmocka_unit_test(test_image_build),
                 cmocka_unit_test(test_image_unfinishable),
         };

@@ -14,6 +14,7 @@
 #include "tests.h"
 
 #include "bootstrap.h"
+#include "cache.h"
 #include "chase.h"
 #include "distro-info.h"
 #include "fileio.h"
@@ -592,6 +593,46 @@ static int op_tree_remove(char **ret) {
         return r;
 }
 
+static int op_cache(char **ret) {
+        _cleanup_free_ char *dir = tests_mkdtemp(), *tmp = NULL, *keys = NULL, *gone = NULL, *tree = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **removed = NULL, **which = NULL, **listed = NULL;
+        CacheEntry *e = NULL;
+        size_t n = 0;
+        int r;
+
+        tests_write(dir, "a-key/etc/os-release", "a");
+        tests_write(dir, "a-key.info", "built=1000\ntool=debootstrap\n");
+        tests_write(dir, "b-key/etc/os-release", "b");
+        tests_write(dir, "b-key.info", "built=2000\n");
+        tests_write(dir, "c-key.tar.zst", "archive");
+        tests_write(dir, "c-key.info", "built=3000\nformat=archive\n");
+        tests_write(dir, ".tmp-d-key-abcdef/etc/os-release", "d");
+        tmp = strjoin(dir, "/.tmp-d-key-abcdef");
+        assert_int_equal(strv_extend(&which, "b-key"), 0);
+        oom_begin();
+        r = cache_list(dir, &e, &n);
+        if (r >= 0)
+                r = cache_remove_keys(dir, which, &removed, &d);
+        if (r >= 0)
+                r = cache_publish(dir, "d-key", tmp, "built=4000\n");
+        oom_end();
+        if (r >= 0) {
+                for (size_t i = 0; i < n; i++) {
+                        char line[256];
+                        snprintf(line, sizeof line, "%s@%lld", e[i].key, (long long) e[i].built);
+                        assert_int_equal(strv_extend(&listed, line), 0);
+                }
+                keys = strv_join(listed, " ");
+                gone = strv_join(removed, " ");
+                tree = render_sorted(dir);
+                assert_true(asprintf(ret, "%s\n%s\n%s", keys, gone, tree) > 0);
+        }
+        cache_entries_free(e, n);
+        tests_rm_rf(dir);
+        return r;
+}
+
 static void test_parse(void **state) {
         check_operation("parse", op_parse);
 }
@@ -631,6 +672,9 @@ static void test_plan_write(void **state) {
 static void test_tree_remove(void **state) {
         check_operation("tree-remove", op_tree_remove);
 }
+static void test_cache(void **state) {
+        check_operation("cache", op_cache);
+}
 static void test_distro_info(void **state) {
         check_operation("distro-info", op_distro_info);
 }
@@ -644,6 +688,7 @@ int main(void) {
                 cmocka_unit_test(test_mspawn_load),   cmocka_unit_test(test_provision),
                 cmocka_unit_test(test_finish_tree),   cmocka_unit_test(test_session),
                 cmocka_unit_test(test_plan_write),    cmocka_unit_test(test_tree_remove),
+                cmocka_unit_test(test_cache),
         };
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));
