@@ -10,6 +10,7 @@
 #include "build-config.h"
 #include "cache.h"
 #include "distro-info.h"
+#include "enter.h"
 #include "fileio.h"
 #include "generator.h"
 #include "global-config.h"
@@ -422,11 +423,38 @@ static int verb_disable(char **args) {
 
 /* ---- enter ---- */
 
+static bool machine_is_registered(const char *name) {
+        _cleanup_free_ char *p = strjoin("/run/systemd/machines/", name);
+        return p && access(p, F_OK) >= 0;
+}
+
+/* Started is not yet answering: without root, machined (polkit) is asked, as enter will. */
+static int wait_for_machine_as_user(const char *name, const char *user) {
+        _cleanup_free_ char *target = strjoin(user, "@", name);
+
+        if (!target)
+                return log_oom();
+        for (unsigned i = 0;; i++) {
+                /* its pty would put a line end on our output */
+                int r = spawn_wait((char *[]) { (char *) "sh", (char *) "-c",
+                                                (char *) "exec machinectl shell --quiet \"$1\" /bin/true "
+                                                         ">/dev/null 2>&1 </dev/null",
+                                                (char *) "sh", target, NULL },
+                                   (char *[]) { (char *) "SYSTEMD_LOG_LEVEL=emerg", NULL });
+                if (r == 0)
+                        return 0;
+                if (i >= 240)
+                        return log_error_errno(ETIMEDOUT, "Machine %s started but does not answer.", name);
+                (void) usleep(250 * 1000);
+        }
+}
+
 static int verb_enter(char **args) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
         _cleanup_strv_free_ char **argv = NULL;
         const char *name = args[0], *user;
+        bool privileged, running;
         BuildOptions o;
         int r;
 
@@ -438,16 +466,23 @@ static int verb_enter(char **args) {
                 user = "root";
 
         build_options_init(&o);
-        if (machine_is_running(o.paths.machines_dir, name) <= 0) {
-                r = need_root("enter");
-                if (r < 0)
-                        return r;
+        privileged = geteuid() == 0;
+        /* machined's record says it runs to anyone; the image lock only to root */
+        running = privileged ? machine_is_running(o.paths.machines_dir, name) > 0 : machine_is_registered(name);
+        if (!running) {
+                /* as the [User] user, polkit lets exactly this unit start (see polkit.h) */
                 r = machine_systemctl("start", name);
                 if (r < 0)
                         return log_error_errno(r, "Cannot start systemd-nspawn@%s.service.", name);
-                r = machine_wait_answering(name, 60 * 1000);
-                if (r < 0)
-                        return log_error_errno(r, "Machine %s started but does not answer.", name);
+                if (privileged) {
+                        r = machine_wait_answering(name, 60 * 1000);
+                        if (r < 0)
+                                return log_error_errno(r, "Machine %s started but does not answer.", name);
+                } else {
+                        r = wait_for_machine_as_user(name, user);
+                        if (r < 0)
+                                return r;
+                }
         }
 
         diagnostics_done(&d);
@@ -456,11 +491,10 @@ static int verb_enter(char **args) {
         diagnostics_log(&d);
         if (r < 0)
                 return log_oom();
-        r = spawn_wait(argv, NULL);
-        if (r < 0)
-                return log_error_errno(r, "Cannot run %s: %m", argv[0]);
-        command_status = r;
-        return 0;
+        /* exec: the terminal, signals and the exit status are the entering command's own */
+        fflush(stdout);
+        execvp(argv[0], argv);
+        return log_error_errno(errno, "Cannot run %s: %m", argv[0]);
 }
 
 /* ---- remove, clean-cache, list-cache ---- */

@@ -3,15 +3,19 @@
  * systemd.nspawn(5) settings from its .mspawn where systemd-nspawn reads them when it starts. */
 #include <time.h>
 
+#include "build-config.h"
 #include "chase.h"
+#include "export.h"
 #include "fileio.h"
 #include "generator.h"
+#include "gpu.h"
 #include "helper.h"
 #include "log.h"
 #include "machine-build.h"
 #include "oci-image.h"
 #include "oci-ref.h"
 #include "nspawn-settings.h"
+#include "polkit.h"
 #include "strv.h"
 #include "user.h"
 #include "valid.h"
@@ -20,11 +24,58 @@ typedef struct Prepared {
         const MachineConfig *c;
         const HostUser *user;
         const HostSockets *sockets;
+        const GpuDevices *gpu;
 } Prepared;
 
 static int nspawn_writer(const void *userdata, FILE *f) {
         const Prepared *p = userdata;
-        return nspawn_settings_write(p->c, p->user, p->sockets, f);
+        int r = nspawn_settings_write(p->c, p->user, p->sockets, f);
+        /* GPU=yes: a [Files] section of its own after the rest (systemd reads a section given twice as one) */
+        return r < 0 ? r : gpu_nspawn_settings_write(p->gpu, f);
+}
+
+/* [User] GPU=yes: the host's device nodes now, and the NVIDIA driver's libraries where it has nodes. */
+static int find_gpu(const MachineConfig *c, const Paths *paths, GpuDevices *ret) {
+        int r;
+
+        if (!c->user.gpu)
+                return 0;
+        r = gpu_find_nodes(paths->dev_dir, ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot look for GPU devices in %s: %m", paths->dev_dir);
+        if (!ret->nodes)
+                log_warning("%s: [User] GPU=yes, but %s has no GPU device nodes (dri/, nvidia*); starting without.",
+                            c->source_path, paths->dev_dir);
+        r = gpu_find_libraries(ret, paths->ldconfig);
+        if (r < 0)
+                log_warning_errno(r, "Cannot list the host's NVIDIA libraries (ldconfig -p): %m; starting without them.");
+        return 0;
+}
+
+/* ExportApps=, ExportBins= and the polkit rule of the [User] user, rewritten from the .mspawn as it is now:
+ * what a key no longer names goes. user NULL: no [User], all of it goes. */
+static int sync_user_files(const MachineConfig *c, const Paths *p, int root_fd, const HostUser *user) {
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        ExportPaths paths = { .state_dir = p->state_dir, .launcher = BIN_DIR "/machinespawn" };
+        ExportUser eu = {};
+        const char *polkit_dir = p->polkit_dir;
+        int r;
+
+        if (user)
+                eu = (ExportUser) { user->name, user->home, user->uid, user->gid };
+        r = export_sync(&paths, c->name, root_fd, user ? &eu : NULL, c->user.export_apps, c->user.export_bins, &d);
+        diagnostics_log(&d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot export the apps and programs of machine %s: %m", c->name);
+
+        r = polkit_rule_sync(polkit_dir, c->name, user ? user->name : NULL);
+        if (r == -EEXIST)
+                log_warning("%s/60-machinespawn-%s.rules exists and was not written by machinespawn, leaving it.",
+                            polkit_dir, c->name);
+        else if (r < 0)
+                return log_error_errno(r, "Cannot write the polkit rule of machine %s in %s: %m", c->name,
+                                       polkit_dir);
+        return 0;
 }
 
 /* Display=, Audio=: the sockets of the user's live session, found now; missing ones are warnings. */
@@ -70,6 +121,7 @@ static int run(const HelperContext *ctx, bool *usage_failed) {
         const MachineConfig *c = ctx->config;
         _cleanup_(host_user_done) HostUser user = {};
         _cleanup_(host_sockets_done) HostSockets sockets = {};
+        _cleanup_(gpu_devices_done) GpuDevices gpu = {};
         _cleanup_free_ char *content = NULL, *path = NULL, *etc_path = NULL;
         _cleanup_(oci_exec_freep) OciExec *oci = NULL;
         MachineConfig with_image;
@@ -101,11 +153,22 @@ static int run(const HelperContext *ctx, bool *usage_failed) {
                 r = find_sockets(c, &user, root_fd, root, &sockets);
                 if (r < 0)
                         return r;
+                r = sync_user_files(c, ctx->paths, root_fd, &user);
+                if (r < 0)
+                        return r;
+        } else {
+                r = sync_user_files(c, ctx->paths, -EBADF, NULL);
+                if (r < 0)
+                        return r;
         }
-        Prepared prepared = { &with_image, user.name ? &user : NULL, &sockets };
+        r = find_gpu(c, ctx->paths, &gpu);
+        if (r < 0)
+                return r;
+        Prepared prepared = { &with_image, user.name ? &user : NULL, &sockets, &gpu };
         r = write_to_string(nspawn_writer, &prepared, &content);
         if (r == -EINVAL)
-                /* a host home or session socket path that systemd would read differently in a .nspawn */
+                /* a host home, session socket or device path, or an image's value, that systemd would read
+                 * differently in a .nspawn */
                 return log_error_errno(r, "Machine '%s': a host path of [User] or a value of its image's "
                                        "config cannot be written into its .nspawn settings (control characters, "
                                        "':', both kinds of quotes, or a trailing backslash).", c->name);

@@ -18,6 +18,9 @@ typedef struct Paths {
         const char *ca_bundle;       /* $MACHINESPAWN_CA_BUNDLE; NULL: libcurl's default */
         const char *hosts_file;      /* /etc/hosts, $MACHINESPAWN_HOSTS_FILE */
         const char *cache_format;    /* "archive" or "tree", $MACHINESPAWN_CACHE_FORMAT; NULL: by file system */
+        const char *dev_dir;         /* /dev, where GPU= looks for nodes, $MACHINESPAWN_DEV_DIR */
+        const char *polkit_dir;      /* /etc/polkit-1/rules.d, $MACHINESPAWN_POLKIT_DIR */
+        const char *ldconfig;        /* "ldconfig" (the host's linker cache, for GPU=), $MACHINESPAWN_LDCONFIG */
 
         /* For tests only. */
         const char *proxy_probe_host; /* 127.0.0.1, $MACHINESPAWN_PROXY_PROBE_HOST */

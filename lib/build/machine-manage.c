@@ -4,6 +4,7 @@
 
 #include "cache.h"
 #include "chase.h"
+#include "enter.h"
 #include "fileio.h"
 #include "machine-manage.h"
 #include "machine-remove.h"
@@ -226,31 +227,26 @@ static int add_session_env(const char *machines_dir, const char *name, char ***a
 
 int machine_enter_argv(const char *machines_dir, const char *name, const char *user, char **cmd, bool tty,
                        char ***ret, Diagnostics *d) {
-        _cleanup_strv_free_ char **argv = NULL;
-        _cleanup_free_ char *target = NULL;
+        _cleanup_strv_free_ char **setenv = NULL, **env = NULL;
+        bool privileged = geteuid() == 0;
         int r;
 
-        if (cmd && cmd[0]) {
-                target = strjoin("--uid=", user);
-                r = strv_extend_strv(&argv, (char *[]) { (char *) "systemd-run", (char *) "--machine", (char *) name,
-                                                         (char *) "--quiet", (char *) "--wait", (char *) "--collect",
-                                                         (char *) "--property=WorkingDirectory=-~",
-                                                         tty ? (char *) "--pty" : (char *) "--pipe", NULL });
-        } else {
-                target = strjoin(user, "@", name);
-                r = strv_extend_strv(&argv,
-                                     (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet", NULL });
+        /* only root can read the machine's tree; a user's command gets it from a login shell (enter.h) */
+        if (privileged) {
+                r = add_session_env(machines_dir, name, &setenv, d);
+                if (r < 0)
+                        return r;
+                STRV_FOREACH(l, setenv)
+                        if (strv_extend(&env, *l + strlen("--setenv=")) < 0)
+                                return -ENOMEM;
         }
-        if (!target || r < 0)
-                return -ENOMEM;
-        r = add_session_env(machines_dir, name, &argv, d);
-        if (r < 0)
-                return r;
-        if (strv_extend(&argv, target) < 0)
-                return -ENOMEM;
-        /* a command through env(1): the service manager wants an absolute path, env finds it in $PATH */
-        if (cmd && cmd[0] && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend_strv(&argv, cmd) < 0))
-                return -ENOMEM;
-        *ret = TAKE_PTR(argv);
-        return 0;
+        EnterOptions o = {
+                .machine = name,
+                .user = user,
+                .command = cmd,
+                .env = env,
+                .privileged = privileged,
+                .tty = tty,
+        };
+        return enter_command_line(&o, ret);
 }

@@ -62,9 +62,10 @@ int machine_list(const BuildOptions *o, const char *cache_dir, time_t now, Machi
  * reports ready), polling every 250 ms for at most timeout_ms; -ETIMEDOUT after. */
 int machine_wait_answering(const char *name, unsigned timeout_ms);
 
-/* The command line that enters running machine NAME as user: "machinectl shell USER@NAME" for a shell,
- * "systemd-run --wait" for a command (it ends with the command's exit status; machinectl shell of systemd
- * 252 drops it), with the host session's display and audio from the machine's session environment. A
- * session environment that cannot be used is a warning in d. */
+/* The command line that enters running machine NAME as user (enter.h): as root "machinectl shell USER@NAME"
+ * for a shell, "systemd-run --wait" for a command (it ends with the command's exit status; machinectl shell
+ * of systemd 252 drops it), with the host session's display and audio from the machine's session
+ * environment; as anyone else "machinectl shell" through polkit. A session environment that cannot be used
+ * is a warning in d. */
 int machine_enter_argv(const char *machines_dir, const char *name, const char *user, char **cmd, bool tty,
                        char ***ret, Diagnostics *d);

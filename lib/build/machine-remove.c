@@ -2,10 +2,12 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "export.h"
 #include "fileio.h"
 #include "machine-remove.h"
 #include "oci-image.h"
 #include "rebuild.h"
+#include "polkit.h"
 #include "strv.h"
 #include "valid.h"
 
@@ -103,5 +105,14 @@ int machine_remove(const char *name, const BuildOptions *o, const char *nspawn_d
         r = remove_generated_settings(nspawn_dir, name);
         if (r < 0)
                 return diag_error(d, NULL, 0, r, "Cannot remove %s/%s.nspawn: %s", nspawn_dir, name, strerror(-r));
+
+        /* [User] ExportApps=, ExportBins= and the polkit rule: they name a machine that is gone */
+        r = export_remove(o->paths.state_dir, name, d);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot remove what machine %s exported: %s", name, strerror(-r));
+        r = polkit_rule_remove(o->paths.polkit_dir, name);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot remove %s/60-machinespawn-%s.rules: %s", o->paths.polkit_dir,
+                                  name, strerror(-r));
         return 0;
 }

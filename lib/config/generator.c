@@ -113,6 +113,11 @@ int machine_dropin_write(const MachineConfig *c, const GeneratorPaths *paths, FI
         fputs("/machinespawn-prepare ", f);
         fputs(c->name, f);
         fputc('\n', f);
+        if (c->user.gpu)
+                /* [User] GPU=yes: the device cgroup lets the nodes machinespawn-prepare binds through, by
+                 * device group (/proc/devices), whatever nodes the drivers make */
+                fputs("DeviceAllow=char-drm rw\nDeviceAllow=char-nvidia-frontend rw\n"
+                      "DeviceAllow=char-nvidia-uvm rw\nDeviceAllow=char-nvidia-caps rw\n", f);
         r = generator_write_settings(&c->service, f);
         if (r < 0)
                 return r;

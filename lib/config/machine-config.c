@@ -5,6 +5,7 @@
 
 #include "alloc-util.h"
 #include "distro-info.h"
+#include "export-names.h"
 #include "log.h"
 #include "machine-config.h"
 #include "oci-exec.h"
@@ -48,6 +49,8 @@ MachineConfig *machine_config_free(MachineConfig *c) {
         lifecycle_config_done(&c->life);
         free(c->user.name);
         strv_free(c->user.groups);
+        strv_free(c->user.export_apps);
+        strv_free(c->user.export_bins);
         setting_list_done(&c->exec);
         setting_list_done(&c->files);
         setting_list_done(&c->network);
@@ -112,7 +115,7 @@ typedef struct ListState {
 } ListState;
 
 typedef struct ParseContext {
-        ListState lists[8];
+        ListState lists[16];
         size_t n_lists;
 } ParseContext;
 
@@ -301,6 +304,49 @@ static int parse_tristate(const UnitAssignment *a, void *field, _unused_ ParseCo
         return 0;
 }
 
+/* ---- [User] exports and devices ---- */
+
+static bool desktop_id_word_is_valid(const char *s) {
+        return desktop_id_is_valid(s);
+}
+
+static int parse_export_apps(const UnitAssignment *a, void *field, ParseContext *ctx, Diagnostics *d) {
+        char ***l = field;
+        int r;
+
+        r = parse_list(a, l, ctx, desktop_id_word_is_valid, "desktop file ID (org.example.App, no path)", d);
+        if (r < 0)
+                return r;
+        /* one spelling: the ID without ".desktop", so that duplicates fold */
+        STRV_FOREACH(w, *l) {
+                char *e = (char *) endswith(*w, ".desktop");
+                if (e)
+                        *e = 0;
+        }
+        return 0;
+}
+
+static int parse_export_bins(const UnitAssignment *a, void *field, ParseContext *ctx, Diagnostics *d) {
+        return parse_list(a, field, ctx, export_bin_path_is_valid,
+                          "absolute path of a program in the machine (no \"..\", no control characters)", d);
+}
+
+static int parse_bool(const UnitAssignment *a, void *field, _unused_ ParseContext *ctx, Diagnostics *d) {
+        bool *b = field;
+        int r;
+
+        if (isempty(a->value)) {
+                *b = false;
+                return 0;
+        }
+        r = parse_boolean(a->value);
+        if (r < 0)
+                return diag_error(d, a->file, a->line, EINVAL, "%s=%s is not a boolean (yes or no).", a->key,
+                                  a->value);
+        *b = r;
+        return 0;
+}
+
 /* ---- pass-through sections ---- */
 
 static int setting_list_append(SettingList *l, const UnitAssignment *a) {
@@ -415,6 +461,10 @@ static const ConfigTableItem config_table[] = {
         { "User", "Sudo", parse_tristate, offsetof(MachineConfig, user.sudo) },
         { "User", "Display", parse_tristate, offsetof(MachineConfig, user.display) },
         { "User", "Audio", parse_tristate, offsetof(MachineConfig, user.audio) },
+        /* [User] exports and devices */
+        { "User", "ExportApps", parse_export_apps, offsetof(MachineConfig, user.export_apps) },
+        { "User", "ExportBins", parse_export_bins, offsetof(MachineConfig, user.export_bins) },
+        { "User", "GPU", parse_bool, offsetof(MachineConfig, user.gpu) },
         { "Install", "WantedBy", parse_units, offsetof(MachineConfig, wanted_by) },
         { "Install", "RequiredBy", parse_units, offsetof(MachineConfig, required_by) },
         { "Exec", NULL, parse_nspawn_setting, offsetof(MachineConfig, exec) },
@@ -507,7 +557,8 @@ static int check_whole(MachineConfig *c, const char *main_file, time_t now, cons
         }
 
         if (!c->user.name && (c->user.groups || c->user.home != HOME_DEFAULT || c->user.sudo >= 0 ||
-                              c->user.display >= 0 || c->user.audio >= 0))
+                              c->user.display >= 0 || c->user.audio >= 0 || c->user.export_apps ||
+                              c->user.export_bins))
                 ret = diag_error(d, main_file, 0, EINVAL, "[User] settings need Name= (the host user).");
 
         return ret;

@@ -44,6 +44,11 @@ typedef struct UserConfig {
         char **groups;
         HomeMode home;
         int sudo, display, audio; /* -1: not set */
+
+        /* Apps, binaries and devices the user gets from the machine on the host */
+        char **export_apps; /* desktop file IDs, without ".desktop" */
+        char **export_bins; /* absolute paths inside the machine */
+        bool gpu;
 } UserConfig;
 
 /* [Machine] keys about the machine's life after its first build (lib/config/machine-lifecycle.c). */

@@ -176,6 +176,10 @@ static int write_user(Writer *w, const UserConfig *u) {
         if ((r = put_tristate(w, s, "Sudo", u->sudo)) < 0 || (r = put_tristate(w, s, "Display", u->display)) < 0 ||
             (r = put_tristate(w, s, "Audio", u->audio)) < 0)
                 return r;
+        if ((r = put_words(w, s, "ExportApps", u->export_apps)) < 0 ||
+            (r = put_words(w, s, "ExportBins", u->export_bins)) < 0 ||
+            (u->gpu && (r = put(w, s, "GPU", "yes")) < 0))
+                return r;
         return 0;
 }
 

@@ -79,6 +79,7 @@ class Case:
         self.asserts = []
         self.main_bytes = None
         self.pad_to = []  # (size, relpath or None)
+        self.prepare_env = []  # (name, value with %ROOT%) for machinespawn-prepare
         current = None
         with open(path) as f:
             for line in f:
@@ -108,6 +109,8 @@ class Case:
                     self.main_bytes = unescape(words[1])
                 elif words[0] == "pad-to":
                     self.pad_to.append((int(words[1]), words[2] if len(words) > 2 else None))
+                elif words[0] == "prepare-env":
+                    self.prepare_env.append((words[1], words[2]))
                 elif words[0].startswith("assert-"):
                     self.asserts.append(words)
                 else:
@@ -283,6 +286,11 @@ def run_prepare(args, root, case, tmp, errors):
     env = dict(os.environ)
     env["MACHINESPAWN_CONFIG_PATH"] = ":".join(os.path.join(root, layer) for layer in LAYERS)
     env["MACHINESPAWN_NSPAWN_DIR"] = os.path.join(tmp, "nspawn")
+    # what prepare writes besides the .nspawn stays in the case's directory
+    env["MACHINESPAWN_STATE_DIR"] = os.path.join(tmp, "state")
+    env["MACHINESPAWN_POLKIT_DIR"] = os.path.join(tmp, "polkit")
+    for name, value in case.prepare_env:
+        env[name] = value.replace("%ROOT%", root)
     res = subprocess.run([args.prepare, case.name], env=env, capture_output=True, text=True,
                          errors="backslashreplace")
     if res.returncode != 0:

@@ -217,11 +217,56 @@ static void test_invalid_name(void **state) {
         assert_int_equal(d.n, 1);
 }
 
+/* [User] ExportApps=, ExportBins=, GPU= */
+static void test_user_exports(void **state) {
+        _cleanup_(machine_config_freep) MachineConfig *c = NULL, *g = NULL;
+        _cleanup_(diagnostics_done) Diagnostics d = {}, e = {}, f = {};
+        MachineConfig *bad = NULL;
+
+        assert_int_equal(load("[Machine]\nDistribution=debian\nRelease=trixie\n"
+                              "[User]\nName=alice\n"
+                              "ExportApps=org.gnome.Calculator org.gnome.Calculator.desktop\n"
+                              "ExportApps=htop\n"
+                              "ExportBins=/usr/bin/htop /usr/local/bin/g++\n"
+                              "GPU=yes\n",
+                              &c, &d),
+                         0);
+        assert_int_equal(d.n, 0);
+        /* ".desktop" or not, one ID */
+        _cleanup_free_ char *apps = strv_join(c->user.export_apps, " "), *bins = strv_join(c->user.export_bins, " ");
+        assert_string_equal(apps, "org.gnome.Calculator htop");
+        assert_string_equal(bins, "/usr/bin/htop /usr/local/bin/g++");
+        assert_true(c->user.gpu);
+
+        /* GPU= is the machine's and needs no user; an empty assignment resets */
+        assert_int_equal(load("[Machine]\nDistribution=debian\nRelease=trixie\n[User]\nGPU=yes\nGPU=\n", &g, &f), 0);
+        assert_false(g->user.gpu);
+
+        /* names that would leave their directory, and exports without a user */
+        assert_int_equal(load("[Machine]\nDistribution=debian\nRelease=trixie\n[User]\nName=alice\n"
+                              "ExportApps=../../etc/passwd\n"
+                              "ExportBins=usr/bin/htop\n"
+                              "ExportBins=/usr/bin/../../bin/sh\n"
+                              "GPU=maybe\n",
+                              &bad, &e),
+                         -EBADMSG);
+        assert_true(has_message(&e, 6, "ExportApps=: '../../etc/passwd' is not a valid desktop file ID"));
+        assert_true(has_message(&e, 7, "ExportBins=: 'usr/bin/htop' is not a valid absolute path"));
+        assert_true(has_message(&e, 8, "'/usr/bin/../../bin/sh'"));
+        assert_true(has_message(&e, 9, "GPU=maybe is not a boolean"));
+        diagnostics_done(&e);
+        assert_int_equal(load("[Machine]\nDistribution=debian\nRelease=trixie\n[User]\nExportBins=/usr/bin/htop\n",
+                              &bad, &e),
+                         -EBADMSG);
+        assert_true(has_message(&e, 0, "[User] settings need Name="));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full),        cmocka_unit_test(test_list_reset),
                 cmocka_unit_test(test_list_order_and_duplicates),
                 cmocka_unit_test(test_single_reset),
+                cmocka_unit_test(test_user_exports),
                 cmocka_unit_test(test_image),       cmocka_unit_test(test_rejections),
                 cmocka_unit_test(test_warnings),    cmocka_unit_test(test_invalid_name),
         };

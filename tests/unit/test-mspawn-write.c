@@ -63,6 +63,9 @@ static void assert_config_equal(const MachineConfig *a, const MachineConfig *b) 
         assert_int_equal(a->user.sudo, b->user.sudo);
         assert_int_equal(a->user.display, b->user.display);
         assert_int_equal(a->user.audio, b->user.audio);
+        assert_strv_equal(a->user.export_apps, b->user.export_apps);
+        assert_strv_equal(a->user.export_bins, b->user.export_bins);
+        assert_int_equal(a->user.gpu, b->user.gpu);
         assert_settings_equal(&a->exec, &b->exec);
         assert_settings_equal(&a->files, &b->files);
         assert_settings_equal(&a->network, &b->network);
@@ -132,7 +135,10 @@ static void test_round_trip_image(void **state) {
                 "Verify=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
                 "[User]\n"
                 "Name=bob\n"
-                "Home=bind\n");
+                "Home=bind\n"
+                "ExportApps=org.example.Calc htop.desktop\n"
+                "ExportBins=/usr/bin/htop\n"
+                "GPU=yes\n");
         _cleanup_(machine_config_freep) MachineConfig *d = load(
                 "[Machine]\nImage=file:///srv/rootfs.tar\nVerify=no\n");
 

@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs inside the booted test host, see test-desktop.sh.
+. /e2e/inside.sh
+echo "     (test host: $(systemctl --version | head -n1))"
+ms=/usr/bin/machinespawn
+in_desk() { systemd-run -M desk --wait -q --pipe "$@"; }
+export_dir=/var/lib/machinespawn/export/desk/share
+
+groupadd -g 1234 alice
+useradd -m -u 1234 -g 1234 -s /bin/bash alice
+useradd -m -u 1240 -U -s /bin/bash bob
+
+# GPU=yes with no GPU: device nodes in a made-up /dev (the numbers of /dev/null and /dev/zero, which the
+# machine's device cgroup allows) and a stand-in ld cache that lists a driver library
+# (a tmpfs of its own: /run is mounted nodev, where no device node opens)
+mkdir -p /run/fakedev
+mount -t tmpfs -o mode=0755 fakedev /run/fakedev
+mkdir -p /run/fakedev/dri
+mknod -m 666 /run/fakedev/dri/renderD128 c 1 3
+mknod -m 666 /run/fakedev/nvidiactl c 1 5
+echo "not a device" >/run/fakedev/dri/card9
+echo "the host's driver" >/usr/lib/x86_64-linux-gnu/libnvidia-e2e.so.1
+printf '#!/bin/sh\nprintf "\\tlibnvidia-e2e.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libnvidia-e2e.so.1\\n"\n' \
+        >/run/fake-ldconfig
+chmod 755 /run/fake-ldconfig
+systemctl set-environment MACHINESPAWN_DEV_DIR=/run/fakedev MACHINESPAWN_LDCONFIG=/run/fake-ldconfig
+
+check "the machine starts" systemctl start systemd-nspawn@desk
+wait_for 60 systemd-run -M desk --wait -q true
+
+# ---- GPU=yes
+check_output "GPU=yes: the drop-in lets the DRM devices through" "char-drm rw" \
+        systemctl show -p DeviceAllow systemd-nspawn@desk.service
+check "... a render node of the host is bound in" in_desk test -c /dev/dri/renderD128
+check "... and usable" in_desk sh -c 'echo x >/dev/dri/renderD128'
+check "... an NVIDIA node too" in_desk test -c /dev/nvidiactl
+check "... not what is no device" in_desk test ! -e /dev/dri/card9
+check_output "... the host driver's library, read-only" "the host's driver" \
+        in_desk cat /usr/lib/x86_64-linux-gnu/libnvidia-e2e.so.1
+check_output "... (read-only)" "Read-only file system" \
+        in_desk sh -c 'echo y >/usr/lib/x86_64-linux-gnu/libnvidia-e2e.so.1'
+
+# ---- ExportApps=
+entry=$export_dir/applications/org.example.Hello.desktop
+check_output "the app's desktop entry is on the host under its own ID, Exec= entering the machine" \
+        "Exec=/usr/bin/machinespawn enter desk -- hello-app %U" cat "$entry"
+check_not_output "... without TryExec= or X-KDE-SubstituteUID=" "TryExec" cat "$entry"
+check_not_output "... (X-KDE-SubstituteUID)" "SubstituteUID" cat "$entry"
+check "... its icon beside it" test -f "$export_dir/icons/hicolor/48x48/apps/org.example.Hello.png"
+check_output "... a missing app is a warning" "ExportApps=missing.app" \
+        journalctl -b -o cat -u systemd-nspawn@desk.service
+check_output "alice's XDG_DATA_DIRS gets the machine's directory (environment.d)" \
+        "XDG_DATA_DIRS=/usr/local/share:/usr/share:$export_dir" \
+        runuser -u alice -- /usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator
+check_equal() {
+        local desc=$1 expect=$2 out rc
+        shift 2
+        out=$("$@" 2>&1)
+        rc=$?
+        if [ $rc = 0 ] && [ "$out" = "$expect" ]; then pass "$desc"; else
+                fail "$desc (exit status $rc; expected exactly '$expect')"
+                echo "$out" | sed 's/^/     | /' | tail -n 20
+        fi
+}
+exec_line=$(sed -n 's/^Exec=//p' "$entry" | sed 's/ %U$//')
+check_output "the entry's command, run as alice, runs the app in the machine as alice" "hello from inside desk as alice:" \
+        runuser -u alice -- sh -c "$exec_line"
+
+# ---- ExportBins=
+check_output "a wrapper in alice's ~/.local/bin" "machinespawn-export machine=desk" cat /home/alice/.local/bin/hello-app
+check_equal "... owned by alice" "alice 755" stat -c '%U %a' /home/alice/.local/bin/hello-app
+check_output "... runs the program in the machine for alice, with its arguments as given" \
+        "hello from inside desk as alice: a b \$(id) it's \$HOME" \
+        runuser -u alice -- /home/alice/.local/bin/hello-app "a b" '$(id)' "it's" '$HOME'
+nocr() {
+        local o
+        o=$("$@") || return
+        printf '%s\n' "${o//$'\r'/}"
+}
+check_equal "... another wrapper: id in the machine" "alice" nocr runuser -u alice -- /home/alice/.local/bin/id -un
+
+# ---- entering without sudo
+check_equal "alice enters her machine without sudo" "alice" nocr runuser -u alice -- $ms enter desk -- id -un
+check "... the polkit rule names her and the machine" grep -q '"alice"' /etc/polkit-1/rules.d/60-machinespawn-desk.rules
+check_not_output "bob cannot enter alice's machine" "status 0" \
+        sh -c "runuser -u bob -- $ms enter desk -- touch /tmp/bob-was-here </dev/null; echo status \$?"
+check "... his command did not run" in_desk test ! -e /tmp/bob-was-here
+check_not_output "bob cannot enter as alice either" "status 0" \
+        sh -c "runuser -u bob -- machinectl shell alice@desk /bin/true </dev/null; echo status \$?"
+check_not_output "alice cannot get a root shell in it" "status 0" \
+        sh -c "runuser -u alice -- $ms enter desk --user=root -- touch /tmp/root-by-alice </dev/null; echo status \$?"
+check "... nothing ran as root" in_desk test ! -e /tmp/root-by-alice
+check_not_output "alice cannot stop it" "status 0" \
+        sh -c "runuser -u alice -- systemctl stop systemd-nspawn@desk </dev/null; echo status \$?"
+check_output "enter passes '\$' through as it is (root)" "\$HOME \${X} \$(id)" $ms enter desk -- echo '$HOME' '${X}' '$(id)'
+check_output "enter -- false exits 1 (root)" "status 1" sh -c "$ms enter desk -- false; echo status \$?"
+
+# ---- how long entering takes, side by side on this machine (median of 20, ms); bench/enter.sh prints these
+median() {
+        local t=() s
+        for _ in $(seq 20); do
+                s=$(date +%s%N)
+                "$@" >/dev/null 2>&1 </dev/null
+                t+=($((($(date +%s%N) - s) / 1000000)))
+        done
+        printf '%s\n' "${t[@]}" | sort -n | sed -n 10p
+}
+echo "     (bench: machinespawn enter desk -- true: median $(median $ms enter desk -- true) ms of 20)"
+echo "     (bench: systemd-run -M desk --wait --pipe true: median $(median systemd-run -M desk --wait -q --pipe true) ms of 20)"
+echo "     (bench: machinectl shell alice@desk /bin/true: median $(median machinectl shell -q alice@desk /bin/true) ms of 20)"
+echo "     (bench: machinespawn enter desk -- true as alice: median $(median runuser -u alice -- $ms enter desk -- true) ms of 20)"
+
+# ---- alice starts her stopped machine by entering
+systemctl stop systemd-nspawn@desk
+check_equal "alice's enter starts her stopped machine" "alice" nocr runuser -u alice -- $ms enter desk -- id -un
+
+# ---- a key removed: what it exported goes at the next start
+sed -i '/^ExportBins=/d' /etc/machinespawn/desk.mspawn
+systemctl daemon-reload
+check "the machine restarts without ExportBins=" systemctl restart systemd-nspawn@desk
+check "... the wrappers are gone" test ! -e /home/alice/.local/bin/hello-app -a ! -e /home/alice/.local/bin/id
+check "... the app stays" test -f "$entry"
+
+# ---- the machine removed: everything exported goes
+systemctl stop systemd-nspawn@desk
+check "machinespawn remove" $ms remove desk
+check "... the export directory is gone" test ! -e /var/lib/machinespawn/export/desk
+check "... and alice's environment.d file" test ! -e /home/alice/.config/environment.d/60-machinespawn-desk.conf
+check "... and the polkit rule" test ! -e /etc/polkit-1/rules.d/60-machinespawn-desk.rules
+check "... alice's own files stay" test -d /home/alice/.local/bin
+e2e_done
