@@ -6,6 +6,7 @@
 
 #include "fileio.h"
 #include "generator.h"
+#include "nspawn-settings.h"
 #include "machine-config.h"
 #include "unit-file.h"
 
@@ -75,7 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (generator_plan_machine(c, &paths, &plan) < 0)
                 abort();
         read_back(plan.items[0].content, "Unit", 4, &c->unit); /* after SourcePath, Documentation, Requires, After */
-        read_back(plan.items[0].content, "Service", 1, &c->service); /* after ExecStartPre */
+        /* after ExecStartPre, and GPU=yes's four DeviceAllow= lines */
+        read_back(plan.items[0].content, "Service", 1 + (c->user.gpu > 0 ? 4 : 0), &c->service);
 
         if (write_to_string(nspawn_writer, c, &nspawn) < 0)
                 abort();

@@ -32,7 +32,8 @@ mkdir "$corpus"
 cp "$src"/tests/fuzz/corpus/* "$src"/tests/generator/*.mspawn "$corpus/"
 export MACHINESPAWN_DISTRO_INFO_DIR=$src/tests/data/distro-info
 # The generator's messages go to stderr on every input; libFuzzer's own report is what matters.
-"$tmp/build/tests/fuzz/fuzz-mspawn" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+# -error_exitcode: libFuzzer's default for a crash is 77, which meson would read as a skip.
+"$tmp/build/tests/fuzz/fuzz-mspawn" -error_exitcode=1 -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
         -dict="$src/tests/fuzz/mspawn.dict" -artifact_prefix="$tmp/" -print_final_stats=1 -close_fd_mask=2 "$corpus"
 rc=$?
 if [ $rc -ne 0 ]; then
