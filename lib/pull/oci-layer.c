@@ -13,10 +13,6 @@
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
 
-static inline void archive_write_freep(struct archive **a) {
-        if (*a)
-                archive_write_free(*a);
-}
 
 char *oci_layer_path_normalize(const char *path) {
         _cleanup_free_ char *p = NULL;
@@ -213,21 +209,14 @@ static int replace_lower_dir(int root_fd, const char *path) {
 
 static int extract(int root_fd, int fd, OciLayerStats *stats, Diagnostics *d) {
         _cleanup_(archive_read_freep) struct archive *in = layer_reader(fd);
-        _cleanup_(archive_write_freep) struct archive *out = archive_write_disk_new();
+        _cleanup_(archive_write_freep) struct archive *out = extract_disk_writer_new();
         struct archive_entry *e;
 
         if (!in || !out)
                 return diag_error(d, NULL, 0, EBADMSG, "Cannot read the layer: %s",
                                   in ? "out of memory" : "not a tar archive (plain, gzip or zstd)");
-        /* pull-tar's guards: libarchive's own, and the path checks below on top. Without
-         * ARCHIVE_EXTRACT_UNLINK a symlink on the way is refused, never written through; an entry that
-         * replaces a lower layer's file, or link, replaces it. */
-        archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-                                                    ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL |
-                                                    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                                    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-        archive_write_disk_set_standard_lookup(out);
+        /* pull-tar's writer and guards, and the path checks below on top: a symlink on the way is refused,
+         * never written through; an entry that replaces a lower layer's file, or link, replaces it. */
 
         for (;;) {
                 const char *path, *link;
@@ -259,25 +248,9 @@ static int extract(int root_fd, int fd, OciLayerStats *stats, Diagnostics *d) {
                                 return diag_error(d, NULL, 0, -k, "Cannot replace the directory '%s': %s", path,
                                                   strerror(-k));
                 }
-                k = archive_write_header(out, e);
-                if (k < ARCHIVE_WARN)
-                        return diag_error(d, NULL, 0, EPERM, "Cannot unpack '%s': %s", path, archive_error_string(out));
-                if (archive_entry_size(e) > 0) {
-                        const void *buf;
-                        size_t size;
-                        la_int64_t offset;
-
-                        while ((k = archive_read_data_block(in, &buf, &size, &offset)) == ARCHIVE_OK)
-                                if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN) {
-                                        k = ARCHIVE_FATAL;
-                                        break;
-                                }
-                        if (k != ARCHIVE_EOF)
-                                return diag_error(d, NULL, 0, EBADMSG, "Cannot unpack '%s': %s", path,
-                                                  archive_error_string(in) ?: archive_error_string(out));
-                }
-                if (archive_write_finish_entry(out) < ARCHIVE_WARN)
-                        return diag_error(d, NULL, 0, EIO, "Cannot finish '%s': %s", path, archive_error_string(out));
+                k = extract_entry_copy(in, out, e, d);
+                if (k < 0)
+                        return k;
                 stats->entries++;
         }
         if (archive_write_close(out) < ARCHIVE_WARN)

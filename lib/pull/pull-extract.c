@@ -5,11 +5,6 @@
 
 #include "pull-extract.h"
 
-static inline void archive_write_freep(struct archive **a) {
-        if (*a)
-                archive_write_free(*a);
-}
-
 bool archive_path_is_safe(const char *path) {
         const char *p = path;
 
@@ -36,7 +31,7 @@ struct archive *extract_reader_new(void) {
         return a;
 }
 
-static struct archive *disk_writer_new(void) {
+struct archive *extract_disk_writer_new(void) {
         struct archive *out = archive_write_disk_new();
         if (!out)
                 return NULL;
@@ -75,7 +70,7 @@ static int entry_check(struct archive_entry *e, ExtractStats *stats, Diagnostics
         return 1;
 }
 
-static int entry_copy(struct archive *in, struct archive *out, struct archive_entry *e, Diagnostics *d) {
+int extract_entry_copy(struct archive *in, struct archive *out, struct archive_entry *e, Diagnostics *d) {
         const char *path = archive_entry_pathname(e);
         int k;
 
@@ -117,7 +112,7 @@ static int extract_entries(struct archive *in, struct archive *out, ExtractStats
                         return r;
                 if (r == 0)
                         continue;
-                r = entry_copy(in, out, e, d);
+                r = extract_entry_copy(in, out, e, d);
                 if (r < 0)
                         return r;
                 stats->entries++;
@@ -128,7 +123,7 @@ static int extract_entries(struct archive *in, struct archive *out, ExtractStats
 }
 
 int extract_archive(struct archive *in, const char *target, ExtractStats *stats, Diagnostics *d) {
-        _cleanup_(archive_write_freep) struct archive *out = disk_writer_new();
+        _cleanup_(archive_write_freep) struct archive *out = extract_disk_writer_new();
         _cleanup_close_ int cwd = -EBADF;
         int r;
 

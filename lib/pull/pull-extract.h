@@ -9,6 +9,7 @@
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_write_free);
 
 typedef struct ExtractStats {
         uint64_t entries, skipped_devices;
@@ -20,6 +21,14 @@ bool archive_path_is_safe(const char *path);
 
 /* A reader for a tar stream in any compression libarchive knows, found from the content. */
 struct archive *extract_reader_new(void);
+
+/* A disk writer with libarchive's guards (no "..", no absolute paths, never writing through a symlink),
+ * keeping owners, modes, times, xattrs and ACLs. */
+struct archive *extract_disk_writer_new(void);
+
+/* Writes the entry e that in just read (header, data, finish) through out; failures are reported. */
+struct archive_entry;
+int extract_entry_copy(struct archive *in, struct archive *out, struct archive_entry *e, Diagnostics *d);
 
 /* Unpacks what in reads into target (an existing directory), with libarchive's guards and ours: entries
  * and hard link targets that would land outside target are refused, writing through a symlink is refused,
