@@ -454,7 +454,7 @@ static const ConfigTableItem config_table[] = {
         { "Machine", "Run", lifecycle_parse_command, offsetof(MachineConfig, life.run) },
         { "Machine", "RunOnStart", lifecycle_parse_command, offsetof(MachineConfig, life.run_on_start) },
         { "Machine", "Copy", lifecycle_parse_copy, offsetof(MachineConfig, life.copy) },
-        { "Machine", "RebuildOnChange", lifecycle_parse_boolean, offsetof(MachineConfig, life.rebuild_on_change) },
+        { "Machine", "RebuildOnChange", parse_tristate, offsetof(MachineConfig, life.rebuild_on_change) },
         { "User", "Name", parse_user_name, offsetof(MachineConfig, user.name) },
         { "User", "Groups", parse_groups, offsetof(MachineConfig, user.groups) },
         { "User", "Home", parse_home, offsetof(MachineConfig, user.home) },

@@ -108,19 +108,3 @@ int lifecycle_parse_copy(const UnitAssignment *a, void *field, _unused_ struct P
                 return r;
         return strv_extend(l, a->value);
 }
-
-int lifecycle_parse_boolean(const UnitAssignment *a, void *field, _unused_ struct ParseContext *ctx,
-                            Diagnostics *d) {
-        int *b = field, r;
-
-        if (isempty(a->value)) {
-                *b = -1;
-                return 0;
-        }
-        r = parse_boolean(a->value);
-        if (r < 0)
-                return diag_error(d, a->file, a->line, EINVAL, "%s=%s is not a boolean (yes or no).", a->key,
-                                  a->value);
-        *b = r;
-        return 0;
-}

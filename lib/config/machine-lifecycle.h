@@ -24,4 +24,3 @@ int copy_spec_split(const char *spec, char **ret_source, char **ret_dest);
 int lifecycle_parse_keep(const UnitAssignment *a, void *field, struct ParseContext *ctx, Diagnostics *d);
 int lifecycle_parse_command(const UnitAssignment *a, void *field, struct ParseContext *ctx, Diagnostics *d);
 int lifecycle_parse_copy(const UnitAssignment *a, void *field, struct ParseContext *ctx, Diagnostics *d);
-int lifecycle_parse_boolean(const UnitAssignment *a, void *field, struct ParseContext *ctx, Diagnostics *d);
