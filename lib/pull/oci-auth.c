@@ -2,15 +2,14 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <string.h>
 #include <strings.h>
 
 #include "fileio.h"
+#include "json-util.h"
 #include "oci-auth.h"
 #include "strv.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CURLU *, curl_url_cleanup);
 
 #define AUTH_FILE_MAX (1024U * 1024U)

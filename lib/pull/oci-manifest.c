@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <json-c/json.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "oci-manifest.h"
 #include "strv.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 void oci_descriptor_done(OciDescriptor *d) {
         free(d->media_type);

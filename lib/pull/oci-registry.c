@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
+#include "json-util.h"
 #include "oci-auth.h"
 #include "alloc-util.h"
 #include "oci-registry.h"
@@ -16,7 +16,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all);
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 #define MAX_REDIRECTS 10
 #define ERROR_BODY_MAX 4096U
