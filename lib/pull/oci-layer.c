@@ -3,6 +3,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <search.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -13,6 +14,12 @@
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
 
+typedef struct Layer {
+        int root_fd;
+        void *seen; /* tsearch() tree of the paths this layer wrote, and their parents */
+        OciLayerStats *stats;
+        Diagnostics *d;
+} Layer;
 
 char *oci_layer_path_normalize(const char *path) {
         _cleanup_free_ char *p = NULL;
@@ -34,11 +41,8 @@ char *oci_layer_path_normalize(const char *path) {
 }
 
 static struct archive *layer_reader(int fd) {
-        struct archive *a;
+        struct archive *a = archive_read_new();
 
-        if (lseek(fd, 0, SEEK_SET) < 0)
-                return NULL;
-        a = archive_read_new();
         if (!a)
                 return NULL;
         archive_read_support_filter_gzip(a);
@@ -135,11 +139,94 @@ static int remove_entry(int dir_fd, const char *name) {
         return unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-/* One whiteout or opaque marker, path as in the tar. */
-static int apply_whiteout(int root_fd, const char *path, OciLayerStats *stats, Diagnostics *d) {
-        _cleanup_free_ char *norm = oci_layer_path_normalize(path), *dir = NULL;
+/* The paths this layer wrote, each with all its parents: an opaque marker or a whiteout hides only what the
+ * lower layers left, wherever in the tar it comes. */
+static int seen_compare(const void *a, const void *b) {
+        return strcmp(a, b);
+}
+
+static bool seen_has(const Layer *l, const char *path) {
+        return tfind(path, &l->seen, seen_compare) != NULL;
+}
+
+static int seen_add(Layer *l, const char *norm) {
+        _cleanup_free_ char *p = strdup(norm);
+
+        if (!p)
+                return -ENOMEM;
+        for (;;) {
+                char *copy = strdup(p), *slash;
+                void **node = copy ? tsearch(copy, &l->seen, seen_compare) : NULL;
+
+                if (!node) {
+                        free(copy);
+                        return -ENOMEM;
+                }
+                if (*node != copy) {
+                        free(copy);
+                        return 0; /* there already, and so are its parents */
+                }
+                slash = strrchr(p, '/');
+                if (!slash)
+                        return 0;
+                *slash = 0;
+        }
+}
+
+/* Removes what the lower layers have in the directory dir_fd (path prefix): entries this layer wrote stay,
+ * and directories it wrote into are searched the same way. Links are removed as links, never followed. */
+static int hide_lower(Layer *l, int dir_fd, const char *prefix) {
+        _cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        struct dirent *de;
+        DIR *dir;
+        int r = 0;
+
+        if (fd < 0)
+                return -errno;
+        dir = fdopendir(fd);
+        if (!dir)
+                return -errno;
+        fd = -EBADF;
+        while ((de = readdir(dir))) {
+                _cleanup_free_ char *child = NULL;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                child = isempty(prefix) ? strdup(de->d_name) : strjoin(prefix, "/", de->d_name);
+                if (!child) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (!seen_has(l, child))
+                        r = remove_entry(dirfd(dir), de->d_name);
+                else {
+                        _cleanup_close_ int sub = openat(dirfd(dir), de->d_name,
+                                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        struct stat a, b;
+
+                        /* this layer's file or link stays; its directory is searched, on this file system only */
+                        if (sub < 0)
+                                continue;
+                        if (fstat(dirfd(dir), &a) < 0 || fstat(sub, &b) < 0)
+                                r = -errno;
+                        else if (a.st_dev != b.st_dev)
+                                r = -EXDEV;
+                        else
+                                r = hide_lower(l, sub, child);
+                }
+                if (r < 0)
+                        break;
+        }
+        closedir(dir);
+        return r;
+}
+
+/* One whiteout or opaque marker, path as in the tar, applied where it comes in the tar. */
+static int apply_whiteout(Layer *l, const char *path) {
+        _cleanup_free_ char *norm = oci_layer_path_normalize(path), *dir = NULL, *victim = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *base, *target;
+        Diagnostics *d = l->d;
         int r;
 
         if (!norm)
@@ -154,7 +241,7 @@ static int apply_whiteout(int root_fd, const char *path, OciLayerStats *stats, D
         if (!streq(base, WHITEOUT_OPAQUE) && (isempty(target) || streq(target, ".") || streq(target, "..")))
                 return diag_error(d, NULL, 0, EPERM, "Refusing whiteout '%s': it names no entry.", path);
 
-        fd = open_dir_nofollow(root_fd, dir);
+        fd = open_dir_nofollow(l->root_fd, dir);
         if (fd == -ENOENT)
                 return 0; /* nothing below to hide */
         if (fd == -ELOOP || fd == -ENOTDIR)
@@ -164,11 +251,20 @@ static int apply_whiteout(int root_fd, const char *path, OciLayerStats *stats, D
                 return diag_error(d, NULL, 0, -fd, "Cannot apply whiteout '%s': %s", path, strerror(-fd));
 
         if (streq(base, WHITEOUT_OPAQUE)) {
-                stats->opaques++;
-                r = empty_dir(fd);
+                l->stats->opaques++;
+                r = hide_lower(l, fd, dir);
         } else {
-                stats->whiteouts++;
-                r = remove_entry(fd, target);
+                l->stats->whiteouts++;
+                victim = isempty(dir) ? strdup(target) : strjoin(dir, "/", target);
+                if (!victim)
+                        return -ENOMEM;
+                if (!seen_has(l, victim))
+                        r = remove_entry(fd, target);
+                else {
+                        /* this layer wrote it already: only what is below it from the lower layers goes */
+                        _cleanup_close_ int sub = openat(fd, target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        r = sub < 0 ? 0 : hide_lower(l, sub, victim);
+                }
         }
         if (r < 0)
                 return diag_error(d, NULL, 0, -r, "Cannot apply whiteout '%s': %s", path, strerror(-r));
@@ -207,51 +303,67 @@ static int replace_lower_dir(int root_fd, const char *path) {
         return remove_entry(fd, base);
 }
 
-static int extract(int root_fd, int fd, OciLayerStats *stats, Diagnostics *d) {
-        _cleanup_(archive_read_freep) struct archive *in = layer_reader(fd);
+/* Our checks on one entry, then the entry written (its whiteout applied) and recorded as this layer's. */
+static int apply_entry(Layer *l, struct archive *in, struct archive *out, struct archive_entry *e) {
+        _cleanup_free_ char *norm = NULL;
+        const char *path = archive_entry_pathname(e), *link;
+        Diagnostics *d = l->d;
+        int k;
+
+        if (path && (streq(path, "./") || streq(path, ".")))
+                return 0;
+        if (path && is_whiteout(path))
+                return apply_whiteout(l, path); /* checked there, named as a whiteout */
+        if (!path || !archive_path_is_safe(path))
+                return diag_error(d, NULL, 0, EPERM, "Refusing layer entry '%s': it would land outside the "
+                                  "machine.", strempty(path));
+        link = archive_entry_hardlink(e);
+        if (link && !archive_path_is_safe(link))
+                return diag_error(d, NULL, 0, EPERM, "Refusing hard link '%s' to '%s': it points outside the "
+                                  "machine.", path, link);
+        if (archive_entry_filetype(e) == AE_IFCHR || archive_entry_filetype(e) == AE_IFBLK) {
+                l->stats->skipped_devices++;
+                return 0;
+        }
+        norm = oci_layer_path_normalize(path);
+        if (!norm)
+                return diag_error(d, NULL, 0, EPERM, "Refusing layer entry '%s': it would land outside the "
+                                  "machine.", path);
+        if (archive_entry_filetype(e) != AE_IFDIR) {
+                k = replace_lower_dir(l->root_fd, path);
+                if (k < 0)
+                        return diag_error(d, NULL, 0, -k, "Cannot replace the directory '%s': %s", path,
+                                          strerror(-k));
+        }
+        k = extract_entry_copy(in, out, e, d);
+        if (k < 0)
+                return k;
+        l->stats->entries++;
+        return seen_add(l, norm);
+}
+
+/* One pass over the tar: whiteouts and opaque markers are applied where they come, and hide only what the
+ * lower layers left (the paths this layer wrote are recorded), which is what the image spec asks of a
+ * marker anywhere in the tar. */
+static int extract(Layer *l, struct archive *in) {
         _cleanup_(archive_write_freep) struct archive *out = extract_disk_writer_new();
         struct archive_entry *e;
+        Diagnostics *d = l->d;
 
-        if (!in || !out)
-                return diag_error(d, NULL, 0, EBADMSG, "Cannot read the layer: %s",
-                                  in ? "out of memory" : "not a tar archive (plain, gzip or zstd)");
-        /* pull-tar's writer and guards, and the path checks below on top: a symlink on the way is refused,
-         * never written through; an entry that replaces a lower layer's file, or link, replaces it. */
-
+        if (!out)
+                return -ENOMEM;
+        /* pull-tar's writer and guards, and the path checks on top: a symlink on the way is refused, never
+         * written through; an entry that replaces a lower layer's file, or link, replaces it. */
         for (;;) {
-                const char *path, *link;
                 int k = archive_read_next_header(in, &e);
 
                 if (k == ARCHIVE_EOF)
                         break;
                 if (k < ARCHIVE_WARN)
                         return diag_error(d, NULL, 0, EBADMSG, "Broken layer: %s", archive_error_string(in));
-                path = archive_entry_pathname(e);
-                if (path && (streq(path, "./") || streq(path, ".")))
-                        continue;
-                if (!path || !archive_path_is_safe(path))
-                        return diag_error(d, NULL, 0, EPERM, "Refusing layer entry '%s': it would land outside the "
-                                          "machine.", strempty(path));
-                if (is_whiteout(path))
-                        continue; /* applied before */
-                link = archive_entry_hardlink(e);
-                if (link && !archive_path_is_safe(link))
-                        return diag_error(d, NULL, 0, EPERM, "Refusing hard link '%s' to '%s': it points outside the "
-                                          "machine.", path, link);
-                if (archive_entry_filetype(e) == AE_IFCHR || archive_entry_filetype(e) == AE_IFBLK) {
-                        stats->skipped_devices++;
-                        continue;
-                }
-                if (archive_entry_filetype(e) != AE_IFDIR) {
-                        k = replace_lower_dir(root_fd, path);
-                        if (k < 0)
-                                return diag_error(d, NULL, 0, -k, "Cannot replace the directory '%s': %s", path,
-                                                  strerror(-k));
-                }
-                k = extract_entry_copy(in, out, e, d);
+                k = apply_entry(l, in, out, e);
                 if (k < 0)
                         return k;
-                stats->entries++;
         }
         if (archive_write_close(out) < ARCHIVE_WARN)
                 return diag_error(d, NULL, 0, EIO, "Cannot finish the layer: %s", archive_error_string(out));
@@ -259,54 +371,26 @@ static int extract(int root_fd, int fd, OciLayerStats *stats, Diagnostics *d) {
 }
 
 int oci_layer_apply(int fd, const char *target, OciLayerStats *stats, Diagnostics *d) {
+        _cleanup_(archive_read_freep) struct archive *in = layer_reader(fd);
         _cleanup_close_ int root_fd = -EBADF, cwd = -EBADF;
-        _cleanup_strv_free_ char **whiteouts = NULL;
-        size_t n = 0, allocated = 0;
+        Layer l = { .stats = stats, .d = d };
         int r;
 
-        /* pass one: the whiteouts and opaque markers, wherever they are in the tar */
-        {
-                _cleanup_(archive_read_freep) struct archive *in = layer_reader(fd);
-                struct archive_entry *e;
-
-                if (!in)
-                        return diag_error(d, NULL, 0, EBADMSG, "Cannot read the layer: not a tar archive (plain, "
-                                          "gzip or zstd).");
-                for (;;) {
-                        int k = archive_read_next_header(in, &e);
-                        const char *path;
-
-                        if (k == ARCHIVE_EOF)
-                                break;
-                        if (k < ARCHIVE_WARN)
-                                return diag_error(d, NULL, 0, EBADMSG, "Broken layer: %s", archive_error_string(in));
-                        path = archive_entry_pathname(e);
-                        if (!path || !is_whiteout(path))
-                                continue;
-                        char *copy = strdup(path);
-                        if (!copy)
-                                return -ENOMEM;
-                        r = strv_push_greedy(&whiteouts, &n, &allocated, copy);
-                        if (r < 0)
-                                return r;
-                }
-        }
-
+        if (!in)
+                return diag_error(d, NULL, 0, EBADMSG, "Cannot read the layer: not a tar archive (plain, gzip or "
+                                  "zstd).");
         root_fd = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (root_fd < 0)
                 return diag_error(d, NULL, 0, errno, "Cannot open %s: %m", target);
-        STRV_FOREACH(w, whiteouts) {
-                r = apply_whiteout(root_fd, *w, stats, d);
-                if (r < 0)
-                        return r;
-        }
+        l.root_fd = root_fd;
 
-        /* pass two: the entries, relative to target (the secure flags refuse absolute paths) */
+        /* the entries relative to target (the secure flags refuse absolute paths) */
         cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cwd < 0 || fchdir(root_fd) < 0)
                 return diag_error(d, NULL, 0, errno, "Cannot enter %s: %m", target);
-        r = extract(root_fd, fd, stats, d);
+        r = extract(&l, in);
         if (fchdir(cwd) < 0 && r >= 0)
                 r = -errno;
+        tdestroy(l.seen, free);
         return r;
 }
