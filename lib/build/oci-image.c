@@ -16,6 +16,7 @@
 #include "oci-manifest.h"
 #include "oci-ref.h"
 #include "oci-registry.h"
+#include "oci-stream.h"
 #include "strv.h"
 #include "tree.h"
 
@@ -122,20 +123,15 @@ static int flatten(OciRegistry *reg, const OciManifest *m, const char *blob_dir,
         if (r < 0)
                 return r;
 
+        /* each layer unpacked as it arrives into tmp, which nobody uses before every digest is checked */
         for (size_t i = 0; i < m->n_layers; i++) {
-                _cleanup_close_ int fd = -EBADF;
                 OciLayerStats stats = {};
                 char status[256];
 
-                snprintf(status, sizeof status, "Fetching layer %zu of %zu (%llu bytes)", i + 1, m->n_layers,
-                         (unsigned long long) m->layers[i].size);
+                snprintf(status, sizeof status, "Fetching and applying layer %zu of %zu (%llu bytes)", i + 1,
+                         m->n_layers, (unsigned long long) m->layers[i].size);
                 say(o, status);
-                fd = oci_registry_get_blob(reg, m->layers + i, blob_dir, d);
-                if (fd < 0)
-                        return fd;
-                snprintf(status, sizeof status, "Applying layer %zu of %zu", i + 1, m->n_layers);
-                say(o, status);
-                r = oci_layer_apply(fd, tmp, &stats, d);
+                r = oci_stream_layer(reg, m->layers + i, blob_dir, tmp, &stats, d);
                 if (r < 0)
                         return diag_error(d, NULL, 0, -r, "Layer %zu (%s) of the image cannot be applied.", i + 1,
                                           m->layers[i].digest);

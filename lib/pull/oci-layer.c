@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "layer-input.h"
 #include "oci-layer.h"
 #include "pull.h"
 #include "strv.h"
@@ -49,7 +50,7 @@ static struct archive *layer_reader(int fd) {
         archive_read_support_filter_zstd(a);
         archive_read_support_filter_none(a);
         archive_read_support_format_tar(a);
-        if (archive_read_open_fd(a, fd, 1024 * 1024) != ARCHIVE_OK) {
+        if (layer_input_open(a, fd) < 0) {
                 archive_read_free(a);
                 return NULL;
         }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
@@ -67,6 +68,7 @@ typedef struct Sink {
         size_t size, max;
         /* file */
         int fd;
+        int tee; /* also sent there as it arrives, or -EBADF */
         Sha256 hash;
         uint64_t limit;
         int error;
@@ -110,6 +112,22 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         return len;
 }
 
+/* send() on a socket never raises SIGPIPE: a consumer that gave up is an -EPIPE here */
+static int write_all(int fd, const char *data, size_t len) {
+        for (size_t done = 0; done < len;) {
+                ssize_t k = send(fd, data + done, len - done, MSG_NOSIGNAL);
+                if (k < 0 && errno == ENOTSOCK)
+                        k = write(fd, data + done, len - done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                done += (size_t) k;
+        }
+        return 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
         Sink *s = userdata;
         size_t len = size * n;
@@ -129,16 +147,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
                         return 0;
                 }
                 sha256_update(&s->hash, data, len);
-                for (size_t done = 0; done < len;) {
-                        ssize_t k = write(s->fd, data + done, len - done);
-                        if (k < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                s->error = -errno;
-                                return 0;
-                        }
-                        done += (size_t) k;
-                }
+                s->error = write_all(s->fd, data, len);
+                if (s->error >= 0 && s->tee >= 0)
+                        s->error = write_all(s->tee, data, len);
+                if (s->error < 0)
+                        return 0;
                 s->size += len;
                 if (s->counter)
                         *s->counter += len;
@@ -251,7 +264,7 @@ static int fetch_token(OciRegistry *r, const OciChallenge *ch, Diagnostics *d) {
         _cleanup_free_ char *url = NULL, *scope = NULL, *basic = NULL;
         _cleanup_(headers_done) Headers h = {};
         _cleanup_(json_object_putp) json_object *o = NULL;
-        Sink s = { .fd = -EBADF, .max = 1024 * 1024 };
+        Sink s = { .fd = -EBADF, .tee = -EBADF, .max = 1024 * 1024 };
         json_object *t;
         long status = 0;
         int k;
@@ -352,7 +365,7 @@ int oci_registry_get_manifest(OciRegistry *r, const char *reference, char **ret_
                               char **ret_content_type, char **ret_digest, Diagnostics *d) {
         _cleanup_free_ char *path = strjoin("/v2/", r->repository, "/manifests/", reference);
         _cleanup_(headers_done) Headers h = {};
-        Sink s = { .fd = -EBADF, .max = OCI_MANIFEST_MAX };
+        Sink s = { .fd = -EBADF, .tee = -EBADF, .max = OCI_MANIFEST_MAX };
         char hex[65];
         long status = 0;
         int k;
@@ -405,12 +418,30 @@ static int open_blob(int dir_fd, const char *hex, uint64_t size) {
         return TAKE_FD(fd);
 }
 
-int oci_registry_get_blob(OciRegistry *r, const OciDescriptor *desc, const char *blob_dir, Diagnostics *d) {
+/* The cached blob to out, whole. */
+static int copy_out(int fd, int out) {
+        char buf[64 * 1024];
+
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                int k;
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : 0;
+                k = write_all(out, buf, (size_t) n);
+                if (k < 0)
+                        return k;
+        }
+}
+
+static int get_blob(OciRegistry *r, const OciDescriptor *desc, const char *blob_dir, int out, Diagnostics *d) {
         _cleanup_close_ int dir_fd = -EBADF, lock = -EBADF, fd = -EBADF;
         _cleanup_free_ char *lock_name = NULL, *path = NULL, *tmp = NULL;
         _cleanup_(headers_done) Headers h = {};
         const char *hex = desc->digest + strlen("sha256:");
-        Sink s = { .fd = -EBADF };
+        Sink s = { .fd = -EBADF, .tee = out };
         uint8_t digest[32];
         char got[65];
         long status = 0;
@@ -433,6 +464,12 @@ int oci_registry_get_blob(OciRegistry *r, const OciDescriptor *desc, const char 
 
         /* a blob in the cache was verified before it got its name */
         fd = open_blob(dir_fd, hex, desc->size);
+        if (fd >= 0 && out >= 0) {
+                k = copy_out(fd, out);
+                if (k < 0)
+                        return k;
+                return lseek(fd, 0, SEEK_SET) < 0 ? -errno : TAKE_FD(fd);
+        }
         if (fd >= 0)
                 return TAKE_FD(fd);
         if (fd == -EBADMSG)
@@ -482,4 +519,14 @@ int oci_registry_get_blob(OciRegistry *r, const OciDescriptor *desc, const char 
                 return k;
         }
         return s.fd;
+}
+
+int oci_registry_get_blob(OciRegistry *r, const OciDescriptor *desc, const char *blob_dir, Diagnostics *d) {
+        return get_blob(r, desc, blob_dir, -EBADF, d);
+}
+
+int oci_registry_stream_blob(OciRegistry *r, const OciDescriptor *desc, const char *blob_dir, int out,
+                             Diagnostics *d) {
+        _cleanup_close_ int fd = get_blob(r, desc, blob_dir, out, d);
+        return fd < 0 ? fd : 0;
 }

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <archive.h>
+
+/* Opens the archive a on the stream fd (a file or a socket, read once from where it is, not closed). A gzip
+ * stream is inflated here with ISA-L's igzip when machinespawn is built with it (several times as fast as
+ * zlib: most of the time of applying a gzip layer is inflating it), its CRC and length checked; anything
+ * else is handed through as it is, for libarchive's own filters (zstd, plain, and gzip without ISA-L). */
+int layer_input_open(struct archive *a, int fd);
