@@ -352,6 +352,64 @@ def main():
     check(not blob_gets, "second machine fetches no blob", blob_gets)
     print(f"     first pull {first:.3f}s, second machine {second:.3f}s")
 
+    # --- markers applied in the one pass over a layer, wherever they come: an opaque marker as the tar's last
+    # entry keeps what this layer wrote before it (also below it, and inside parents it never listed) and
+    # hides the rest; a whiteout after this layer's own entry of the same name keeps that entry
+    lower = [ti("o", tarfile.DIRTYPE), ti("o/old", data=b"old"), ti("o/sub", tarfile.DIRTYPE),
+             ti("o/sub/lower", data=b"lower"), ti("p/deep", tarfile.DIRTYPE), ti("p/deep/lower", data=b"lower"),
+             ti("p/other", data=b"other"), ti("e", data=b"lower e"), ti("w", tarfile.DIRTYPE),
+             ti("w/old", data=b"old")]
+    upper = [ti("o", tarfile.DIRTYPE), ti("o/sub", tarfile.DIRTYPE), ti("o/sub/mine", data=b"mine"),
+             ti("p/deep/mine", data=b"mine"), ti("e", data=b"upper e"), ti(".wh.e"), ti("w/new", data=b"new"),
+             ti(".wh.w"), ti("p/.wh..wh..opq"), ti("o/.wh..wh..opq")]
+    image(store, "test/late", "latest", [(lower, "gzip"), (upper, "gzip")], {})
+    p = pull(f"docker://{host}/test/late", "late")
+    r = root("late")
+    check(p.returncode == 0, "pull-oci of a layer whose markers come last", p.stderr)
+    if p.returncode == 0:
+        check(os.path.exists(f"{r}/o/sub/mine") and not os.path.lexists(f"{r}/o/old") and
+              not os.path.lexists(f"{r}/o/sub/lower"), "opaque marker last in the tar: this layer's entries stay, "
+              "the lower ones go, below too", sorted(os.listdir(f"{r}/o")))
+        check(os.path.exists(f"{r}/p/deep/mine") and not os.path.lexists(f"{r}/p/deep/lower") and
+              not os.path.lexists(f"{r}/p/other"), "opaque marker: a parent the layer never listed stays",
+              sorted(os.listdir(f"{r}/p")))
+        check(os.path.exists(f"{r}/e") and open(f"{r}/e").read() == "upper e",
+              "a whiteout after the same layer's entry keeps that entry")
+        check(os.path.exists(f"{r}/w/new") and not os.path.lexists(f"{r}/w/old"),
+              "a whiteout of a directory this layer wrote into hides only the lower contents")
+
+    # --- several gzip members in one layer are one stream; a broken gzip trailer (CRC) is refused
+    raw, _ = tar([ti("m", tarfile.DIRTYPE), ti("m/one", data=b"1" * 3000), ti("m/two", data=b"2" * 3000)], None)
+    half = len(raw) // 2
+    multi = gzip.compress(raw[:half], mtime=0) + gzip.compress(raw[half:], mtime=0)
+    crc = bytearray(gzip.compress(raw, mtime=0))
+    crc[-8] ^= 0xFF
+    for name, blob, ok in [("multi", multi, True), ("crc", bytes(crc), False)]:
+        cfg = json.dumps({"config": {}}).encode()
+        m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+             "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                        "digest": store.blob(f"gz/{name}", cfg), "size": len(cfg)},
+             "layers": [{"mediaType": layer_type("oci", "gzip"), "digest": store.blob(f"gz/{name}", blob),
+                         "size": len(blob)}]}
+        store.manifest(f"gz/{name}", "latest", OCI_MANIFEST, json.dumps(m).encode())
+        p = pull(f"docker://{host}/gz/{name}", f"gz{name}")
+        if ok:
+            check(p.returncode == 0 and open(f"{root('gzmulti')}/m/two").read() == "2" * 3000,
+                  "a gzip layer of two members is read whole", p.stderr)
+        else:
+            check(p.returncode != 0 and gone(f"gz{name}"), "a gzip layer whose CRC does not match is refused",
+                  p.stderr)
+
+    # --- a layer the cache has already (shared with another image) is read from there, not fetched again
+    image(store, "test/shared", "latest", [(BASE, None), ([ti("shared-only", data=b"s")], "gzip")], CONFIG)
+    n_requests = len(Registry.log)
+    p = pull(f"docker://{host}/test/shared", "shared")
+    base_digest = sha(tar(BASE, None)[0])
+    base_gets = [x for x in Registry.log[n_requests:] if x[0].endswith(f"/blobs/{base_digest}")]
+    check(p.returncode == 0 and open(f"{root('shared')}/etc/os-release").read() == "ID=ocitest\n" and
+          os.path.exists(f"{root('shared')}/shared-only") and not base_gets,
+          "a layer in the blob cache is applied from there", p.stderr + str(base_gets))
+
     # --- by digest, and a digest that the manifest does not match
     p = pull(f"{host}/test/img@{digest}", "bydigest")
     check(p.returncode == 0, "pull by digest", p.stderr)
@@ -443,6 +501,28 @@ def main():
           d_good.removeprefix("sha256:") not in blobs() and
           not any(x.startswith(".") for x in os.listdir(os.path.join(cache, "oci/blobs/sha256"))),
           "a layer whose digest does not match: refused, nothing kept", p.stderr)
+    # a blob that is a whole, valid layer of the right size, but not the one the digest names: it is unpacked
+    # as it arrives, then refused at its end; nothing of it stays, in the machines or the cache (tree or
+    # archive), in either cache format
+    good_tar, _ = tar(BASE + [ti("stream-evil", data=b"AAAA")], None)
+    evil_tar, _ = tar(BASE + [ti("stream-evil", data=b"BBBB")], None)
+    assert len(good_tar) == len(evil_tar)
+    d_tar = store.blob("evil/stream", evil_tar, sha(good_tar))
+    m_tar = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+             "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                        "digest": store.blob("evil/stream", cfg), "size": len(cfg)},
+             "layers": [{"mediaType": layer_type("oci", None), "digest": d_tar, "size": len(good_tar)}]}
+    key = store.manifest("evil/stream", "latest", OCI_MANIFEST, json.dumps(m_tar).encode()).removeprefix("sha256:")
+    trees = os.path.join(cache, "oci/trees")
+    for fmt in ("archive", "tree"):
+        p = pull(f"docker://{host}/evil/stream", f"evilstream{fmt}", e=dict(env, MACHINESPAWN_CACHE_FORMAT=fmt))
+        left = [x for x in os.listdir(trees) if key in x and not x.endswith(".lock")]
+        check(p.returncode != 0 and "does not match its digest" in p.stderr and "Broken" not in p.stderr and
+              gone(f"evilstream{fmt}") and d_tar.removeprefix("sha256:") not in blobs() and not left and
+              not any(x.startswith(".") for x in os.listdir(os.path.join(cache, "oci/blobs/sha256"))),
+              f"a valid layer that is not the one its digest names: unpacked, refused, no trace ({fmt} cache)",
+              p.stderr + str(left))
+
     m["layers"][0]["size"] = len(good) - 10
     repo["blobs"][d_good] = good
     store.manifest("evil/digest", "short", OCI_MANIFEST, json.dumps(m).encode())
