@@ -4,7 +4,8 @@
 #include <archive.h>
 
 /* Opens the archive a on the stream fd (a file or a socket, read once from where it is, not closed). A gzip
- * stream is inflated here with ISA-L's igzip when machinespawn is built with it (several times as fast as
- * zlib: most of the time of applying a gzip layer is inflating it), its CRC and length checked; anything
- * else is handed through as it is, for libarchive's own filters (zstd, plain, and gzip without ISA-L). */
+ * stream is inflated here, with ISA-L's igzip when machinespawn is built with it (several times as fast as
+ * zlib: most of the time of applying a gzip layer was inflating it), else with zlib; several members are
+ * one stream, and each one's CRC and length are checked (libarchive's own gzip reader does not check the
+ * CRC). Anything else is handed through as it is, for libarchive's filters (zstd, plain). */
 int layer_input_open(struct archive *a, int fd);
