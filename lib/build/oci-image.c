@@ -131,7 +131,7 @@ static int flatten(OciRegistry *reg, const OciManifest *m, const char *blob_dir,
                 snprintf(status, sizeof status, "Fetching and applying layer %zu of %zu (%llu bytes)", i + 1,
                          m->n_layers, (unsigned long long) m->layers[i].size);
                 say(o, status);
-                r = oci_stream_layer(reg, m->layers + i, blob_dir, tmp, &stats, d);
+                r = oci_stream_layer(reg, m->layers + i, blob_dir, tmp, NULL, &stats, d);
                 if (r < 0)
                         return diag_error(d, NULL, 0, -r, "Layer %zu (%s) of the image cannot be applied.", i + 1,
                                           m->layers[i].digest);

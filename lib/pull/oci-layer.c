@@ -18,9 +18,19 @@
 typedef struct Layer {
         int root_fd;
         void *seen; /* tsearch() tree of the paths this layer wrote, and their parents */
+        char *parent; /* the directory of the last entry, looked up without following links... */
+        int parent_fd; /* ...and a descriptor of it: a tar lists a directory's entries together */
+        struct archive *copy;
         OciLayerStats *stats;
         Diagnostics *d;
 } Layer;
+
+static void layer_forget_parent(Layer *l) {
+        l->parent = mfree(l->parent);
+        if (l->parent_fd >= 0)
+                close(l->parent_fd);
+        l->parent_fd = -EBADF;
+}
 
 char *oci_layer_path_normalize(const char *path) {
         _cleanup_free_ char *p = NULL;
@@ -198,8 +208,10 @@ static int hide_lower(Layer *l, int dir_fd, const char *prefix) {
                         r = -ENOMEM;
                         break;
                 }
-                if (!seen_has(l, child))
+                if (!seen_has(l, child)) {
+                        l->stats->replaced++;
                         r = remove_entry(dirfd(dir), de->d_name);
+                }
                 else {
                         _cleanup_close_ int sub = openat(dirfd(dir), de->d_name,
                                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -251,6 +263,7 @@ static int apply_whiteout(Layer *l, const char *path) {
         if (fd < 0)
                 return diag_error(d, NULL, 0, -fd, "Cannot apply whiteout '%s': %s", path, strerror(-fd));
 
+        layer_forget_parent(l);
         if (streq(base, WHITEOUT_OPAQUE)) {
                 l->stats->opaques++;
                 r = hide_lower(l, fd, dir);
@@ -259,8 +272,12 @@ static int apply_whiteout(Layer *l, const char *path) {
                 victim = isempty(dir) ? strdup(target) : strjoin(dir, "/", target);
                 if (!victim)
                         return -ENOMEM;
-                if (!seen_has(l, victim))
+                if (!seen_has(l, victim)) {
+                        struct stat st;
+                        if (fstatat(fd, target, &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                                l->stats->replaced++;
                         r = remove_entry(fd, target);
+                }
                 else {
                         /* this layer wrote it already: only what is below it from the lower layers goes */
                         _cleanup_close_ int sub = openat(fd, target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -278,30 +295,55 @@ static bool is_whiteout(const char *path) {
         return startswith(base, WHITEOUT_PREFIX);
 }
 
-/* A lower layer's directory where this layer has a non-directory (a /usr merge turns /bin into a symlink):
- * removed first, as the image spec says; libarchive would refuse to replace a directory that is not
- * empty. Nothing is followed on the way; a path that does not resolve is left to libarchive's guards. */
-static int replace_lower_dir(int root_fd, const char *path) {
-        _cleanup_free_ char *norm = oci_layer_path_normalize(path), *dir = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        const char *base;
-        struct stat st;
+/* The directory dir below the root (looked up without following links, by the cache of the last one), or
+ * < 0. The descriptor belongs to l. Removing anything forgets the cache: nothing else changes what a path
+ * of directories reached without links leads to. */
+static int layer_parent(Layer *l, const char *dir) {
+        int fd;
 
-        if (!norm)
-                return 0;
-        base = strrchr(norm, '/');
+        if (l->parent && streq(l->parent, dir))
+                return l->parent_fd;
+        layer_forget_parent(l);
+        fd = open_dir_nofollow(l->root_fd, dir);
+        if (fd < 0)
+                return fd;
+        l->parent = strdup(dir);
+        if (!l->parent) {
+                close(fd);
+                return -ENOMEM;
+        }
+        l->parent_fd = fd;
+        return fd;
+}
+
+/* Before an entry that is not a directory: a lower layer's directory at its place (a /usr merge turns /bin
+ * into a symlink) is removed first, as the image spec says; libarchive would refuse to replace a directory
+ * that is not empty. Before a directory: a lower non-directory at its place only counts as replaced (the
+ * writer replaces it). Nothing is followed on the way; a path that does not resolve is left to libarchive's
+ * guards. */
+static int replace_lower(Layer *l, const char *norm, bool is_dir) {
+        _cleanup_free_ char *dir = NULL;
+        const char *base = strrchr(norm, '/');
+        struct stat st;
+        int fd, r;
+
         dir = base ? strndup(norm, base - norm) : strdup("");
         base = base ? base + 1 : norm;
         if (!dir)
                 return -ENOMEM;
         if (isempty(base) || streq(base, ".") || streq(base, ".."))
                 return 0;
-        fd = open_dir_nofollow(root_fd, dir);
+        fd = layer_parent(l, dir);
         if (fd < 0)
                 return fd == -ENOMEM ? fd : 0;
-        if (fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+        if (fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) == is_dir)
                 return 0;
-        return remove_entry(fd, base);
+        l->stats->replaced++;
+        if (is_dir)
+                return 0;
+        r = remove_entry(fd, base);
+        layer_forget_parent(l);
+        return r;
 }
 
 /* Our checks on one entry, then the entry written (its whiteout applied) and recorded as this layer's. */
@@ -330,13 +372,14 @@ static int apply_entry(Layer *l, struct archive *in, struct archive *out, struct
         if (!norm)
                 return diag_error(d, NULL, 0, EPERM, "Refusing layer entry '%s': it would land outside the "
                                   "machine.", path);
-        if (archive_entry_filetype(e) != AE_IFDIR) {
-                k = replace_lower_dir(l->root_fd, path);
+        /* a directory over a directory changes nothing that matters; looked at only when keeping a copy */
+        if (archive_entry_filetype(e) != AE_IFDIR || l->copy) {
+                k = replace_lower(l, norm, archive_entry_filetype(e) == AE_IFDIR);
                 if (k < 0)
                         return diag_error(d, NULL, 0, -k, "Cannot replace the directory '%s': %s", path,
                                           strerror(-k));
         }
-        k = extract_entry_copy(in, out, e, d);
+        k = extract_entry_copy(in, out, e, l->copy, d);
         if (k < 0)
                 return k;
         l->stats->entries++;
@@ -371,10 +414,10 @@ static int extract(Layer *l, struct archive *in) {
         return 0;
 }
 
-int oci_layer_apply(int fd, const char *target, OciLayerStats *stats, Diagnostics *d) {
+int oci_layer_apply_copy(int fd, const char *target, struct archive *copy, OciLayerStats *stats, Diagnostics *d) {
         _cleanup_(archive_read_freep) struct archive *in = layer_reader(fd);
         _cleanup_close_ int root_fd = -EBADF, cwd = -EBADF;
-        Layer l = { .stats = stats, .d = d };
+        Layer l = { .parent_fd = -EBADF, .copy = copy, .stats = stats, .d = d };
         int r;
 
         if (!in)
@@ -392,6 +435,11 @@ int oci_layer_apply(int fd, const char *target, OciLayerStats *stats, Diagnostic
         r = extract(&l, in);
         if (fchdir(cwd) < 0 && r >= 0)
                 r = -errno;
+        layer_forget_parent(&l);
         tdestroy(l.seen, free);
         return r;
+}
+
+int oci_layer_apply(int fd, const char *target, OciLayerStats *stats, Diagnostics *d) {
+        return oci_layer_apply_copy(fd, target, NULL, stats, d);
 }

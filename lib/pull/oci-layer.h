@@ -7,6 +7,7 @@
 
 typedef struct OciLayerStats {
         uint64_t entries, whiteouts, opaques, skipped_devices;
+        uint64_t replaced; /* lower layers' entries removed, or replaced by one of another type */
 } OciLayerStats;
 
 /* Applies one layer (a tar, plain, gzip or zstd, read from fd, a verified blob) onto the tree at target,
@@ -17,6 +18,12 @@ typedef struct OciLayerStats {
  * pull-tar does; owners, modes, times and xattrs (file capabilities) are kept. On failure target is
  * half-done: the caller removes it. */
 int oci_layer_apply(int fd, const char *target, OciLayerStats *stats, Diagnostics *d);
+
+/* The same, and every entry written is also written to the archive copy (when not NULL), in order: with
+ * the copies of the layers below, the same tree once unpacked, as long as stats->replaced stays 0 (a tar
+ * cannot say that something below is gone). */
+struct archive;
+int oci_layer_apply_copy(int fd, const char *target, struct archive *copy, OciLayerStats *stats, Diagnostics *d);
 
 /* Pure, unit-tested: "./a/b/" -> "a/b"; NULL if the name is unsafe (absolute, "..", empty). */
 char *oci_layer_path_normalize(const char *path);

@@ -112,12 +112,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         return len;
 }
 
-/* send() on a socket never raises SIGPIPE: a consumer that gave up is an -EPIPE here */
-static int write_all(int fd, const char *data, size_t len) {
+/* On a socket with send(), which never raises SIGPIPE: a consumer that gave up is an -EPIPE here. */
+static int write_all(int fd, bool socket, const char *data, size_t len) {
         for (size_t done = 0; done < len;) {
-                ssize_t k = send(fd, data + done, len - done, MSG_NOSIGNAL);
-                if (k < 0 && errno == ENOTSOCK)
-                        k = write(fd, data + done, len - done);
+                ssize_t k = socket ? send(fd, data + done, len - done, MSG_NOSIGNAL) :
+                                     write(fd, data + done, len - done);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -147,9 +146,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
                         return 0;
                 }
                 sha256_update(&s->hash, data, len);
-                s->error = write_all(s->fd, data, len);
+                s->error = write_all(s->fd, false, data, len);
                 if (s->error >= 0 && s->tee >= 0)
-                        s->error = write_all(s->tee, data, len);
+                        s->error = write_all(s->tee, true, data, len);
                 if (s->error < 0)
                         return 0;
                 s->size += len;
@@ -430,7 +429,7 @@ static int copy_out(int fd, int out) {
                         continue;
                 if (n <= 0)
                         return n < 0 ? -errno : 0;
-                k = write_all(out, buf, (size_t) n);
+                k = write_all(out, true, buf, (size_t) n);
                 if (k < 0)
                         return k;
         }

@@ -42,7 +42,7 @@ int oci_registry_get_manifest(OciRegistry *r, const char *reference, char **ret_
  * the verified blob, at its start. */
 int oci_registry_get_blob(OciRegistry *r, const OciDescriptor *desc, const char *blob_dir, Diagnostics *d);
 
-/* The same, and every byte also written to out (a socket or pipe) as it arrives, or, when the blob is in the
+/* The same, and every byte also written to out (a socket) as it arrives, or, when the blob is in the
  * cache, the cached copy written to out whole. What reaches out is not verified until this returns 0: its
  * reader keeps what it makes of it apart, to be discarded unless this succeeds. A reader that stops early
  * (closes out) ends the download with -EPIPE, and nothing is kept. */

@@ -9,6 +9,7 @@
 typedef struct Applier {
         int fd;
         const char *target;
+        struct archive *copy;
         OciLayerStats *stats;
         Diagnostics d;
         int r;
@@ -18,7 +19,7 @@ static void *applier_run(void *userdata) {
         Applier *a = userdata;
         char buf[64 * 1024];
 
-        a->r = oci_layer_apply(a->fd, a->target, a->stats, &a->d);
+        a->r = oci_layer_apply_copy(a->fd, a->target, a->copy, a->stats, &a->d);
         /* what follows the tar's end (padding, the gzip trailer) is read too: the sender hashes it all */
         while (a->r >= 0) {
                 ssize_t n = read(a->fd, buf, sizeof buf);
@@ -40,15 +41,15 @@ static void diagnostics_take(Diagnostics *to, Diagnostics *from) {
 }
 
 int oci_stream_layer(OciRegistry *r, const OciDescriptor *desc, const char *blob_dir, const char *target,
-                     OciLayerStats *stats, Diagnostics *d) {
-        Applier a = { .target = target, .stats = stats };
+                     struct archive *copy, OciLayerStats *stats, Diagnostics *d) {
+        Applier a = { .target = target, .copy = copy, .stats = stats };
         pthread_t thread;
         int pair[2], k;
 
         /* the other thread's chdir must not change what a relative path names here: then one after the other */
         if (blob_dir[0] != '/' || (r->ca_bundle && r->ca_bundle[0] != '/')) {
                 _cleanup_close_ int fd = oci_registry_get_blob(r, desc, blob_dir, d);
-                return fd < 0 ? fd : oci_layer_apply(fd, target, stats, d);
+                return fd < 0 ? fd : oci_layer_apply_copy(fd, target, copy, stats, d);
         }
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
                 return -errno;

@@ -70,26 +70,52 @@ static int entry_check(struct archive_entry *e, ExtractStats *stats, Diagnostics
         return 1;
 }
 
-int extract_entry_copy(struct archive *in, struct archive *out, struct archive_entry *e, Diagnostics *d) {
+/* Data at offset into copy, a stream: the holes of a sparse file written as zeros. */
+static int copy_data(struct archive *copy, const void *buf, size_t size, int64_t offset, int64_t *written) {
+        static const char zeros[16384];
+
+        while (*written < offset) {
+                size_t n = (size_t) MIN(offset - *written, (int64_t) sizeof zeros);
+                if (archive_write_data(copy, zeros, n) < 0)
+                        return -EIO;
+                *written += (int64_t) n;
+        }
+        if (size > 0 && archive_write_data(copy, buf, size) < 0)
+                return -EIO;
+        *written += (int64_t) size;
+        return 0;
+}
+
+int extract_entry_copy(struct archive *in, struct archive *out, struct archive_entry *e, struct archive *copy,
+                       Diagnostics *d) {
         const char *path = archive_entry_pathname(e);
+        int64_t written = 0;
         int k;
 
         k = archive_write_header(out, e);
         if (k < ARCHIVE_WARN)
                 return diag_error(d, NULL, 0, EPERM, "Cannot unpack '%s': %s", path, archive_error_string(out));
+        if (copy && archive_write_header(copy, e) < ARCHIVE_WARN)
+                return diag_error(d, NULL, 0, EIO, "Cannot copy '%s': %s", path, archive_error_string(copy));
         if (archive_entry_size(e) > 0) {
                 const void *buf;
                 size_t size;
                 la_int64_t offset;
 
-                while ((k = archive_read_data_block(in, &buf, &size, &offset)) == ARCHIVE_OK)
+                while ((k = archive_read_data_block(in, &buf, &size, &offset)) == ARCHIVE_OK) {
                         if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN) {
                                 k = ARCHIVE_FATAL;
                                 break;
                         }
+                        if (copy && copy_data(copy, buf, size, offset, &written) < 0)
+                                return diag_error(d, NULL, 0, EIO, "Cannot copy '%s': %s", path,
+                                                  archive_error_string(copy));
+                }
                 if (k != ARCHIVE_EOF)
                         return diag_error(d, NULL, 0, EBADMSG, "Cannot unpack '%s': %s", path,
                                           archive_error_string(in) ?: archive_error_string(out));
+                if (copy && copy_data(copy, NULL, 0, archive_entry_size(e), &written) < 0)
+                        return diag_error(d, NULL, 0, EIO, "Cannot copy '%s': %s", path, archive_error_string(copy));
         }
         if (archive_write_finish_entry(out) < ARCHIVE_WARN)
                 return diag_error(d, NULL, 0, EIO, "Cannot finish '%s': %s", path, archive_error_string(out));
@@ -112,7 +138,7 @@ static int extract_entries(struct archive *in, struct archive *out, ExtractStats
                         return r;
                 if (r == 0)
                         continue;
-                r = extract_entry_copy(in, out, e, d);
+                r = extract_entry_copy(in, out, e, NULL, d);
                 if (r < 0)
                         return r;
                 stats->entries++;

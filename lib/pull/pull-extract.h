@@ -26,9 +26,11 @@ struct archive *extract_reader_new(void);
  * keeping owners, modes, times, xattrs and ACLs. */
 struct archive *extract_disk_writer_new(void);
 
-/* Writes the entry e that in just read (header, data, finish) through out; failures are reported. */
+/* Writes the entry e that in just read (header, data, finish) through out, and to the archive copy as well
+ * if not NULL (a stream: holes become zeros); failures are reported. */
 struct archive_entry;
-int extract_entry_copy(struct archive *in, struct archive *out, struct archive_entry *e, Diagnostics *d);
+int extract_entry_copy(struct archive *in, struct archive *out, struct archive_entry *e, struct archive *copy,
+                       Diagnostics *d);
 
 /* Unpacks what in reads into target (an existing directory), with libarchive's guards and ours: entries
  * and hard link targets that would land outside target are refused, writing through a symlink is refused,
