@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <archive.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bootstrap.h"
 #include "cache.h"
@@ -106,7 +112,7 @@ static int resolve_manifest(OciRegistry *reg, const OciRef *ref, const char *arc
 
 /* Pulls every blob and applies the layers in order into the new directory tmp. */
 static int flatten(OciRegistry *reg, const OciManifest *m, const char *blob_dir, const BuildOptions *o,
-                   const char *tmp, OciExec *ret_exec, Diagnostics *d) {
+                   const char *tmp, struct archive *copy, uint64_t *ret_replaced, OciExec *ret_exec, Diagnostics *d) {
         _cleanup_free_ char *config = NULL;
         _cleanup_close_ int cfd = -EBADF;
         size_t config_size;
@@ -131,10 +137,11 @@ static int flatten(OciRegistry *reg, const OciManifest *m, const char *blob_dir,
                 snprintf(status, sizeof status, "Fetching and applying layer %zu of %zu (%llu bytes)", i + 1,
                          m->n_layers, (unsigned long long) m->layers[i].size);
                 say(o, status);
-                r = oci_stream_layer(reg, m->layers + i, blob_dir, tmp, NULL, &stats, d);
+                r = oci_stream_layer(reg, m->layers + i, blob_dir, tmp, copy, &stats, d);
                 if (r < 0)
                         return diag_error(d, NULL, 0, -r, "Layer %zu (%s) of the image cannot be applied.", i + 1,
                                           m->layers[i].digest);
+                *ret_replaced += stats.replaced;
         }
         ret_exec->boot = tree_init_is_systemd(tmp);
         return 0;
@@ -154,6 +161,99 @@ static int pack(const char *tree, const char *archive) {
         return r == 0 ? 0 : -EIO;
 }
 
+/* The cache's archive of the image tree, written while the layers are unpacked: their entries in order, as
+ * a pax tar (xattrs in the SCHILY records GNU tar reads), compressed by zstd in a process of its own, on
+ * another core. Replayed by tree_unpack(), it is the flattened tree as long as no layer removed or replaced
+ * what a lower one wrote (OciLayerStats.replaced); otherwise it is dropped and the tree packed after. */
+typedef struct TreeCopy {
+        struct archive *a;
+        int fd; /* our end of zstd's input */
+        pid_t pid;
+        const char *path;
+} TreeCopy;
+
+static la_ssize_t copy_write(struct archive *a, void *userdata, const void *buf, size_t size) {
+        TreeCopy *c = userdata;
+
+        for (;;) {
+                ssize_t n = send(c->fd, buf, size, MSG_NOSIGNAL);
+                if (n >= 0)
+                        return n;
+                if (errno != EINTR) {
+                        archive_set_error(a, errno, "Cannot write the image archive");
+                        return -1;
+                }
+        }
+}
+
+static void copy_abort(TreeCopy *c) {
+        if (c->a)
+                archive_write_free(c->a);
+        c->a = NULL;
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -EBADF;
+        if (c->pid > 0) {
+                (void) kill(c->pid, SIGKILL);
+                (void) waitpid(c->pid, NULL, 0);
+                (void) unlink(c->path);
+        }
+        c->pid = 0;
+}
+
+static int copy_begin(const char *path, TreeCopy *c) {
+        char *argv[] = { (char *) "zstd", (char *) "-q", (char *) "-1", (char *) "-T1", (char *) "-o",
+                         (char *) path, NULL };
+        posix_spawn_file_actions_t fa;
+        int pair[2], r;
+
+        *c = (TreeCopy) { .fd = -EBADF, .path = path };
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+                return -errno;
+        r = posix_spawn_file_actions_init(&fa);
+        if (r == 0) {
+                r = posix_spawn_file_actions_adddup2(&fa, pair[1], STDIN_FILENO);
+                if (r == 0)
+                        r = posix_spawnp(&c->pid, argv[0], &fa, NULL, argv, environ);
+                posix_spawn_file_actions_destroy(&fa);
+        }
+        close(pair[1]);
+        c->fd = pair[0];
+        if (r != 0) {
+                c->pid = 0;
+                copy_abort(c);
+                return -r;
+        }
+        c->a = archive_write_new();
+        if (!c->a || archive_write_set_format_pax(c->a) != ARCHIVE_OK ||
+            archive_write_set_format_option(c->a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
+            archive_write_set_bytes_in_last_block(c->a, 1) != ARCHIVE_OK ||
+            archive_write_open(c->a, c, NULL, copy_write, NULL) != ARCHIVE_OK) {
+                copy_abort(c);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* The archive's end written and zstd done with it: 0 when the archive is whole. */
+static int copy_finish(TreeCopy *c) {
+        int status = 0, r = 0;
+
+        if (archive_write_close(c->a) != ARCHIVE_OK)
+                r = -EIO;
+        archive_write_free(c->a);
+        c->a = NULL;
+        close(c->fd);
+        c->fd = -EBADF;
+        while (waitpid(c->pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        c->pid = 0;
+        if (r >= 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+                r = -EIO;
+        return r;
+}
+
 /* Flattens the image and publishes it in the cache. Where the cache keeps archives, the tree is built
  * right at in_place (the new machine) and packed from there: one pass less than building, packing and
  * unpacking again. Otherwise it is built in the cache and the caller clones it (reflinks). Returns 1 when
@@ -163,7 +263,9 @@ static int build_tree(OciRegistry *reg, const OciManifest *m, const char *refere
                       const BuildOptions *o, Diagnostics *d) {
         _cleanup_(oci_exec_done) OciExec exec = {};
         _cleanup_free_ char *tmp = NULL, *info = NULL, *record = NULL, *archive = NULL;
+        _cleanup_(copy_abort) TreeCopy copy = { .fd = -EBADF };
         bool archives = cache_use_archives(trees, o->paths.cache_format);
+        uint64_t replaced = 0;
         const char *tree;
         char built[32];
         int r;
@@ -182,10 +284,12 @@ static int build_tree(OciRegistry *reg, const OciManifest *m, const char *refere
                 if (mkdir(in_place, 0755) < 0)
                         return diag_error(d, NULL, 0, errno, "Cannot create %s: %m", in_place);
                 tree = in_place;
+                if (copy_begin(archive, &copy) < 0)
+                        copy_abort(&copy); /* packed after, then */
         } else
                 tree = tmp;
 
-        r = flatten(reg, m, blob_dir, o, tree, &exec, d);
+        r = flatten(reg, m, blob_dir, o, tree, copy.a, &replaced, &exec, d);
         if (r >= 0) {
                 r = oci_exec_format(&exec, &record);
                 if (r == -EINVAL)
@@ -194,7 +298,11 @@ static int build_tree(OciRegistry *reg, const OciManifest *m, const char *refere
         }
         if (r >= 0 && archives) {
                 say(o, "Caching the image tree");
-                r = pack(tree, archive);
+                r = copy.a && replaced == 0 ? copy_finish(&copy) : -ESTALE;
+                if (r < 0) {
+                        copy_abort(&copy);
+                        r = pack(tree, archive);
+                }
                 if (r < 0)
                         r = diag_error(d, NULL, 0, -r, "Cannot pack the image tree: %s", strerror(-r));
         }
@@ -208,6 +316,7 @@ static int build_tree(OciRegistry *reg, const OciManifest *m, const char *refere
                         r = diag_error(d, NULL, 0, -r, "Cannot publish the image tree %s: %s", key, strerror(-r));
         }
         if (r < 0) {
+                copy_abort(&copy);
                 if (archives)
                         (void) unlink(archive);
                 else

@@ -260,6 +260,27 @@ CONFIG = {"Env": ["PATH=/usr/bin:/bin", "GREETING=hello world"], "WorkingDir": "
           "User": "daemon", "Entrypoint": ["/usr/bin/tool", "--serve"], "Cmd": ["it's"]}
 
 
+def tree_state(top):
+    """path -> (type, mode, uid, gid, content or link target, links, xattrs), without what finishing a machine
+    writes (hostname, machine-id)"""
+    out = {}
+    for dirpath, dirs, files in os.walk(top):
+        for name in dirs + files:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, top)
+            if rel in ("etc/hostname", "etc/machine-id"):
+                continue
+            st = os.lstat(path)
+            kind = "dir" if os.path.isdir(path) and not os.path.islink(path) else \
+                "lnk" if os.path.islink(path) else "reg"
+            body = os.readlink(path) if kind == "lnk" else open(path, "rb").read() if kind == "reg" else None
+            xattrs = tuple(sorted((k, os.getxattr(path, k, follow_symlinks=False))
+                                  for k in os.listxattr(path, follow_symlinks=False)))
+            out[rel] = (kind, st.st_mode & 0o7777, st.st_uid, st.st_gid, body, st.st_nlink if kind == "reg" else 0,
+                        xattrs)
+    return out
+
+
 def main():
     global failed
     if os.geteuid() != 0:
@@ -348,9 +369,36 @@ def main():
     p = pull(f"docker://{host}/test/img:v1", "two")
     second = time.monotonic() - t0
     check(p.returncode == 0 and open(f"{root('two')}/usr/bin/tool").read() == "tool v2", "second machine", p.stderr)
+    check(p.returncode == 0 and tree_state(root("one")) == tree_state(root("two")) and
+          not os.path.lexists(f"{root('two')}/a/gone") and not os.path.lexists(f"{root('two')}/d/old1"),
+          "second machine of an image with whiteouts: the same tree as the first", p.stderr)
     blob_gets = [x for x in Registry.log[n_requests:] if "/blobs/" in x[0]]
     check(not blob_gets, "second machine fetches no blob", blob_gets)
     print(f"     first pull {first:.3f}s, second machine {second:.3f}s")
+
+    # --- an image whose layers remove nothing: the cache's archive is written while the layers are unpacked
+    # (their entries in order); unpacked for a second machine it is the same tree as the first machine's:
+    # an upper file over a lower file and over a symlink, a directory's new mode, hard links, xattrs, owners,
+    # a file of several blocks, parents no entry lists
+    big = os.urandom(300 * 1024)
+    low = [ti("c", tarfile.DIRTYPE), ti("c/rep", data=b"v1", mode=0o600), ti("c/sl", tarfile.SYMTYPE, linkname="rep"),
+           ti("c/dm", tarfile.DIRTYPE, mode=0o700), ti("c/big", data=big, uid=7, gid=8),
+           ti("c/h1", tarfile.LNKTYPE, linkname="c/big"),
+           ti("c/cap", data=b"x", mode=0o755, pax={"SCHILY.xattr.security.capability": "\x01\x00\x00\x02\x00\x20"
+                                                   "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"})]
+    up = [ti("c/rep", data=b"v2 longer", mode=0o640, uid=3), ti("c/sl", data=b"now a file"),
+          ti("c/dm", tarfile.DIRTYPE, mode=0o750), ti("c/dm/in", data=b"in"), ti("n/e/w/file", data=b"deep")]
+    image(store, "test/copy", "latest", [(low, "gzip"), (up, "zstd")], {})
+    e_archive = dict(env, MACHINESPAWN_CACHE_FORMAT="archive")
+    p1 = pull(f"docker://{host}/test/copy", "copy1", e=e_archive)
+    p2 = pull(f"docker://{host}/test/copy", "copy2", e=e_archive)
+    state = tree_state(root("copy1")) if p1.returncode == 0 else {}
+    check(p1.returncode == 0 and p2.returncode == 0 and "a copy of the cached image tree" in p2.stderr and
+          state == tree_state(root("copy2")) and state.get("c/sl", [None])[0] == "reg" and
+          state.get("c/rep", [None, None])[1] == 0o640 and state.get("c/dm", [None, None])[1] == 0o750 and
+          state.get("c/h1", [None] * 6)[5] == 2 and state.get("c/cap", [None] * 7)[6],
+          "an image that removes nothing: the archive written while unpacking gives the same tree",
+          p1.stderr + p2.stderr + str(set(state.items()) ^ set(tree_state(root("copy2")).items())))
 
     # --- markers applied in the one pass over a layer, wherever they come: an opaque marker as the tar's last
     # entry keeps what this layer wrote before it (also below it, and inside parents it never listed) and
