@@ -147,11 +147,12 @@ static int flatten(OciRegistry *reg, const OciManifest *m, const char *blob_dir,
         return 0;
 }
 
-/* Like tree_pack(), with the fastest zstd level on two threads: packing is on the first machine's path, and
- * zstd -T0 -3 (tree_pack()'s) takes more memory (one window per core) and time than the rest of a pull. */
+/* Like tree_pack(), with a fast zstd level on two threads: packing is on the first machine's path, and zstd
+ * -T0 -3 (tree_pack()'s) takes more memory (one window per core) and time than the rest of a pull.
+ * --fast=3 against -1: a third less time to pack, two fifths less to unpack, a quarter larger. */
 static int pack(const char *tree, const char *archive) {
         int r = spawn_wait((char *[]) { (char *) "tar", (char *) "--create", (char *) "--file", (char *) archive,
-                                        (char *) "--use-compress-program=zstd -T2 -1 -q", (char *) "--xattrs",
+                                        (char *) "--use-compress-program=zstd -T2 --fast=3 -q", (char *) "--xattrs",
                                         (char *) "--xattrs-include=*", (char *) "--acls", (char *) "--numeric-owner",
                                         (char *) "--sparse", (char *) "--one-file-system", (char *) "-C",
                                         (char *) tree, (char *) ".", NULL },
@@ -202,7 +203,7 @@ static void copy_abort(TreeCopy *c) {
 }
 
 static int copy_begin(const char *path, TreeCopy *c) {
-        char *argv[] = { (char *) "zstd", (char *) "-q", (char *) "-1", (char *) "-T1", (char *) "-o",
+        char *argv[] = { (char *) "zstd", (char *) "-q", (char *) "--fast=3", (char *) "-T1", (char *) "-o",
                          (char *) path, NULL };
         posix_spawn_file_actions_t fa;
         int pair[2], r;
