@@ -6,6 +6,8 @@
 # same image against the first, and pull-oci's peak RSS.
 # Targets: pull-oci / skopeo+umoci <= 0.5, peak RSS <= 32 MiB, second machine / first <= 1/20.
 # Usage: bench/oci.sh [BUILD-DIR] [TREE]   (root; TREE defaults to the cached e2e test host tree)
+# BENCH_DIR: where the registry, the cache and the machines go (default /var/tmp): the second machine is a
+# reflink clone of the cached tree on a file system that has them (btrfs, xfs), else unpacked from an archive.
 set -eu
 build=$(realpath "${1:-build}")
 tree=${2:-$(ls -d /var/cache/machinespawn-e2e/host-bookworm-* 2>/dev/null | grep -v '\.log$' | head -n1)}
@@ -16,7 +18,7 @@ for t in docker-registry skopeo umoci; do
         command -v $t >/dev/null || { echo "bench/oci.sh: needs $t (apt-get install $t)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d -p /var/tmp mspawn-bench-oci-XXXXXX)
+tmp=$(mktemp -d -p "${BENCH_DIR:-/var/tmp}" mspawn-bench-oci-XXXXXX)
 registry=
 trap '[ -n "$registry" ] && kill $registry; rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/layout/blobs/sha256" "$tmp/etc" "$tmp/storage"
@@ -98,6 +100,8 @@ t_ours=$(median "${ours[@]}")
 t_theirs=$(median "${theirs[@]}")
 t_second=$(median "${second[@]}")
 printf 'image: %d MiB in 4 gzip layers, %s\n' $((size >> 20)) "$ref"
+printf 'machinespawn: gzip inflated by %s; cache on %s\n' \
+        "$(ldd "$build/cli/machinespawn" | grep -q libisal && echo ISA-L || echo zlib)" "$(stat -f -c %T "$tmp")"
 printf '%-44s %8.2f s  (median of %d)\n' "skopeo copy docker:// oci: + umoci unpack" "$t_theirs" "$runs"
 printf '%-44s %8.2f s  (median of %d)\n' "machinespawn pull-oci, first machine" "$t_ours" "$runs"
 printf '%-44s %8.2f s  (median of %d)\n' "machinespawn pull-oci, second machine" "$t_second" "$runs"
