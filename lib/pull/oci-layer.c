@@ -277,8 +277,7 @@ static int apply_whiteout(Layer *l, const char *path) {
                         if (fstatat(fd, target, &st, AT_SYMLINK_NOFOLLOW) >= 0)
                                 l->stats->replaced++;
                         r = remove_entry(fd, target);
-                }
-                else {
+                } else {
                         /* this layer wrote it already: only what is below it from the lower layers goes */
                         _cleanup_close_ int sub = openat(fd, target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         r = sub < 0 ? 0 : hide_lower(l, sub, victim);

@@ -10,13 +10,13 @@ typedef struct OciLayerStats {
         uint64_t replaced; /* lower layers' entries removed, or replaced by one of another type */
 } OciLayerStats;
 
-/* Applies one layer (a tar, plain, gzip or zstd, read from fd, a verified blob) onto the tree at target,
- * as the image spec says: first every whiteout (".wh.NAME" deletes NAME of the lower layers) and opaque
- * marker (".wh..wh..opq" hides the lower contents of its directory, wherever it is in the tar), then the
- * layer's entries, so that the same layer's own entries stay. Entries and whiteouts are refused when they
- * would land outside target, go through a symbolic link, or are absolute; device nodes are skipped, like
- * pull-tar does; owners, modes, times and xattrs (file capabilities) are kept. On failure target is
- * half-done: the caller removes it. */
+/* Applies one layer (a tar, plain, gzip or zstd, read once from fd: a file or a socket) onto the tree at
+ * target, as the image spec says, in one pass: a whiteout (".wh.NAME" deletes NAME of the lower layers) or
+ * opaque marker (".wh..wh..opq" hides the lower contents of its directory) is applied where it comes in
+ * the tar, and hides only what the lower layers left: what this layer wrote, before or after the marker,
+ * stays. Entries and whiteouts are refused when they would land outside target, go through a symbolic
+ * link, or are absolute; device nodes are skipped, like pull-tar does; owners, modes, times and xattrs
+ * (file capabilities) are kept. On failure target is half-done: the caller removes it. */
 int oci_layer_apply(int fd, const char *target, OciLayerStats *stats, Diagnostics *d);
 
 /* The same, and every entry written is also written to the archive copy (when not NULL), in order: with
