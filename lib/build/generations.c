@@ -11,13 +11,10 @@
 #include "tree.h"
 
 void test_fail_point(const char *step) {
-        static Paths p;
-        static bool loaded;
+        Paths p;
 
-        if (!loaded) {
-                paths_from_environment(&p);
-                loaded = true;
-        }
+        /* read each time: a test sets the variable in a child it forks after earlier steps ran */
+        paths_from_environment(&p);
         if (p.test_fail_at && streq(p.test_fail_at, step))
                 (void) raise(SIGKILL);
 }
