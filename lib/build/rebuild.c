@@ -23,14 +23,24 @@ static bool exists(const char *path) {
         return lstat(path, &st) >= 0;
 }
 
-/* Whether the record at path belongs to the tree at tree. */
-static bool record_matches(const char *path, const char *tree) {
+/* Whether the record at path belongs to the tree at tree: 1 yes, 0 no (or no record), -errno when that
+ * cannot be told (then nothing may be moved on a guess). */
+static int record_matches(const char *path, const char *tree) {
         _cleanup_(origin_done) Origin rec = {};
         _cleanup_free_ char *id = NULL;
+        int r;
 
-        if (origin_read(path, &rec) < 0 || !rec.tree || origin_tree_id(tree, &id) < 0)
-                return false;
-        return streq(rec.tree, id);
+        r = origin_read(path, &rec);
+        if (r == -ENOENT || r == -EBADMSG)
+                return 0;
+        if (r < 0)
+                return r;
+        r = origin_tree_id(tree, &id);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0;
+        if (r < 0)
+                return r;
+        return rec.tree && streq(rec.tree, id);
 }
 
 static int exchange(const char *a, const char *b) {
@@ -49,7 +59,10 @@ int machine_state_recover(const BuildOptions *o, const char *name, Diagnostics *
         if (!exists(p.tree))
                 return 0;
 
-        if (record_matches(p.new_origin, p.tree)) {
+        r = record_matches(p.new_origin, p.tree);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot read %s: %s", p.new_origin, strerror(-r));
+        if (r > 0) {
                 /* killed after the exchange: NAME is the new tree, finish the steps after it */
                 if (exists(p.new_tree)) {
                         (void) tree_remove(p.previous_tree, NULL);
@@ -63,7 +76,12 @@ int machine_state_recover(const BuildOptions *o, const char *name, Diagnostics *
                         return diag_error(d, NULL, 0, errno, "Cannot rename %s: %m", p.new_origin);
                 return 0;
         }
-        if (!record_matches(p.origin, p.tree) && record_matches(p.previous_origin, p.tree)) {
+        r = record_matches(p.origin, p.tree);
+        if (r == 0 && (r = record_matches(p.previous_origin, p.tree)) > 0)
+                r = 2;
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot read the records of %s: %s", name, strerror(-r));
+        if (r == 2) {
                 /* killed inside a rollback, between the trees and their records */
                 r = exchange(p.origin, p.previous_origin);
                 if (r < 0)
