@@ -1151,6 +1151,26 @@ static void test_keep_hostile(void **state) {
         tests_rm_rf(root);
 }
 
+/* A machine whose record cannot be written is not left in place: its first start would take its hooks for
+ * done. */
+static void test_build_without_record(void **state) {
+        _cleanup_(machine_config_freep) MachineConfig *c = config(BOOKWORM "Run=echo hook >>hooks.log\n");
+        _cleanup_(build_result_done) BuildResult res = {};
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_free_ char *want = NULL;
+        Env e;
+
+        env_init(&e);
+        tests_write(e.root, "state", "a file where the state directory should be");
+        assert_int_equal(machine_build(c, e.g, &e.o, &res, &d), -ENOTDIR);
+        assert_true(asprintf(&want, "Cannot write the record of m in %s: Not a directory", e.state) > 0);
+        assert_true(d.n >= 1);
+        assert_string_equal(d.items[d.n - 1].message, want);
+        assert_false(present(e.machines, "m"));
+        assert_false(present(e.machines, ".#m.record"));
+        env_done(&e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_origin_wanted),
@@ -1170,6 +1190,7 @@ int main(void) {
                 cmocka_unit_test(test_rollback),
                 cmocka_unit_test(test_state_recover),
                 cmocka_unit_test(test_keep_hostile),
+                cmocka_unit_test(test_build_without_record),
         };
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));

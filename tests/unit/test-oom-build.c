@@ -15,7 +15,9 @@
 #include "converge.h"
 #include "export.h"
 #include "fileio.h"
+#include "machine-build.h"
 #include "machine-manage.h"
+#include "tree.h"
 #include "origin.h"
 #include "rebuild.h"
 #include "strv.h"
@@ -137,6 +139,10 @@ static int render_one(const char *path, const struct stat *st, int flag, struct 
                 /* a record names its tree by device and inode, new each time */
                 if ((t = strstr(text, "\ntree=")))
                         for (t += strlen("\ntree="); *t && *t != '\n'; t++)
+                                *t = 'X';
+                /* ... and when it was made */
+                if ((t = strstr(text, "\ncreated=")))
+                        for (t += strlen("\ncreated="); *t && *t != '\n'; t++)
                                 *t = 'X';
                 /* ... and a Copy= by its text, which names this run's directory */
                 if ((t = strstr(text, "\nhook=copy:")))
@@ -313,6 +319,63 @@ static int op_converge(char **ret) {
         return r;
 }
 
+static const char fake_debootstrap[] =
+        "#!/bin/sh\n"
+        "n=0\n"
+        "for a; do case \"$a\" in --*) ;; *) n=$((n + 1)); [ $n = 2 ] && t=$a ;; esac; done\n"
+        "mkdir -p \"$t/etc/apt/apt.conf.d\" \"$t/etc/default\" \"$t/var/lib/dbus\"\n"
+        "echo base >\"$t/etc/base\"\n";
+
+/* A machine made from a cached base (made before the failures start): cloned, finished, its record
+ * written, put in place. (Each run spawns cp: the base's own build under failures is left to test-oom's
+ * cache operations, or this would take minutes.) */
+static int op_build(char **ret) {
+        _cleanup_free_ char *root = op_dir(), *machines = strjoin(root, "/machines"), *run = strjoin(root, "/run"),
+                            *state = strjoin(root, "/state"), *gconf = NULL, *path = NULL,
+                            *old_path = strdup(getenv("PATH")), *tool = NULL;
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        _cleanup_(machine_config_freep) MachineConfig *c = config("[Machine]\nDistribution=debian\nRelease=12\n");
+        _cleanup_(build_result_done) BuildResult res = {}, res2 = {};
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        _cleanup_strv_free_ char **files = NULL;
+        BuildOptions b = { .paths = *tests_paths() };
+        int r;
+
+        tests_write(root, "bin/debootstrap", fake_debootstrap);
+        tests_write(root, "keyring.gpg", "keys");
+        tool = strjoin(root, "/bin/debootstrap");
+        assert_int_equal(chmod(tool, 0755), 0);
+        path = strjoin(root, "/bin:", old_path);
+        assert_true(asprintf(&gconf,
+                             "[Cache]\nDirectory=%s/cache\n[Bootstrap]\nProxy=none\nBootstrapper=debootstrap\n"
+                             "[debian]\nKeyring=%s/keyring.gpg\n",
+                             root, root) > 0);
+        tests_write(root, "etc.conf", gconf);
+        free(gconf);
+        gconf = strjoin(root, "/etc.conf");
+        assert_int_equal(strv_extend(&files, vendor), 0);
+        assert_int_equal(strv_extend(&files, gconf), 0);
+        assert_int_equal(global_config_load(files, &g, &d), 0);
+        b.paths.machines_dir = machines;
+        b.paths.run_dir = run;
+        b.paths.state_dir = state;
+        b.paths.distro_info_dir = data_dir;
+        b.paths.cache_format = "tree";
+        setenv("PATH", path, 1);
+        /* the base, in the cache */
+        assert_int_equal(machine_build(c, g, &b, &res, &d), 0);
+        assert_int_equal(tree_remove(strjoin_a(machines, "/m"), NULL), 0);
+        oom_begin();
+        r = machine_build(c, g, &b, &res2, &d);
+        oom_end();
+        setenv("PATH", old_path, 1);
+        if (r >= 0) {
+                _cleanup_free_ char *trees = render(machines), *records = render(state);
+                assert_true(asprintf(ret, "%s\n%s\n%s %i", trees, records, res2.cache_key, res2.base_built) > 0);
+        }
+        return r;
+}
+
 /* A rebuild killed after its exchange, recovered; then the machine listed and entered. */
 static int op_recover_list(char **ret) {
         _cleanup_free_ char *root = op_dir(), *machines = strjoin(root, "/machines"),
@@ -434,6 +497,9 @@ static void test_converge(void **state) {
 static void test_recover_list(void **state) {
         check_operation("recover-list", op_recover_list);
 }
+static void test_build(void **state) {
+        check_operation("build", op_build);
+}
 static void test_export(void **state) {
         check_operation("export", op_export);
 }
@@ -444,6 +510,7 @@ int main(void) {
                 cmocka_unit_test(test_converge),
                 cmocka_unit_test(test_recover_list),
                 cmocka_unit_test(test_export),
+                cmocka_unit_test(test_build),
         };
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));
