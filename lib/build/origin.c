@@ -158,8 +158,10 @@ int origin_diff(const Origin *built, const Origin *wanted, OriginDiff *ret) {
                                 .new_value = strempty(keys[i].new_value),
                         };
         }
+        /* an unlisted one listed again is still installed: nothing to do for it */
         STRV_FOREACH(p, wanted->packages)
-                if (!strv_contains(built->packages, *p) && strv_extend(&d.added, *p) < 0)
+                if (!strv_contains(built->packages, *p) && !strv_contains(built->unlisted, *p) &&
+                    strv_extend(&d.added, *p) < 0)
                         return -ENOMEM;
         STRV_FOREACH(p, built->packages)
                 if (!strv_contains(wanted->packages, *p) && strv_extend(&d.removed, *p) < 0)

@@ -36,7 +36,7 @@ typedef struct OriginChange {
 typedef struct OriginDiff {
         OriginChange blocking[5];
         size_t n_blocking;
-        char **added;   /* packages to install in place */
+        char **added;    /* packages to install in place (not those unlisted before: they are still there) */
         char **removed;  /* packages no longer listed since the record was written */
         char **unlisted; /* the record's unlisted ones that are still not listed again (not in removed) */
         const char *alias_moved; /* Release= names an alias that now means another release: a warning */
