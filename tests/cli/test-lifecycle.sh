@@ -122,6 +122,18 @@ check_status "it starts with the file put back" 0 "" "$BOOTSTRAP" lc
 check_status "rollback again returns to the rebuild" 0 "" "$CLI" rollback lc
 check "lc is trixie again" grep -q '^13' "$m/etc/debian_version"
 
+# --- "machinespawn boot" by hand, with a stand-in systemd-nspawn: a boot that fails keeps the previous
+# tree, one that ends with status 0 has started the machine and drops it
+mkdir -p "$tmp/fake-bin"
+printf '#!/bin/sh\nexit "${FAKE_NSPAWN_STATUS:-0}"\n' >"$tmp/fake-bin/systemd-nspawn"
+chmod +x "$tmp/fake-bin/systemd-nspawn"
+check_status "a boot that fails" 1 "" env FAKE_NSPAWN_STATUS=1 PATH="$tmp/fake-bin:$PATH" "$CLI" boot lc
+check "keeps the previous tree" grep -q '^12' "$tmp/machines/.lc.previous/etc/debian_version"
+check_status "a boot that ends well drops it" 0 "removed the one it replaced" \
+        env PATH="$tmp/fake-bin:$PATH" "$CLI" boot lc
+check "the previous tree is gone after the boot" test ! -e "$tmp/machines/.lc.previous"
+check "lc is still trixie" grep -q '^13' "$m/etc/debian_version"
+
 # --- RebuildOnChange=yes: the start rebuilds instead of stopping
 declare_lc bookworm 'RebuildOnChange=yes' 'Run=echo opted-in >/etc/hooked'
 check_status "with RebuildOnChange=yes a Release= change rebuilds at the start" 0 "Rebuilding lc: Release=" \
