@@ -14,11 +14,7 @@
 void test_fail_point(const char *step) {
         Paths p;
 
-<<<<<<< HEAD
         /* read each time: a test sets the variable in a child it forks after earlier steps ran */
-=======
-        /* read each time (only pointers into the environment): a test sets it in a child it forks */
->>>>>>> life2
         paths_from_environment(&p);
         if (p.test_fail_at && streq(p.test_fail_at, step))
                 (void) raise(SIGKILL);

@@ -8,7 +8,9 @@
 char *hook_id(const char *kind, const char *text) {
         char hex[65];
 
-        sha256_hex(text, strlen(text), hex);
+        /* the digest can fail (an allocation in the crypto library): never an id of nothing */
+        if (sha256_hex(text, strlen(text), hex) < 0)
+                return NULL;
         return strjoin(kind, ":", hex);
 }
 

@@ -185,32 +185,12 @@ char *origin_change_message(const OriginChange *c, const char *name) {
 int origin_tree_id(const char *path, char **ret) {
         struct stat st;
 
-<<<<<<< HEAD
-        /* the digest can fail (an allocation in the crypto library): never an id of nothing */
-        if (sha256_hex(text, strlen(text), hex) < 0)
-                return NULL;
-        return strjoin(kind, ":", hex);
-}
-
-int hooks_pending(const Origin *o, const char *kind, char **hooks, char ***ret) {
-        _cleanup_strv_free_ char **pending = NULL;
-
-        STRV_FOREACH(h, hooks) {
-                _cleanup_free_ char *id = hook_id(kind, *h);
-                if (!id)
-                        return -ENOMEM;
-                if (!strv_contains(o->hooks, id) && strv_extend(&pending, *h) < 0)
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(pending);
-=======
         if (lstat(path, &st) < 0)
                 return -errno;
         if (!S_ISDIR(st.st_mode))
                 return -ENOTDIR;
         if (asprintf(ret, "%llu:%llu", (unsigned long long) st.st_dev, (unsigned long long) st.st_ino) < 0)
                 return -ENOMEM;
->>>>>>> life2
         return 0;
 }
 
