@@ -91,11 +91,15 @@ ALLOWED = {
     # oci-layer.c resolves whiteouts with a walk of its own that refuses every link: each component opened
     # O_NOFOLLOW|O_DIRECTORY below the last, a name looked at with AT_SYMLINK_NOFOLLOW, directories emptied
     # through descriptors checked to be on the same file system. The layer's target is the top of a tree
-    # being made (opened O_NOFOLLOW), "." our own working directory.
+    # being made (opened O_NOFOLLOW), "." our own working directory. hide_lower() and apply_whiteout() open
+    # one name below a descriptor from that walk, O_NOFOLLOW|O_DIRECTORY (hide_lower() then checks the
+    # file system); replace_lower() and apply_whiteout() look at one name with AT_SYMLINK_NOFOLLOW.
     ("lib/pull/oci-layer.c", "open_dir_nofollow"): {"openat", "fstatat"},
     ("lib/pull/oci-layer.c", "remove_entry"): {"fstatat", "openat", "unlinkat"},
-    ("lib/pull/oci-layer.c", "replace_lower_dir"): {"fstatat"},
-    ("lib/pull/oci-layer.c", "oci_layer_apply"): {"open"},
+    ("lib/pull/oci-layer.c", "hide_lower"): {"openat"},
+    ("lib/pull/oci-layer.c", "apply_whiteout"): {"fstatat", "openat"},
+    ("lib/pull/oci-layer.c", "replace_lower"): {"fstatat"},
+    ("lib/pull/oci-layer.c", "oci_layer_apply_copy"): {"open"},
 }
 
 
