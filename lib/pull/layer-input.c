@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#if HAVE_ISAL
-#include <isa-l/igzip_lib.h>
-#else
 #include <zlib.h>
+#if HAVE_ISAL
+#include <dlfcn.h>
+#include <isa-l/igzip_lib.h>
 #endif
 
 #include "layer-input.h"
@@ -17,59 +18,105 @@
 #define INPUT_SIZE (256U * 1024U)
 #define OUTPUT_SIZE (256U * 1024U)
 
-/* One gzip member after another, each one's CRC and length checked: ISA-L's igzip, or zlib without it. */
+#if HAVE_ISAL
+/* ISA-L is loaded when it is installed (libisal2), like systemd loads its optional compression libraries:
+ * a machine without it inflates with zlib. */
+static struct {
+        void (*inflate_init)(struct inflate_state *s);
+        int (*inflate)(struct inflate_state *s);
+} isal;
+
+static void isal_load(void) {
+        void *h = dlopen("libisal.so.2", RTLD_NOW | RTLD_LOCAL);
+
+        if (!h)
+                return;
+        isal.inflate_init = (void (*)(struct inflate_state *)) dlsym(h, "isal_inflate_init");
+        isal.inflate = (int (*)(struct inflate_state *)) dlsym(h, "isal_inflate");
+        if (!isal.inflate_init || !isal.inflate) {
+                isal.inflate = NULL;
+                dlclose(h);
+        }
+}
+
+static bool isal_usable(void) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+        (void) pthread_once(&once, isal_load);
+        return isal.inflate;
+}
+#endif
+
+void layer_input_prepare(void) {
+#if HAVE_ISAL
+        (void) isal_usable();
+#endif
+}
+
+/* One gzip member after another, each one's CRC and length checked: ISA-L's igzip, or zlib without it.
+ * in/avail_in mirror the input of the one in use. */
 typedef struct Inflater {
 #if HAVE_ISAL
-        struct inflate_state s;
-#else
-        z_stream s;
-        bool initialized;
+        bool isal;
+        struct inflate_state st;
 #endif
-        bool member_end;
+        z_stream z;
+        bool z_initialized, member_end;
+        uint8_t *next_in;
+        size_t avail_in;
 } Inflater;
 
-static int inflater_start(Inflater *f, const uint8_t *in, size_t size) {
-#if HAVE_ISAL
-        isal_inflate_init(&f->s);
-        f->s.crc_flag = ISAL_GZIP;
-        f->s.next_in = (uint8_t *) in;
-        f->s.avail_in = (uint32_t) size;
-#else
-        int k = f->initialized ? inflateReset(&f->s) : inflateInit2(&f->s, 15 + 16);
-        if (k != Z_OK)
-                return -ENOMEM;
-        f->initialized = true;
-        f->s.next_in = (Bytef *) in;
-        f->s.avail_in = (uInt) size;
-#endif
+static int inflater_start(Inflater *f, uint8_t *in, size_t size) {
         f->member_end = false;
+        f->next_in = in;
+        f->avail_in = size;
+#if HAVE_ISAL
+        if (f->isal) {
+                isal.inflate_init(&f->st);
+                f->st.crc_flag = ISAL_GZIP;
+                return 0;
+        }
+#endif
+        if ((f->z_initialized ? inflateReset(&f->z) : inflateInit2(&f->z, 15 + 16)) != Z_OK)
+                return -ENOMEM;
+        f->z_initialized = true;
         return 0;
 }
 
 /* Inflates what it can into out: the bytes made, or < 0 for a broken stream. */
 static ssize_t inflater_run(Inflater *f, uint8_t *out, size_t size) {
+        size_t left;
 #if HAVE_ISAL
-        f->s.next_out = out;
-        f->s.avail_out = (uint32_t) size;
-        if (isal_inflate(&f->s) != ISAL_DECOMP_OK)
-                return -EBADMSG;
-        f->member_end = f->s.block_state == ISAL_BLOCK_FINISH;
-#else
-        f->s.next_out = out;
-        f->s.avail_out = (uInt) size;
-        int k = inflate(&f->s, Z_NO_FLUSH);
+        if (f->isal) {
+                f->st.next_in = f->next_in;
+                f->st.avail_in = (uint32_t) f->avail_in;
+                f->st.next_out = out;
+                f->st.avail_out = (uint32_t) size;
+                if (isal.inflate(&f->st) != ISAL_DECOMP_OK)
+                        return -EBADMSG;
+                f->member_end = f->st.block_state == ISAL_BLOCK_FINISH;
+                f->next_in = f->st.next_in;
+                f->avail_in = f->st.avail_in;
+                return (ssize_t) (size - f->st.avail_out);
+        }
+#endif
+        f->z.next_in = f->next_in;
+        f->z.avail_in = (uInt) f->avail_in;
+        f->z.next_out = out;
+        f->z.avail_out = (uInt) size;
+        int k = inflate(&f->z, Z_NO_FLUSH);
         if (k != Z_OK && k != Z_STREAM_END && k != Z_BUF_ERROR)
                 return -EBADMSG;
         f->member_end = k == Z_STREAM_END;
-#endif
-        return (ssize_t) (size - f->s.avail_out);
+        f->next_in = f->z.next_in;
+        f->avail_in = f->z.avail_in;
+        left = f->z.avail_out;
+        return (ssize_t) (size - left);
 }
 
 static void inflater_done(Inflater *f) {
-#if !HAVE_ISAL
-        if (f->initialized)
-                inflateEnd(&f->s);
-#endif
+        if (f->z_initialized)
+                inflateEnd(&f->z);
         free(f);
 }
 
@@ -103,9 +150,9 @@ static bool gzip_magic(const uint8_t *p, size_t n) {
  * ignored, as gzip(1) does with trailing zeros; the blob's digest covers it). 1: another member. */
 static ssize_t next_member(LayerInput *li) {
         Inflater *f = li->gzip;
-        size_t left = f->s.avail_in;
+        size_t left = f->avail_in;
 
-        memmove(li->in, f->s.next_in, left);
+        memmove(li->in, f->next_in, left);
         while (left < 2 && !li->eof) {
                 ssize_t n = fill(li, left);
                 if (n < 0)
@@ -129,17 +176,17 @@ static ssize_t inflate_next(LayerInput *li) {
                         if (n <= 0)
                                 return n;
                 }
-                if (f->s.avail_in == 0 && !li->eof) {
+                if (f->avail_in == 0 && !li->eof) {
                         n = fill(li, 0);
                         if (n < 0)
                                 return n;
-                        f->s.next_in = li->in;
-                        f->s.avail_in = (uint32_t) n;
+                        f->next_in = li->in;
+                        f->avail_in = (size_t) n;
                 }
                 n = inflater_run(f, li->out, OUTPUT_SIZE);
                 if (n != 0)
                         return n;
-                if (!f->member_end && f->s.avail_in == 0 && li->eof)
+                if (!f->member_end && f->avail_in == 0 && li->eof)
                         return -EPIPE; /* cut short */
         }
 }
@@ -196,6 +243,9 @@ static int input_start(LayerInput *li) {
         li->gzip = calloc(1, sizeof(Inflater));
         if (!li->out || !li->gzip)
                 return -ENOMEM;
+#if HAVE_ISAL
+        li->gzip->isal = isal_usable();
+#endif
         li->in_size = 0;
         return inflater_start(li->gzip, li->in, have);
 }

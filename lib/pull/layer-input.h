@@ -9,3 +9,8 @@
  * one stream, and each one's CRC and length are checked (libarchive's own gzip reader does not check the
  * CRC). Anything else is handed through as it is, for libarchive's filters (zstd, plain). */
 int layer_input_open(struct archive *a, int fd);
+
+/* Loads what inflating needs (ISA-L, when installed) now: from the working directory we were started in,
+ * never from inside a tree that an unpacking thread has made its working directory. layer_input_open()
+ * does it too, the first time. */
+void layer_input_prepare(void);

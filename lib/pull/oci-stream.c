@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "layer-input.h"
 #include "oci-stream.h"
 #include "strv.h"
 
@@ -46,6 +47,7 @@ int oci_stream_layer(OciRegistry *r, const OciDescriptor *desc, const char *blob
         pthread_t thread;
         int pair[2], k;
 
+        layer_input_prepare();
         /* the other thread's chdir must not change what a relative path names here: then one after the other */
         if (blob_dir[0] != '/' || (r->ca_bundle && r->ca_bundle[0] != '/')) {
                 _cleanup_close_ int fd = oci_registry_get_blob(r, desc, blob_dir, d);
