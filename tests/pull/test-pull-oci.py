@@ -437,16 +437,17 @@ def main():
                           capture_output=True, text=True).stdout.strip()
     hide = ["unshare", "-m", "sh", "-ec", 'mount --bind /dev/null "$0"; exec "$@"', isal] if isal else []
     for name, blob, ok in [("multi", multi, True), ("crc", bytes(crc), False)]:
-        cfg = json.dumps({"config": {}}).encode()
-        m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-             "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                        "digest": store.blob(f"gz/{name}", cfg), "size": len(cfg)},
-             "layers": [{"mediaType": layer_type("oci", "gzip"), "digest": store.blob(f"gz/{name}", blob),
-                         "size": len(blob)}]}
-        store.manifest(f"gz/{name}", "latest", OCI_MANIFEST, json.dumps(m).encode())
         for how, prefix in [("", []), (" (zlib)", hide)] if hide else [("", [])]:
+            # an image of its own for each: never a copy of a tree the other one left in the cache
             machine = f"gz{name}{'z' if prefix else ''}"
-            p = subprocess.run([*prefix, CLI, "pull-oci", f"docker://{host}/gz/{name}", machine], env=env,
+            cfg = json.dumps({"config": {}, "comment": machine}).encode()
+            m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                            "digest": store.blob(f"gz/{machine}", cfg), "size": len(cfg)},
+                 "layers": [{"mediaType": layer_type("oci", "gzip"), "digest": store.blob(f"gz/{machine}", blob),
+                             "size": len(blob)}]}
+            store.manifest(f"gz/{machine}", "latest", OCI_MANIFEST, json.dumps(m).encode())
+            p = subprocess.run([*prefix, CLI, "pull-oci", f"docker://{host}/gz/{machine}", machine], env=env,
                                capture_output=True, text=True, timeout=120)
             if ok:
                 check(p.returncode == 0 and open(f"{root(machine)}/m/two").read() == "2" * 3000,
