@@ -101,7 +101,8 @@ t_theirs=$(median "${theirs[@]}")
 t_second=$(median "${second[@]}")
 printf 'image: %d MiB in 4 gzip layers, %s\n' $((size >> 20)) "$ref"
 printf 'machinespawn: gzip inflated by %s; cache on %s\n' \
-        "$(ldd "$build/cli/machinespawn" | grep -q libisal && echo ISA-L || echo zlib)" "$(stat -f -c %T "$tmp")"
+        "$(grep -q libisal.so.2 "$build/cli/machinespawn" && ldconfig -p | grep -q libisal.so.2 && echo ISA-L ||
+           echo zlib)" "$(stat -f -c %T "$tmp")"
 printf '%-44s %8.2f s  (median of %d)\n' "skopeo copy docker:// oci: + umoci unpack" "$t_theirs" "$runs"
 printf '%-44s %8.2f s  (median of %d)\n' "machinespawn pull-oci, first machine" "$t_ours" "$runs"
 printf '%-44s %8.2f s  (median of %d)\n' "machinespawn pull-oci, second machine" "$t_second" "$runs"
