@@ -2,6 +2,9 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
+
+#include "build-config.h"
 
 /* "machinespawn enter NAME [-- COMMAND...]": the command line that enters, built here so it is tested.
  *
@@ -11,9 +14,14 @@
  * it, so a pipe stays a pipe). The caller exec()s it, so a signal sent to "machinespawn enter" reaches
  * systemd-run, which passes it on to the unit.
  *
- * Anyone else goes through machined ("machinectl shell USER@NAME"), which asks polkit: systemd-run
- * --machine joins the machine's namespaces itself, which only root may. The [User] user is allowed by the
- * machine's rule (polkit.h). */
+ * The [User] user of the machine, not being root, cannot join its namespaces, and "machinectl shell" (the
+ * way machined offers through polkit) drops the exit status on systemd 252 to 262 and turns a pipe into a
+ * terminal. So a command goes through pkexec(1) to ENTER_HELPER, which takes the machine's name, "--wait"
+ * and the command, nothing else: it reads the user from the machine's .mspawn ([User] Name=), never from
+ * its arguments, refuses anyone but that user (PKEXEC_UID, which pkexec sets), and runs the same
+ * "systemd-run --uid=USER" as root does. polkit lets only that user run it for only that machine (the
+ * machine's rule, polkit.h; action org.machinespawn.enter, which allows nobody by default). A shell
+ * without a command still goes through "machinectl shell", as does a command where pkexec is missing. */
 typedef struct EnterOptions {
         const char *machine;
         const char *user;
@@ -24,5 +32,20 @@ typedef struct EnterOptions {
 } EnterOptions;
 
 int enter_command_line(const EnterOptions *o, char ***ret);
+/* pkexec ENTER_HELPER NAME [--wait] -- COMMAND...: what the [User] user runs for a command. wait: the
+ * machine was just started, wait for it to answer. */
+#define ENTER_HELPER HELPER_DIR "/machinespawn-enter"
+int enter_pkexec_command_line(const char *machine, bool wait, char **command, char ***ret);
+
+/* ENTER_HELPER's arguments, as above; -EINVAL for anything else (an invalid name, no command, an option). */
+typedef struct EnterHelperArgs {
+        const char *machine;
+        bool wait;
+        char **command;
+} EnterHelperArgs;
+int enter_helper_parse(int argc, char **argv, EnterHelperArgs *ret);
+/* PKEXEC_UID: who ran pkexec; -EINVAL when it is no plain decimal UID (or root's, who needs no helper). */
+int enter_caller_uid(const char *pkexec_uid, uid_t *ret);
+
 /* "$" doubled: what reaches a transient unit's ExecStart= as the literal argument. */
 char *enter_escape_dollar(const char *s);
