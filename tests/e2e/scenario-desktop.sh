@@ -165,6 +165,23 @@ echo "     (bench: machinespawn enter desk -- true: median $(median $ms enter de
 echo "     (bench: systemd-run -M desk --wait --pipe true: median $(median systemd-run -M desk --wait -q --pipe true) ms of 20)"
 echo "     (bench: machinectl shell alice@desk /bin/true: median $(median machinectl shell -q alice@desk /bin/true) ms of 20)"
 echo "     (bench: machinespawn enter desk -- true as alice: median $(median runuser -u alice -- $ms enter desk -- true) ms of 20)"
+# distrobox beside it, bench/enter.sh only (podman and an image tree there): rootful podman, which distrobox
+# reaches through sudo (--root), vfs storage, cgroupfs; the first enter starts the container and runs its init
+if command -v distrobox >/dev/null && [ -d /e2e/box-tree ]; then
+        mkdir -p /etc/containers
+        printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' \
+                >/etc/containers/storage.conf
+        printf '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' >/etc/containers/containers.conf
+        echo 'alice ALL=(root) NOPASSWD: /usr/bin/podman' >/etc/sudoers.d/e2e-podman
+        mount --make-rshared /
+        dbx() { runuser -u alice -- "$@"; }
+        check "distrobox: the image from a tree" sh -c 'tar -C /e2e/box-tree -c . | podman import -q - localhost/box:latest'
+        check "distrobox create" dbx distrobox create --root --yes --name box --image localhost/box:latest
+        check_output "distrobox enter, the first (starts it)" "alice" dbx distrobox enter --root box -- id -un
+        echo "     (bench: distrobox enter box -- true: median $(median dbx distrobox enter --root box -- true) ms of 20)"
+        echo "     (bench: machinespawn enter desk -- true: median $(median $ms enter desk -- true) ms of 20, again)"
+        echo "     (bench: machinespawn enter desk -- true as alice: median $(median runuser -u alice -- $ms enter desk -- true) ms of 20, again)"
+fi
 
 # ---- alice starts her stopped machine by entering
 systemctl stop systemd-nspawn@desk
