@@ -11,12 +11,13 @@
 set -eu
 export MACHINESPAWN_BUILD_ROOT=$(realpath "${1:-build}")
 export MACHINESPAWN_E2E_DISTROBOX=1
-out=$("$(dirname "$0")/../tests/e2e/test-desktop.sh" 2>&1) || { echo "$out" | grep -E 'FAIL|SKIP' >&2; }
+out=$("$(dirname "$0")/../tests/e2e/test-desktop.sh" 2>&1) || { echo "$out" | grep -E -A12 'FAIL|SKIP' >&2; }
 echo "$out" | grep -E 'bench:' | sed 's/^ *//'
 # the figure of each line: "(bench: WHAT: median N ms of 20...)"
 ms() { echo "$out" | grep -F "(bench: $1: median" | tail -n 1 | sed -E 's/.*: median ([0-9]+) ms.*/\1/'; }
 dbx=$(ms "distrobox enter box -- true")
 [ -n "$dbx" ] || { echo "bench/enter.sh: distrobox was not measured" >&2; exit 1; }
+! echo "$out" | grep -qE '^FAIL.*distrobox' || { echo "bench/enter.sh: distrobox did not work" >&2; exit 1; }
 for what in "machinespawn enter desk -- true" "machinespawn enter desk -- true as alice"; do
         t=$(ms "$what")
         ratio=$(echo "scale=2; $t / $dbx" | bc -l)

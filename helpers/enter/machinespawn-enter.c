@@ -68,8 +68,9 @@ static int run(const EnterHelperArgs *a, uid_t caller) {
                 return log_oom();
         /* The caller's UID as the real one (root stays the effective and saved one): the kernel lets the
          * caller signal what it runs, so a kill of "machinespawn enter" reaches systemd-run as it does for
-         * root. It gains nothing else: a process whose effective UID is not the caller's cannot be traced,
-         * and the exec below is then a secure one (AT_SECURE: no LD_*, no SYSTEMD_* variables read). */
+         * root. That, and lowering its priority, is all a real UID allows: a process whose effective UID is
+         * not the caller's cannot be traced or have its limits changed, and the exec below is a secure one
+         * (AT_SECURE: no LD_* or SYSTEMD_* variable is read). */
         if (setresuid(caller, 0, 0) < 0)
                 return log_error_errno(errno, "Cannot set the real UID: %m");
         execvp(argv[0], argv);

@@ -106,6 +106,14 @@ check_equal "... a pipe stays a pipe (no terminal's line ends), stderr apart" "a
 check_equal "... alice's HOME in the machine" "/home/alice" \
         runuser -u alice -- $ms enter desk -- sh -c 'echo $HOME'
 check_equal "... '\$' as it is" "\$HOME \${X} \$(id)" runuser -u alice -- $ms enter desk -- echo '$HOME' '${X}' '$(id)'
+# in a terminal (script(1) gives one): systemd-run --pty, the status still the command's
+in_terminal() {
+        script -qec "$*" /dev/null </dev/null
+        echo "status $?"
+}
+check_output "... in a terminal: a terminal inside, the status the command's" "status 5" \
+        in_terminal "runuser -u alice -- $ms enter desk -- sh -c 'test -t 0 && test -t 1 && exit 5'"
+check_output "... (root in a terminal)" "status 5" in_terminal "$ms enter desk -- sh -c 'test -t 0 && test -t 1 && exit 5'"
 check_equal "alice's enter -- true through pkexec" "status 0" status_of runuser -u alice -- $ms enter desk -- true
 # a TERM sent to alice's enter reaches the command's systemd-run (its real UID is alice's)
 rm -f /tmp/enter.pid
@@ -179,6 +187,8 @@ if command -v distrobox >/dev/null && [ -d /e2e/box-tree ]; then
         check "distrobox create" dbx distrobox create --root --yes --name box --image localhost/box:latest
         check_output "distrobox enter, the first (starts it)" "alice" dbx distrobox enter --root box -- id -un
         echo "     (bench: distrobox enter box -- true: median $(median dbx distrobox enter --root box -- true) ms of 20)"
+        check_equal "distrobox enter -- true succeeds (what was measured)" "status 0" \
+                status_of dbx distrobox enter --root box -- true
         echo "     (bench: machinespawn enter desk -- true: median $(median $ms enter desk -- true) ms of 20, again)"
         echo "     (bench: machinespawn enter desk -- true as alice: median $(median runuser -u alice -- $ms enter desk -- true) ms of 20, again)"
 fi
