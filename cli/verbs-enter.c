@@ -95,7 +95,7 @@ int verb_enter_machine(const char *name, const char *arg_user, char **command, i
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
         _cleanup_strv_free_ char **argv = NULL;
-        bool privileged = geteuid() == 0, running, cmd = strv_length(command) > 0;
+        bool privileged = geteuid() == 0, running, tty, cmd = strv_length(command) > 0;
         const char *user = arg_user;
         BuildOptions o;
         int r;
@@ -136,12 +136,18 @@ int verb_enter_machine(const char *name, const char *arg_user, char **command, i
         }
 
         diagnostics_done(&d);
-        r = machine_enter_argv(o.paths.machines_dir, name, user, command, isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
-                               &argv, &d);
+        tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+        r = machine_enter_argv(o.paths.machines_dir, name, user, command, tty, &argv, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return log_oom();
-        /* exec: the terminal, signals and the exit status are the entering command's own */
+        if (privileged && cmd && tty) {
+                r = enter_run_in_pty(argv, ret_status);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot run %s in a terminal: %m", argv[0]);
+                return 0;
+        }
+        /* exec: the pipes, signals and the exit status are the entering command's own */
         fflush(stdout);
         execvp(argv[0], argv);
         return log_error_errno(errno, "Cannot run %s: %m", argv[0]);

@@ -42,11 +42,12 @@ static int caller_is_user(const Paths *paths, const char *name, uid_t caller, ch
         return 0;
 }
 
-static int run(const EnterHelperArgs *a, uid_t caller) {
+static int run(const EnterHelperArgs *a, uid_t caller, int *ret_status) {
         _cleanup_(diagnostics_done) Diagnostics d = {};
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *user = NULL;
         Paths paths;
+        bool tty;
         int r;
 
         paths_from_environment(&paths);
@@ -61,8 +62,8 @@ static int run(const EnterHelperArgs *a, uid_t caller) {
                 if (r < 0)
                         return log_error_errno(r, "Machine '%s' started but does not answer.", a->machine);
         }
-        r = machine_enter_argv(paths.machines_dir, a->machine, user, a->command,
-                               isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), &argv, &d);
+        tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+        r = machine_enter_argv(paths.machines_dir, a->machine, user, a->command, tty, &argv, &d);
         diagnostics_log(&d);
         if (r < 0)
                 return log_oom();
@@ -73,6 +74,12 @@ static int run(const EnterHelperArgs *a, uid_t caller) {
          * (AT_SECURE: no LD_* or SYSTEMD_* variable is read). */
         if (setresuid(caller, 0, 0) < 0)
                 return log_error_errno(errno, "Cannot set the real UID: %m");
+        if (tty) {
+                r = enter_run_in_pty(argv, ret_status);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot run %s in a terminal: %m", argv[0]);
+                return 0;
+        }
         execvp(argv[0], argv);
         return log_error_errno(errno, "Cannot run %s: %m", argv[0]);
 }
@@ -94,5 +101,6 @@ int main(int argc, char *argv[]) {
                 log_error("This is run by pkexec for \"machinespawn enter\", as root; use that.");
                 return EXIT_FAILURE;
         }
-        return run(&a, caller) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        int status = EXIT_FAILURE;
+        return run(&a, caller, &status) < 0 ? EXIT_FAILURE : status;
 }

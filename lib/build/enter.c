@@ -35,7 +35,7 @@ int enter_command_line(const EnterOptions *o, char ***ret) {
                 r = strv_extend_strv(&argv, (char *[]) { (char *) "systemd-run", machine, (char *) "--quiet",
                                                          (char *) "--wait", (char *) "--collect",
                                                          (char *) "--property=WorkingDirectory=-~",
-                                                         o->tty ? (char *) "--pty" : (char *) "--pipe", uid, NULL });
+                                                         (char *) "--pipe", uid, NULL });
         } else
                 r = strv_extend_strv(&argv, (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet",
                                                          NULL });
@@ -57,6 +57,16 @@ int enter_command_line(const EnterOptions *o, char ***ret) {
         if (cmd && !o->privileged &&
             strv_extend_strv(&argv, (char *[]) { (char *) "/bin/sh", (char *) "-lc",
                                                  (char *) "exec /usr/bin/env -- \"$$@\"", (char *) "sh", NULL }) < 0)
+                return -ENOMEM;
+        if (cmd && o->privileged && o->tty && o->term) {
+                _cleanup_free_ char *term = strjoin("--setenv=TERM=", o->term);
+                if (!term || strv_extend(&argv, term) < 0)
+                        return -ENOMEM;
+        }
+        /* our pseudo terminal, made the command's controlling one: ^C and the window size reach it */
+        if (cmd && o->privileged && o->tty &&
+            strv_extend_strv(&argv, (char *[]) { (char *) "/usr/bin/setsid", (char *) "--ctty", (char *) "--wait",
+                                                 NULL }) < 0)
                 return -ENOMEM;
         if (cmd && o->privileged && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend(&argv, "--") < 0))
                 return -ENOMEM;

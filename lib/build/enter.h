@@ -8,11 +8,13 @@
 
 /* "machinespawn enter NAME [-- COMMAND...]": the command line that enters, built here so it is tested.
  *
- * As root, a command goes through "systemd-run --machine=NAME --wait", which ends with the command's exit
- * status (machinectl shell of systemd 252 drops it), with --pty when stdin and stdout are terminals (the
- * terminal's size, raw mode and ^C reach the command) and --pipe otherwise (our descriptors are handed to
- * it, so a pipe stays a pipe). The caller exec()s it, so a signal sent to "machinespawn enter" reaches
- * systemd-run, which passes it on to the unit.
+ * As root, a command goes through "systemd-run --machine=NAME --wait --pipe", which ends with the command's
+ * exit status (machinectl shell of systemd 252 drops it) and hands our descriptors to it, so a pipe stays a
+ * pipe. The caller exec()s it, so a signal sent to "machinespawn enter" reaches systemd-run. When stdin and
+ * stdout are terminals, the descriptors handed over are those of a pseudo terminal of ours instead, which
+ * "setsid --ctty" in the machine makes the command's controlling terminal, and enter_run_in_pty() copies
+ * between it and ours in raw mode, the window size too ("systemd-run --pty" fails with a machine's private
+ * users on systemd 252: the terminal it opens there cannot be given to the user).
  *
  * The [User] user of the machine, not being root, cannot join its namespaces, and "machinectl shell" (the
  * way machined offers through polkit) drops the exit status on systemd 252 to 262 and turns a pipe into a
@@ -28,10 +30,17 @@ typedef struct EnterOptions {
         char **command;  /* NULL or empty: the user's login shell */
         char **env;      /* KEY=VALUE, the session's display and audio */
         bool privileged; /* we are root */
-        bool tty;        /* stdin and stdout are terminals */
+        bool tty;        /* stdin and stdout are terminals: run it with enter_run_in_pty() */
+        const char *term; /* $TERM, for tty */
 } EnterOptions;
 
 int enter_command_line(const EnterOptions *o, char ***ret);
+/* Runs argv (enter_command_line() with tty) with a new pseudo terminal as its stdin, stdout and stderr,
+ * copying between it and ours (in raw mode, restored at the end) and passing the window size on, until
+ * argv's process ends; SIGHUP, SIGINT, SIGQUIT, SIGTERM sent to us go on to it. *ret_status: its exit
+ * status, or 128 + the signal that killed it. -ENOTTY: stdin is no terminal. */
+int enter_run_in_pty(char **argv, int *ret_status);
+
 /* pkexec ENTER_HELPER NAME [--wait] -- COMMAND...: what the [User] user runs for a command. wait: the
  * machine was just started, wait for it to answer. */
 #define ENTER_HELPER HELPER_DIR "/machinespawn-enter"
