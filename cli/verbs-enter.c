@@ -11,6 +11,7 @@
 #include "machine-remove.h"
 #include "mspawn-load.h"
 #include "strv.h"
+#include "user.h"
 #include "verbs-enter.h"
 
 static bool machine_is_registered(const char *name) {
@@ -91,6 +92,21 @@ static int enter_as_user(const char *name, bool wait, char **command, int *ret_s
         return run_forwarding_signals(argv, ret_status);
 }
 
+/* who the host sees as USER in the machine: root, or a host user of that name, whose UID the [User] user has
+ * inside too; (uid_t) -1 when unknown (the terminal stays ours) */
+static uid_t terminal_owner(const char *name, const char *user) {
+        _cleanup_(host_user_done) HostUser u = {};
+        uid_t inside = 0, owner = (uid_t) -1;
+
+        if (!streq(user, "root")) {
+                if (host_user_lookup(user, &u) < 0)
+                        return owner;
+                inside = u.uid;
+        }
+        (void) enter_machine_host_uid(name, inside, &owner);
+        return owner;
+}
+
 int verb_enter_machine(const char *name, const char *arg_user, char **command, int *ret_status) {
         _cleanup_(machine_config_freep) MachineConfig *c = NULL;
         _cleanup_(diagnostics_done) Diagnostics d = {};
@@ -142,7 +158,7 @@ int verb_enter_machine(const char *name, const char *arg_user, char **command, i
         if (r < 0)
                 return log_oom();
         if (privileged && cmd && tty) {
-                r = enter_run_in_pty(argv, ret_status);
+                r = enter_run_in_pty(argv, terminal_owner(name, user), ret_status);
                 if (r < 0)
                         return log_error_errno(r, "Cannot run %s in a terminal: %m", argv[0]);
                 return 0;

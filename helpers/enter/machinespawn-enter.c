@@ -75,7 +75,10 @@ static int run(const EnterHelperArgs *a, uid_t caller, int *ret_status) {
         if (setresuid(caller, 0, 0) < 0)
                 return log_error_errno(errno, "Cannot set the real UID: %m");
         if (tty) {
-                r = enter_run_in_pty(argv, ret_status);
+                uid_t owner = (uid_t) -1;
+                /* the [User] user has the same UID inside */
+                (void) enter_machine_host_uid(a->machine, caller, &owner);
+                r = enter_run_in_pty(argv, owner, ret_status);
                 if (r < 0)
                         return log_error_errno(r, "Cannot run %s in a terminal: %m", argv[0]);
                 return 0;

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "enter.h"
+#include "fileio.h"
 #include "macro.h"
+#include "strv.h"
 
 static int open_pty(int *ret_master, int *ret_slave) {
         _cleanup_close_ int master = -EBADF, slave = -EBADF;
@@ -106,7 +108,36 @@ static int forward(int master, int sfd, pid_t pid, int *status) {
         }
 }
 
-int enter_run_in_pty(char **argv, int *ret_status) {
+/* uid of the machine's user namespace as the host sees it: the machine's leader from machined's record, its
+ * uid_map from the kernel */
+int enter_machine_host_uid(const char *machine, uid_t uid, uid_t *ret) {
+        _cleanup_free_ char *p = strjoin("/run/systemd/machines/", machine), *rec = NULL, *map = NULL,
+                            *mp = NULL;
+        unsigned long long inside, outside, count;
+        const char *l;
+        int leader, n;
+
+        if (!p)
+                return -ENOMEM;
+        if (read_full_file(p, &rec, NULL) < 0)
+                return -ESRCH;
+        l = strstr(rec, "\nLEADER=");
+        if (!l || sscanf(l + strlen("\nLEADER="), "%d", &leader) != 1 || leader <= 1)
+                return -ESRCH;
+        if (asprintf(&mp, "/proc/%d/uid_map", leader) < 0)
+                return -ENOMEM;
+        if (read_full_file(mp, &map, NULL) < 0)
+                return -ESRCH;
+        for (const char *q = map; *q; q += strcspn(q, "\n"), q += *q == '\n')
+                if (sscanf(q, "%llu %llu %llu%n", &inside, &outside, &count, &n) == 3 && uid >= inside &&
+                    uid - inside < count) {
+                        *ret = (uid_t) (outside + (uid - inside));
+                        return 0;
+                }
+        return -ESRCH;
+}
+
+int enter_run_in_pty(char **argv, uid_t owner, int *ret_status) {
         _cleanup_close_ int master = -EBADF, slave = -EBADF, sfd = -EBADF;
         struct termios saved, raw;
         sigset_t mask, old;
@@ -118,8 +149,11 @@ int enter_run_in_pty(char **argv, int *ret_status) {
         r = open_pty(&master, &slave);
         if (r < 0)
                 return r;
-        /* the command's terminal starts as ours is */
+        /* the command's terminal starts as ours is, and is its user's already: systemd gives a terminal on
+         * stdin to the service's user, which fails in a machine with private users for one of the host */
         (void) tcsetattr(slave, TCSANOW, &saved);
+        if (owner != (uid_t) -1 && fchown(slave, owner, (gid_t) -1) < 0)
+                return -errno;
         copy_winsize(STDIN_FILENO, slave);
 
         sigemptyset(&mask);

@@ -37,9 +37,13 @@ typedef struct EnterOptions {
 int enter_command_line(const EnterOptions *o, char ***ret);
 /* Runs argv (enter_command_line() with tty) with a new pseudo terminal as its stdin, stdout and stderr,
  * copying between it and ours (in raw mode, restored at the end) and passing the window size on, until
- * argv's process ends; SIGHUP, SIGINT, SIGQUIT, SIGTERM sent to us go on to it. *ret_status: its exit
+ * argv's process ends; SIGHUP, SIGINT, SIGQUIT, SIGTERM sent to us go on to it. owner (or (uid_t) -1): who
+ * owns the terminal. *ret_status: its exit
  * status, or 128 + the signal that killed it. -ENOTTY: stdin is no terminal. */
-int enter_run_in_pty(char **argv, int *ret_status);
+int enter_run_in_pty(char **argv, uid_t owner, int *ret_status);
+/* The UID the host sees for uid inside the running machine (its private users); -ESRCH if not running or
+ * not mapped. For enter_run_in_pty()'s owner: the terminal is the user's before systemd gives it to them. */
+int enter_machine_host_uid(const char *machine, uid_t uid, uid_t *ret);
 
 /* pkexec ENTER_HELPER NAME [--wait] -- COMMAND...: what the [User] user runs for a command. wait: the
  * machine was just started, wait for it to answer. */
