@@ -63,11 +63,6 @@ int enter_command_line(const EnterOptions *o, char ***ret) {
                 if (!term || strv_extend(&argv, term) < 0)
                         return -ENOMEM;
         }
-        /* our pseudo terminal, made the command's controlling one: ^C and the window size reach it */
-        if (cmd && o->privileged && o->tty &&
-            strv_extend_strv(&argv, (char *[]) { (char *) "/usr/bin/setsid", (char *) "--ctty", (char *) "--wait",
-                                                 NULL }) < 0)
-                return -ENOMEM;
         if (cmd && o->privileged && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend(&argv, "--") < 0))
                 return -ENOMEM;
         /* Both run the command as a transient unit's ExecStart=, where the service manager expands "$NAME"

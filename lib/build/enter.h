@@ -12,9 +12,9 @@
  * exit status (machinectl shell of systemd 252 drops it) and hands our descriptors to it, so a pipe stays a
  * pipe. The caller exec()s it, so a signal sent to "machinespawn enter" reaches systemd-run. When stdin and
  * stdout are terminals, the descriptors handed over are those of a pseudo terminal of ours instead, which
- * "setsid --ctty" in the machine makes the command's controlling terminal, and enter_run_in_pty() copies
- * between it and ours in raw mode, the window size too ("systemd-run --pty" fails with a machine's private
- * users on systemd 252: the terminal it opens there cannot be given to the user).
+ * the service manager makes the command's controlling terminal (^C reaches it), and enter_run_in_pty()
+ * copies between it and ours in raw mode, the window size too ("systemd-run --pty" fails with a machine's
+ * private users on systemd 252: the terminal it opens there cannot be given to the user).
  *
  * The [User] user of the machine, not being root, cannot join its namespaces, and "machinectl shell" (the
  * way machined offers through polkit) drops the exit status on systemd 252 to 262 and turns a pipe into a

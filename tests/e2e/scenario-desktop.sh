@@ -114,6 +114,12 @@ in_terminal() {
 check_output "... in a terminal: a terminal inside, the status the command's" "status 5" \
         in_terminal "runuser -u alice -- $ms enter desk -- sh -c 'test -t 0 && test -t 1 && exit 5'"
 check_output "... (root in a terminal)" "status 5" in_terminal "$ms enter desk -- sh -c 'test -t 0 && test -t 1 && exit 5'"
+ctrl_c_in_terminal() {
+        (sleep 4; printf '\003'; sleep 4) | script -qec "$*" /dev/null
+        echo "status $?"
+}
+check_output "... ^C typed in her terminal reaches the command" "status 9" \
+        ctrl_c_in_terminal "runuser -u alice -- $ms enter desk -- sh -c 'trap \"exit 9\" INT; sleep 30 & wait'"
 check_equal "alice's enter -- true through pkexec" "status 0" status_of runuser -u alice -- $ms enter desk -- true
 # a TERM sent to alice's enter reaches the command's systemd-run (its real UID is alice's)
 rm -f /tmp/enter.pid

@@ -23,13 +23,13 @@ static void test_root_command(void **state) {
         _cleanup_free_ char *pipe = line(&o);
         assert_string_equal(pipe, "systemd-run --machine=desk --quiet --wait --collect --property=WorkingDirectory=-~ "
                                   "--pipe --uid=alice --setenv=DISPLAY=:0 /usr/bin/env -- false --x");
-        /* a terminal: our own pseudo terminal handed over as a pipe would be, made the controlling one inside */
+        /* a terminal: our own pseudo terminal handed over as a pipe would be, with our $TERM */
         o.tty = true;
         o.term = "xterm-256color";
         _cleanup_free_ char *pty = line(&o);
         assert_string_equal(pty, "systemd-run --machine=desk --quiet --wait --collect --property=WorkingDirectory=-~ "
                                  "--pipe --uid=alice --setenv=DISPLAY=:0 --setenv=TERM=xterm-256color "
-                                 "/usr/bin/setsid --ctty --wait /usr/bin/env -- false --x");
+                                 "/usr/bin/env -- false --x");
 }
 
 static void test_root_shell(void **state) {
