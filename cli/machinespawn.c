@@ -377,13 +377,14 @@ static int verb_run(char **args) {
 }
 
 static int verb_boot(char **args) {
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *dir = NULL, *tree_id = NULL;
         const char *name = args[0];
         int r;
 
         r = machine_dir(name, &dir);
         if (r < 0)
                 return r;
+        tree_id = lifecycle_tree_id(dir);
         /* the machine's init in the foreground, with its .nspawn settings, wherever we are */
         char *argv[] = { (char *) "systemd-nspawn", (char *) "--boot", (char *) "-D", dir, (char *) "--machine",
                          (char *) name, (char *) "--settings=override",
@@ -392,6 +393,9 @@ static int verb_boot(char **args) {
         if (r < 0)
                 return log_error_errno(r, "Cannot run systemd-nspawn: %m");
         command_status = r;
+        /* a boot that ended well started the machine: what a rebuild replaced is not needed any more */
+        if (r == 0)
+                lifecycle_booted(name, tree_id);
         return 0;
 }
 

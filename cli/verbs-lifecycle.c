@@ -5,6 +5,7 @@
 #include "global-config.h"
 #include "log.h"
 #include "mspawn-load.h"
+#include "origin.h"
 #include "rebuild.h"
 #include "strv.h"
 #include "verbs-lifecycle.h"
@@ -43,8 +44,9 @@ int verb_rebuild_machine(const char *name, BuildProgress progress) {
                         log_error_errno(r, "Failed to rebuild %s: %m", name);
                 return r;
         }
-        log_info("Rebuilt %s in %lld s; the previous tree is kept until the next rebuild (machinespawn rollback %s "
-                 "returns to it).", name, (long long) (time(NULL) - start), name);
+        log_info("Rebuilt %s in %lld s; the previous tree is kept until the machine has started once on the new one "
+                 "(until then, machinespawn rollback %s returns to it).", name, (long long) (time(NULL) - start),
+                 name);
         return 0;
 }
 
@@ -61,7 +63,30 @@ int verb_rollback_machine(const char *name) {
                         log_error_errno(r, "Failed to roll %s back: %m", name);
                 return r;
         }
-        log_info("Machine %s is back on its previous tree; the one it left is now the previous (rollback again "
-                 "returns to it).", name);
+        log_info("Machine %s is back on its previous tree; the one it left is kept until the machine has started "
+                 "once (until then, rollback again returns to it).", name);
         return 0;
+}
+
+char *lifecycle_tree_id(const char *dir) {
+        char *id = NULL;
+
+        (void) origin_tree_id(dir, &id);
+        return id;
+}
+
+void lifecycle_booted(const char *name, const char *tree_id) {
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        BuildOptions o;
+        int r;
+
+        if (!tree_id)
+                return;
+        build_options_init(&o);
+        r = machine_started(&o, name, tree_id, &d);
+        diagnostics_log(&d);
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove the previous tree of %s: %m", name);
+        else if (r > 0)
+                log_info("Machine %s has started on its new tree; removed the one it replaced.", name);
 }

@@ -48,38 +48,6 @@ int origin_wanted(const MachineConfig *c, const BootstrapPlan *p, Origin *ret) {
         return 0;
 }
 
-int origin_tree_id(const char *path, char **ret) {
-        struct stat st;
-
-        if (lstat(path, &st) < 0)
-                return -errno;
-        if (!S_ISDIR(st.st_mode))
-                return -ENOTDIR;
-        if (asprintf(ret, "%llu:%llu", (unsigned long long) st.st_dev, (unsigned long long) st.st_ino) < 0)
-                return -ENOMEM;
-        return 0;
-}
-
-int origin_read(const char *path, Origin *ret) {
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        r = read_full_file(path, &text, NULL);
-        if (r < 0)
-                return r;
-        return origin_parse(text, ret);
-}
-
-int origin_write(const char *path, const Origin *o) {
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        r = origin_format(o, &text);
-        if (r < 0)
-                return r;
-        return write_file_atomic(path, text, strlen(text), 0644, 0);
-}
-
 int tree_run_command(const char *tree, const char *name, const char *proxy, const char *command) {
         _cleanup_free_ char *machine = strjoin("--machine=", name),
                             *proxy_env = proxy ? strjoin("--setenv=http_proxy=", proxy) : NULL;
@@ -272,29 +240,122 @@ static int install_packages(const MachineConfig *c, const char *tree, const char
         return 0;
 }
 
-/* Packages added since the build are installed; removed ones are reported and kept. */
-static int converge_packages(const MachineConfig *c, const BuildOptions *o, const char *tree, const char *proxy_url,
-                             Origin *built, Origin *wanted, const OriginDiff *diff, const char *origin_path,
-                             Diagnostics *d) {
+/* Run in the machine for RemoveUnlistedPackages=yes, with the names as its arguments: only what is
+ * installed, never what the base system needs (required, important, essential), and nothing at all when
+ * apt would take other packages along (exit status 3, with their names). */
+#define REMOVE_SCRIPT                                                                                         \
+        "for p; do shift; "                                                                                   \
+        "s=$(dpkg-query -W -f='${Status}|${Priority}|${Essential}' \"$p\" 2>/dev/null) || continue; "       \
+        "case \"$s\" in "                                                                                     \
+        "*' installed|required|'*|*' installed|important|'*|*'|yes') "                                        \
+        "echo \"$p belongs to the base system; it stays.\" >&2;; "                                           \
+        "*' installed|'*) set -- \"$@\" \"$p\";; "                                                            \
+        "esac; done; "                                                                                        \
+        "[ $# -gt 0 ] || exit 0; "                                                                            \
+        "also=$(apt-get -s remove \"$@\" | sed -n 's/^Remv \\([^ :]*\\).*/\\1/p' | "                          \
+        "grep -vxF \"$(printf '%s\\n' \"$@\")\"); "                                                           \
+        "if [ -n \"$also\" ]; then echo $also; exit 3; fi; "                                                  \
+        "apt-get remove -q -y \"$@\""
+
+#define REMOVE_WOULD_TAKE_OTHERS 3
+
+/* 0: removed (or nothing to remove), REMOVE_WOULD_TAKE_OTHERS: left alone, with a warning. */
+static int remove_packages(const MachineConfig *c, const char *tree, const char *proxy, char **gone,
+                           const BuildOptions *o, Diagnostics *d) {
+        _cleanup_free_ char *list = strv_join(gone, " "), *cmd = NULL;
         int r;
 
-        if (diff->removed) {
+        if (!list)
+                return -ENOMEM;
+        /* names are checked Debian package names: nothing in them the shell would read */
+        cmd = strjoin("set -- ", list, "; ", REMOVE_SCRIPT);
+        if (!cmd)
+                return -ENOMEM;
+        progress(o, "Removing %s from %s (RemoveUnlistedPackages=yes)", list, c->name);
+        r = tree_run_command(tree, c->name, proxy, cmd);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot run systemd-nspawn to remove %s: %s", list, strerror(-r));
+        if (r == REMOVE_WOULD_TAKE_OTHERS) {
+                diag_warning(d, c->source_path, 0,
+                             "RemoveUnlistedPackages=yes: removing %s would take along the packages named above, "
+                             "which depend on them; %s keeps them all (list them in Packages= again, or remove "
+                             "them inside the machine).", list, c->name);
+                return REMOVE_WOULD_TAKE_OTHERS;
+        }
+        if (r > 0)
+                return diag_error(d, c->source_path, 0, EIO,
+                                  "Removing %s (no longer in Packages=) from %s failed with exit status %i (apt's "
+                                  "output is above); the machine is left as it was.", list, c->name, r);
+        return 0;
+}
+
+static bool strv_same(char **a, char **b) {
+        size_t n = 0;
+
+        STRV_FOREACH(x, a) {
+                if (!b || !b[n] || !streq(*x, b[n]))
+                        return false;
+                n++;
+        }
+        return !b || !b[n];
+}
+
+/* Each of a not in b, in order. */
+static int strv_minus(char **a, char **b, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        STRV_FOREACH(x, a)
+                if (!strv_contains(b, *x) && strv_extend(&l, *x) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Packages added since the build are installed. Removed ones are reported and kept, and remembered as
+ * unlisted; with RemoveUnlistedPackages=yes they (and the unlisted ones from before) are removed, except
+ * what the base system brought (the plan's base packages, p). */
+static int converge_packages(const MachineConfig *c, const BuildOptions *o, const BootstrapPlan *p, const char *tree,
+                             const char *proxy_url, Origin *built, Origin *wanted, const OriginDiff *diff,
+                             const char *origin_path, Diagnostics *d) {
+        _cleanup_strv_free_ char **unlisted = NULL, **gone = NULL;
+        int r;
+
+        /* the unlisted ones the record had, then those no longer listed now */
+        r = strv_minus(diff->unlisted, NULL, &unlisted);
+        if (r >= 0)
+                r = strv_extend_strv(&unlisted, diff->removed);
+        if (r < 0)
+                return -ENOMEM;
+
+        if (c->life.remove_unlisted > 0 && unlisted) {
+                r = strv_minus(unlisted, p ? p->packages : NULL, &gone);
+                if (r < 0)
+                        return r;
+                r = gone ? remove_packages(c, tree, proxy_url, gone, o, d) : 0;
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        unlisted = strv_free(unlisted);
+        } else if (diff->removed) {
                 _cleanup_free_ char *list = strv_join(diff->removed, " ");
                 if (!list)
                         return -ENOMEM;
                 /* apt-get remove could take packages installed by hand with them */
                 diag_warning(d, c->source_path, 0,
-                             "Packages= no longer lists %s; %s keeps them installed (remove them inside the machine "
-                             "with apt-get remove if they should go).", list, c->name);
+                             "Packages= no longer lists %s; %s keeps them installed, since removing them could take "
+                             "along what was installed inside by hand (RemoveUnlistedPackages=yes removes them at "
+                             "the next start; or remove them inside with apt-get remove).", list, c->name);
         }
         if (diff->added) {
                 r = install_packages(c, tree, proxy_url, diff->added, o, d);
                 if (r < 0)
                         return r;
         }
-        if (diff->added || diff->removed) {
+        if (diff->added || diff->removed || !strv_same(built->unlisted, unlisted)) {
                 strv_free(built->packages);
                 built->packages = TAKE_PTR(wanted->packages);
+                strv_free(built->unlisted);
+                built->unlisted = TAKE_PTR(unlisted);
                 r = origin_write(origin_path, built);
                 if (r < 0)
                         return diag_error(d, NULL, 0, r, "Cannot write %s: %s", origin_path, strerror(-r));
@@ -397,7 +458,7 @@ static int converge_locked(const MachineConfig *c, const GlobalConfig *g, const 
         if (r < 0)
                 return r;
 
-        r = converge_packages(c, o, tree, proxy.url, &built, &wanted, &diff, origin_path, d);
+        r = converge_packages(c, o, p, tree, proxy.url, &built, &wanted, &diff, origin_path, d);
         if (r < 0)
                 return r;
 

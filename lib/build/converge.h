@@ -13,13 +13,6 @@
 /* The record a build of c from plan p (NULL for an Image= machine) makes: no tree, created or hooks yet. */
 int origin_wanted(const MachineConfig *c, const BootstrapPlan *p, Origin *ret);
 
-/* "DEV:INO" of the directory at path (never through a link): which tree a record belongs to. */
-int origin_tree_id(const char *path, char **ret);
-
-/* Reads a record; -ENOENT when there is none. */
-int origin_read(const char *path, Origin *ret);
-int origin_write(const char *path, const Origin *o);
-
 /* Runs "/bin/sh -c COMMAND" in the stopped tree (systemd-nspawn --pipe, unregistered), with the package
  * proxy in http_proxy when there is one. Returns the command's exit status or -errno. */
 int tree_run_command(const char *tree, const char *name, const char *proxy, const char *command);

@@ -165,6 +165,8 @@ int desktop_entry_rewrite(const char *text, size_t size, const char *launcher, c
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;
         f = (fclose(f), NULL);
+        if (!out)
+                return -ENOMEM; /* the stream's last allocation, in fclose(), failed */
         *ret = TAKE_PTR(out);
         if (ret_icon)
                 *ret_icon = TAKE_PTR(icon);
@@ -213,9 +215,19 @@ int export_wrapper_text(const char *launcher, const char *machine, const char *p
 }
 
 bool export_file_is_ours(const char *text, const char *machine) {
-        _cleanup_free_ char *m = strjoin("\n" MARKER, machine, "\n"), *t = strjoin("\n", text);
+        size_t n = strlen(machine);
 
-        return m && t && strstr(t, m);
+        /* a line "MARKER MACHINE", found without allocating: "not ours" never stands for "out of memory",
+         * which would drop the export and then remove the file */
+        for (const char *l = text; l;) {
+                const char *m = startswith(l, MARKER);
+                if (m && strncmp(m, machine, n) == 0 && m[n] == '\n')
+                        return true;
+                l = strchr(l, '\n');
+                if (l)
+                        l++;
+        }
+        return false;
 }
 
 static int environment_text(const char *machine, const char *share, char **ret) {
@@ -282,6 +294,8 @@ static int home_remove(int home_fd, const char *rel, const char *machine) {
         int r;
 
         r = chase_read_file(home_fd, rel, EXPORTED_LIST_MAX, &old, NULL, NULL);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
                 return r == -ENOENT ? 0 : 1; /* gone, or not something we wrote */
         if (!export_file_is_ours(old, machine))
@@ -368,7 +382,12 @@ static int copy_icons(int root_fd, const char *icon, int share_fd) {
                                         closedir(d);
                                         return -ENOMEM;
                                 }
-                                if (chase_read_file(root_fd, src, ICON_MAX, &data, &size, NULL) < 0)
+                                r = chase_read_file(root_fd, src, ICON_MAX, &data, &size, NULL);
+                                if (r == -ENOMEM) {
+                                        closedir(d);
+                                        return r;
+                                }
+                                if (r < 0)
                                         continue; /* missing, or refused: no icon of that size */
                                 r = mkdir_parents_at(share_fd, dst, 0755);
                                 if (r >= 0)
@@ -388,7 +407,10 @@ static int copy_icons(int root_fd, const char *icon, int share_fd) {
                 size_t size;
                 if (!src || !dst)
                         return -ENOMEM;
-                if (chase_read_file(root_fd, src, ICON_MAX, &data, &size, NULL) < 0)
+                r = chase_read_file(root_fd, src, ICON_MAX, &data, &size, NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
                         continue;
                 r = mkdir_parents_at(share_fd, dst, 0755);
                 if (r >= 0)
@@ -406,8 +428,9 @@ static int copy_icon_path(int root_fd, const char *path, int share_fd) {
 
         if (!dst)
                 return -ENOMEM;
-        if (chase_read_file(root_fd, path, ICON_MAX, &data, &size, NULL) < 0)
-                return 0;
+        r = chase_read_file(root_fd, path, ICON_MAX, &data, &size, NULL);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
         r = mkdir_parents_at(share_fd, dst, 0755);
         return r < 0 ? r : write_file_atomic_at(share_fd, dst, data, size, 0644, 0);
 }
@@ -440,6 +463,8 @@ static int build_apps(const ExportPaths *p, const char *name, int root_fd, const
                 if (!src || !dst)
                         return -ENOMEM;
                 r = root_fd < 0 ? -ENOENT : chase_read_file(root_fd, src, DESKTOP_ENTRY_MAX, &text, &size, NULL);
+                if (r == -ENOMEM)
+                        return r;
                 if (r < 0) {
                         diag_warning(d, NULL, 0, "ExportApps=%s: machine %s has no /%s (%s), not exported.", *a,
                                      name, src, r == -ENOENT ? "not installed yet?" : chase_strerror(r));
@@ -493,6 +518,8 @@ static int export_home(const ExportPaths *p, const char *name, int home_fd, cons
                         return -ENOMEM;
                 }
                 r = home_write(home_fd, rel, text, 0755, name, user);
+                if (r == -ENOMEM)
+                        return r;
                 if (r < 0)
                         diag_warning(d, NULL, 0, "ExportBins=%s: cannot write ~%s/%s: %s", *b, user->name,
                                      rel, chase_strerror(r));
@@ -509,6 +536,8 @@ static int export_home(const ExportPaths *p, const char *name, int home_fd, cons
                         return -ENOMEM;
                 }
                 r = home_write(home_fd, rel, text, 0644, name, user);
+                if (r == -ENOMEM)
+                        return r;
                 if (r != 0)
                         diag_warning(d, NULL, 0, "ExportApps=: cannot write ~%s/%s: %s", user->name, rel,
                                      r > 0 ? "a file that is not machinespawn's is there" : chase_strerror(r));
@@ -576,8 +605,10 @@ int export_sync(const ExportPaths *p, const char *name, int root_fd, const Expor
                 else
                         old_home_fd = home_open(old.home);
                 STRV_FOREACH(f, old.files)
-                        if (old_home_fd >= 0 && !(streq_ptr(old.home, now.home) && strv_contains(now.files, *f)))
-                                (void) home_remove(old_home_fd, *f, name);
+                        /* one left behind stays listed: the next sync tries again */
+                        if (old_home_fd >= 0 && !(streq_ptr(old.home, now.home) && strv_contains(now.files, *f)) &&
+                            (r = home_remove(old_home_fd, *f, name)) == -ENOMEM)
+                                goto fail;
         }
 
         if (!apps && !bins) {

@@ -5,19 +5,17 @@
 #include <sys/stat.h>
 
 #include "machine-build.h"
+#include "origin.h"
 #include "paths.h"
 #include "rebuild.h"
 #include "strv.h"
 #include "tree.h"
 
 void test_fail_point(const char *step) {
-        static Paths p;
-        static bool loaded;
+        Paths p;
 
-        if (!loaded) {
-                paths_from_environment(&p);
-                loaded = true;
-        }
+        /* read each time: a test sets the variable in a child it forks after earlier steps ran */
+        paths_from_environment(&p);
         if (p.test_fail_at && streq(p.test_fail_at, step))
                 (void) raise(SIGKILL);
 }
@@ -74,4 +72,44 @@ int machine_remove_generations(const BuildOptions *o, const char *name) {
                 if (unlink(*f) < 0 && errno != ENOENT)
                         return -errno;
         return 0;
+}
+
+int machine_drop_previous(const StatePaths *p, Diagnostics *d) {
+        struct stat st;
+        int r;
+
+        if (lstat(p->previous_tree, &st) < 0 && errno == ENOENT && access(p->previous_origin, F_OK) < 0)
+                return 0;
+        /* the record first: from here on rollback has nothing to return to, so a removal cut short
+         * leaves only a half-removed tree nobody uses, which the next drop or rebuild takes away */
+        if (unlink(p->previous_origin) < 0 && errno != ENOENT)
+                return diag_error(d, NULL, 0, errno, "Cannot remove %s: %m", p->previous_origin);
+        test_fail_point("drop-previous-record");
+        r = tree_remove(p->previous_tree, NULL);
+        if (r < 0 && r != -ENOENT)
+                return diag_error(d, NULL, 0, r, "Cannot remove %s: %s", p->previous_tree, strerror(-r));
+        return 1;
+}
+
+int machine_started(const BuildOptions *o, const char *name, const char *tree_id, Diagnostics *d) {
+        _cleanup_(state_paths_done) StatePaths p = {};
+        _cleanup_free_ char *id = NULL;
+        _cleanup_close_ int lock = -EBADF;
+        int r;
+
+        r = state_paths(o, name, &p);
+        if (r < 0)
+                return r;
+        lock = machine_lock(o, name, d);
+        if (lock < 0)
+                return lock;
+        if (origin_tree_id(p.tree, &id) < 0)
+                return 0; /* no tree (an image file, or gone): nothing kept for it */
+        if (tree_id && !streq(tree_id, id))
+                return 0; /* the tree that started is not NAME any more */
+        /* a rebuild or rollback cut short between its steps: the next start finishes it first */
+        r = origin_matches_tree(p.origin, p.tree);
+        if (r <= 0)
+                return r;
+        return machine_drop_previous(&p, d);
 }

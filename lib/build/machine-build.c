@@ -266,6 +266,24 @@ static int write_origin(const BuildOptions *o, const MachineConfig *c, const Boo
         return write_file_atomic(path, text, strlen(text), 0644, 0);
 }
 
+/* The machine just put in place, with its record; without one, its first start would adopt it and take
+ * its Run= and Copy= for done, so a record that cannot be written takes the machine away again (aside as
+ * .#NAME.record, which the next build removes if this cannot). */
+static int write_origin_or_undo(const BuildOptions *o, const MachineConfig *c, const BootstrapPlan *p,
+                                const char *path, Diagnostics *d) {
+        _cleanup_free_ char *aside = NULL;
+        int r;
+
+        r = write_origin(o, c, p, path);
+        if (r >= 0)
+                return 0;
+        aside = strjoin(o->paths.machines_dir, "/.#", c->name, ".record");
+        if (aside && rename(path, aside) >= 0)
+                (void) tree_remove(aside, NULL);
+        return diag_error(d, NULL, 0, r, "Cannot write the record of %s in %s: %s", c->name, o->paths.state_dir,
+                          strerror(-r));
+}
+
 static void pull_progress(void *userdata, uint64_t done, uint64_t total) {
         const BuildOptions *o = userdata;
         static unsigned last = UINT_MAX;
@@ -319,7 +337,9 @@ static int build_from_image(const MachineConfig *c, const GlobalConfig *g, const
                 (void) tree_remove(tmp, NULL);
                 return r;
         }
-        (void) write_origin(o, c, NULL, path);
+        r = write_origin_or_undo(o, c, NULL, path, d);
+        if (r < 0)
+                return r;
         ret->pulled = true;
         ret->not_modified = pr.not_modified;
         ret->downloaded = pr.downloaded;
@@ -466,7 +486,7 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         if (oci_ref_is_docker(c->image.value)) {
                 r = machine_build_oci(c, g, o, path, ret, d);
                 if (r >= 0) /* the reference as written: "list" shows it */
-                        (void) write_origin(o, c, NULL, path);
+                        r = write_origin_or_undo(o, c, NULL, path, d);
                 return r;
         }
         if (c->image.value)
@@ -491,7 +511,9 @@ int machine_build(const MachineConfig *c, const GlobalConfig *g, const BuildOpti
         r = machine_from_base(c, g, o, p, &proxy, path, cache_fd, d);
         if (r < 0)
                 return r;
-        (void) write_origin(o, c, p, path);
+        r = write_origin_or_undo(o, c, p, path, d);
+        if (r < 0)
+                return r;
 
         *ret = result;
         result = (BuildResult) {};

@@ -137,10 +137,12 @@ static int list_entry(const BuildOptions *o, const MspawnIndex *idx, const char 
                             *infop = NULL;
         _cleanup_close_ int root_fd = -EBADF;
         time_t built = 0;
+        int r;
 
         if (!path || !(e->name = strdup(name)))
                 return -ENOMEM;
-        (void) mspawn_find(idx, name, &e->declared, NULL);
+        if (mspawn_find(idx, name, &e->declared, NULL) == -ENOMEM)
+                return -ENOMEM;
         /* the tree's top, never through a link; its size counted on that descriptor */
         root_fd = chase_root_open(path);
         e->image = root_fd >= 0;
@@ -154,7 +156,10 @@ static int list_entry(const BuildOptions *o, const MspawnIndex *idx, const char 
                 infop = cache_path(cache_dir, key, ".info");
                 if (!infop)
                         return -ENOMEM;
-                if (read_full_file(infop, &cache_info, NULL) >= 0)
+                r = read_full_file(infop, &cache_info, NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0)
                         cache_info_parse(cache_info, &built, NULL);
                 if (built > 0)
                         e->base_age = (long long) now - (long long) built;

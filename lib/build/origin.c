@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The origin record: parsing, writing, and what changed since (pure). */
+/* The origin record: parsing, formatting, what changed since (pure), and the record files. */
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
 #include "origin.h"
-#include "sha256.h"
 #include "strv.h"
 
 void origin_done(Origin *o) {
@@ -15,6 +18,7 @@ void origin_done(Origin *o) {
         free(o->variant);
         free(o->release_declared);
         strv_free(o->packages);
+        strv_free(o->unlisted);
         strv_free(o->hooks);
         *o = (Origin) {};
 }
@@ -73,6 +77,11 @@ int origin_parse(const char *text, Origin *ret) {
                         r = strv_split_words(&o.packages, value);
                         if (r < 0)
                                 return r;
+                } else if (streq(key, "unlisted")) {
+                        o.unlisted = strv_free(o.unlisted);
+                        r = strv_split_words(&o.unlisted, value);
+                        if (r < 0)
+                                return r;
                 } else if (streq(key, "hook")) {
                         r = strv_extend(&o.hooks, value);
                         if (r < 0)
@@ -85,11 +94,16 @@ int origin_parse(const char *text, Origin *ret) {
 }
 
 int origin_format(const Origin *o, char **ret) {
-        _cleanup_free_ char *pkgs = NULL, *hooks = NULL, *text = NULL;
+        _cleanup_free_ char *pkgs = NULL, *unlisted = NULL, *hooks = NULL, *text = NULL;
 
         pkgs = o->packages ? strv_join(o->packages, " ") : strdup("");
         if (!pkgs)
                 return -ENOMEM;
+        if (o->unlisted) {
+                unlisted = strv_join(o->unlisted, " ");
+                if (!unlisted)
+                        return -ENOMEM;
+        }
         if (o->hooks) {
                 hooks = strv_join(o->hooks, "\nhook=");
                 if (!hooks)
@@ -99,6 +113,7 @@ int origin_format(const Origin *o, char **ret) {
                        strempty(o->created), "\nformat=2\ntree=", strempty(o->tree), "\ndistribution=",
                        strempty(o->distribution), "\nrelease=", strempty(o->release), "\narchitecture=",
                        strempty(o->architecture), "\nvariant=", strempty(o->variant), "\npackages=", pkgs, "\n",
+                       unlisted ? "unlisted=" : "", strempty(unlisted), unlisted ? "\n" : "",
                        o->release_declared ? "release-declared=" : "", strempty(o->release_declared),
                        o->release_declared ? "\n" : "",
                        hooks ? "hook=" : "", strempty(hooks), hooks ? "\n" : "");
@@ -111,6 +126,7 @@ int origin_format(const Origin *o, char **ret) {
 void origin_diff_done(OriginDiff *d) {
         strv_free(d->added);
         strv_free(d->removed);
+        strv_free(d->unlisted);
         *d = (OriginDiff) {};
 }
 
@@ -142,11 +158,17 @@ int origin_diff(const Origin *built, const Origin *wanted, OriginDiff *ret) {
                                 .new_value = strempty(keys[i].new_value),
                         };
         }
+        /* an unlisted one listed again is still installed: nothing to do for it */
         STRV_FOREACH(p, wanted->packages)
-                if (!strv_contains(built->packages, *p) && strv_extend(&d.added, *p) < 0)
+                if (!strv_contains(built->packages, *p) && !strv_contains(built->unlisted, *p) &&
+                    strv_extend(&d.added, *p) < 0)
                         return -ENOMEM;
         STRV_FOREACH(p, built->packages)
                 if (!strv_contains(wanted->packages, *p) && strv_extend(&d.removed, *p) < 0)
+                        return -ENOMEM;
+        STRV_FOREACH(p, built->unlisted)
+                if (!strv_contains(wanted->packages, *p) && !strv_contains(d.removed, *p) &&
+                    strv_extend(&d.unlisted, *p) < 0)
                         return -ENOMEM;
         *ret = d;
         d = (OriginDiff) {};
@@ -160,23 +182,52 @@ char *origin_change_message(const OriginChange *c, const char *name) {
                        "\" (Keep= lists what it carries over) or set RebuildOnChange=yes.");
 }
 
-char *hook_id(const char *kind, const char *text) {
-        char hex[65];
+int origin_tree_id(const char *path, char **ret) {
+        struct stat st;
 
-        sha256_hex(text, strlen(text), hex);
-        return strjoin(kind, ":", hex);
+        if (lstat(path, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        if (asprintf(ret, "%llu:%llu", (unsigned long long) st.st_dev, (unsigned long long) st.st_ino) < 0)
+                return -ENOMEM;
+        return 0;
 }
 
-int hooks_pending(const Origin *o, const char *kind, char **hooks, char ***ret) {
-        _cleanup_strv_free_ char **pending = NULL;
+int origin_read(const char *path, Origin *ret) {
+        _cleanup_free_ char *text = NULL;
+        int r;
 
-        STRV_FOREACH(h, hooks) {
-                _cleanup_free_ char *id = hook_id(kind, *h);
-                if (!id)
-                        return -ENOMEM;
-                if (!strv_contains(o->hooks, id) && strv_extend(&pending, *h) < 0)
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(pending);
-        return 0;
+        r = read_full_file(path, &text, NULL);
+        if (r < 0)
+                return r;
+        return origin_parse(text, ret);
+}
+
+int origin_write(const char *path, const Origin *o) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = origin_format(o, &text);
+        if (r < 0)
+                return r;
+        return write_file_atomic(path, text, strlen(text), 0644, 0);
+}
+
+int origin_matches_tree(const char *path, const char *tree) {
+        _cleanup_(origin_done) Origin rec = {};
+        _cleanup_free_ char *id = NULL;
+        int r;
+
+        r = origin_read(path, &rec);
+        if (r == -ENOENT || r == -EBADMSG)
+                return 0;
+        if (r < 0)
+                return r;
+        r = origin_tree_id(tree, &id);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0;
+        if (r < 0)
+                return r;
+        return rec.tree && streq(rec.tree, id);
 }

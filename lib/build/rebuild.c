@@ -23,16 +23,6 @@ static bool exists(const char *path) {
         return lstat(path, &st) >= 0;
 }
 
-/* Whether the record at path belongs to the tree at tree. */
-static bool record_matches(const char *path, const char *tree) {
-        _cleanup_(origin_done) Origin rec = {};
-        _cleanup_free_ char *id = NULL;
-
-        if (origin_read(path, &rec) < 0 || !rec.tree || origin_tree_id(tree, &id) < 0)
-                return false;
-        return streq(rec.tree, id);
-}
-
 static int exchange(const char *a, const char *b) {
         if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0)
                 return -errno;
@@ -49,7 +39,10 @@ int machine_state_recover(const BuildOptions *o, const char *name, Diagnostics *
         if (!exists(p.tree))
                 return 0;
 
-        if (record_matches(p.new_origin, p.tree)) {
+        r = origin_matches_tree(p.new_origin, p.tree);
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot read %s: %s", p.new_origin, strerror(-r));
+        if (r > 0) {
                 /* killed after the exchange: NAME is the new tree, finish the steps after it */
                 if (exists(p.new_tree)) {
                         (void) tree_remove(p.previous_tree, NULL);
@@ -63,7 +56,12 @@ int machine_state_recover(const BuildOptions *o, const char *name, Diagnostics *
                         return diag_error(d, NULL, 0, errno, "Cannot rename %s: %m", p.new_origin);
                 return 0;
         }
-        if (!record_matches(p.origin, p.tree) && record_matches(p.previous_origin, p.tree)) {
+        r = origin_matches_tree(p.origin, p.tree);
+        if (r == 0 && (r = origin_matches_tree(p.previous_origin, p.tree)) > 0)
+                r = 2;
+        if (r < 0)
+                return diag_error(d, NULL, 0, r, "Cannot read the records of %s: %s", name, strerror(-r));
+        if (r == 2) {
                 /* killed inside a rollback, between the trees and their records */
                 r = exchange(p.origin, p.previous_origin);
                 if (r < 0)
@@ -150,12 +148,11 @@ int machine_swap_in(const BuildOptions *o, const char *name, Diagnostics *d) {
         if (r < 0)
                 return r;
 
-        /* the generation before the previous one goes: one tree to roll back to */
-        r = tree_remove(p.previous_tree, NULL);
-        if (r < 0 && r != -ENOENT)
-                return diag_error(d, NULL, 0, r, "Cannot remove %s: %s", p.previous_tree, strerror(-r));
-        if (unlink(p.previous_origin) < 0 && errno != ENOENT)
-                return diag_error(d, NULL, 0, errno, "Cannot remove %s: %m", p.previous_origin);
+        /* the generation before the previous one goes (when the machine never started since): one tree to
+         * roll back to */
+        r = machine_drop_previous(&p, d);
+        if (r < 0)
+                return r;
         test_fail_point("drop-previous");
 
         r = exchange(p.tree, p.new_tree);
@@ -260,7 +257,8 @@ int machine_rollback(const BuildOptions *o, const char *name, Diagnostics *d) {
                 return diag_error(d, NULL, 0, ENOENT, "Machine %s does not exist.", name);
         if (!exists(p.previous_tree) || !exists(p.previous_origin))
                 return diag_error(d, NULL, 0, ENOENT,
-                                  "Machine %s has no previous tree to return to (machinespawn rebuild keeps one).",
+                                  "Machine %s has no previous tree to return to: the tree a rebuild or rollback "
+                                  "replaced is kept only until the machine has started once.",
                                   name);
         if (machine_is_running(o->paths.machines_dir, name) > 0)
                 return diag_error(d, NULL, 0, EBUSY, "Machine %s is running; stop it first (machinectl stop %s).",

@@ -9,7 +9,8 @@
 /* A rebuild makes machines_dir/.NAME.new (with state_dir/NAME.origin.new) beside the machine, carries the
  * Keep= paths over, runs the hooks in it, then exchanges it with machines_dir/NAME in one renameat2()
  * (RENAME_EXCHANGE). The old tree becomes machines_dir/.NAME.previous (state_dir/NAME.origin.previous),
- * kept until the next rebuild, for "machinespawn rollback". Each record names its tree ("tree=DEV:INO"),
+ * kept for "machinespawn rollback" until the machine has started once on its new tree (machine_started()).
+ * Each record names its tree ("tree=DEV:INO"),
  * so that machine_state_recover() can tell after a crash which step was reached: a killed rebuild leaves
  * the old machine, or the new one, never neither. */
 #define MACHINE_NEW_SUFFIX ".new"
@@ -45,10 +46,21 @@ typedef struct StatePaths {
 void state_paths_done(StatePaths *p);
 int state_paths(const BuildOptions *o, const char *name, StatePaths *ret);
 
+/* Removes the previous tree and its record, the record first (rollback then refuses). 1 when there was
+ * one, 0 when not. */
+int machine_drop_previous(const StatePaths *p, Diagnostics *d);
+
+/* NAME has started on its tree (systemd-nspawn reported it ready, or a "machinespawn boot" ended well):
+ * the tree a rebuild or rollback replaced goes. tree_id (origin_tree_id() of the tree when it started, or
+ * NULL) guards against a tree exchanged since. Nothing happens while a rebuild or rollback is unfinished
+ * (the record does not name the tree). Takes machine_lock(). 1 when a previous tree was dropped. */
+int machine_started(const BuildOptions *o, const char *name, const char *tree_id, Diagnostics *d);
+
 /* Removes the previous and any half-built tree of NAME with their records (machine removal). */
 int machine_remove_generations(const BuildOptions *o, const char *name);
 
 /* For tests only: $MACHINESPAWN_TEST_FAIL_AT=STEP kills the process (SIGKILL) when it reaches STEP, to
- * prove that every step can be interrupted. Steps: build, keep, hooks, drop-previous, exchange,
- * keep-previous, origin-previous, done, rollback-exchange. */
+ * prove that every step can be interrupted. Steps: build, keep, hooks, drop-previous-record (inside
+ * machine_drop_previous()), drop-previous, exchange, keep-previous, origin-previous, done,
+ * rollback-exchange. */
 void test_fail_point(const char *step);

@@ -113,6 +113,13 @@ int machine_dropin_write(const MachineConfig *c, const GeneratorPaths *paths, FI
         fputs("/machinespawn-prepare ", f);
         fputs(c->name, f);
         fputc('\n', f);
+        /* once systemd-nspawn reported the machine ready it has started on its tree: the tree a rebuild
+         * replaced goes. A failure there is no reason to stop the machine ("-"). */
+        fputs("ExecStartPost=-", f);
+        fputs_unit_escaped(paths->helperdir, f);
+        fputs("/machinespawn-started ", f);
+        fputs(c->name, f);
+        fputc('\n', f);
         if (c->user.gpu)
                 /* [User] GPU=yes: the device cgroup lets the nodes machinespawn-prepare binds through, by
                  * device group (/proc/devices), whatever nodes the drivers make */

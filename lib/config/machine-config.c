@@ -455,6 +455,7 @@ static const ConfigTableItem config_table[] = {
         { "Machine", "RunOnStart", lifecycle_parse_command, offsetof(MachineConfig, life.run_on_start) },
         { "Machine", "Copy", lifecycle_parse_copy, offsetof(MachineConfig, life.copy) },
         { "Machine", "RebuildOnChange", parse_tristate, offsetof(MachineConfig, life.rebuild_on_change) },
+        { "Machine", "RemoveUnlistedPackages", parse_tristate, offsetof(MachineConfig, life.remove_unlisted) },
         { "User", "Name", parse_user_name, offsetof(MachineConfig, user.name) },
         { "User", "Groups", parse_groups, offsetof(MachineConfig, user.groups) },
         { "User", "Home", parse_home, offsetof(MachineConfig, user.home) },
@@ -580,7 +581,7 @@ int machine_config_from_unit(const char *name, const char *main_file, const Unit
         if (!c->name)
                 return -ENOMEM;
         c->user.sudo = c->user.display = c->user.audio = -1;
-        c->life.rebuild_on_change = -1;
+        c->life.rebuild_on_change = c->life.remove_unlisted = -1;
         c->sources = strv_copy(u->files);
         if (!c->sources)
                 return -ENOMEM;

@@ -58,6 +58,7 @@ typedef struct LifecycleConfig {
         char **run_on_start;   /* RunOnStart=: commands run before every boot */
         char **copy;           /* Copy=SOURCE:DEST, host file to a path inside */
         int rebuild_on_change; /* RebuildOnChange=: -1 not set */
+        int remove_unlisted;   /* RemoveUnlistedPackages=: -1 not set */
 } LifecycleConfig;
 
 typedef struct MachineConfig {

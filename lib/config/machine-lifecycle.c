@@ -13,7 +13,7 @@ void lifecycle_config_done(LifecycleConfig *l) {
         strv_free(l->run);
         strv_free(l->run_on_start);
         strv_free(l->copy);
-        *l = (LifecycleConfig) { .rebuild_on_change = -1 };
+        *l = (LifecycleConfig) { .rebuild_on_change = -1, .remove_unlisted = -1 };
 }
 
 bool machine_path_is_valid(const char *p) {

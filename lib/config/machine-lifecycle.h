@@ -20,7 +20,7 @@ int copy_spec_split(const char *spec, char **ret_source, char **ret_dest);
 
 /* The [Machine] parsers of the table in machine-config.c: Keep= (paths, space separated, adds), Run= and
  * RunOnStart= (one command per assignment, adds), Copy= (one SOURCE:DEST per assignment, adds),
- * RebuildOnChange= (boolean). An empty value resets. */
+ * RebuildOnChange= and RemoveUnlistedPackages= (booleans). An empty value resets. */
 int lifecycle_parse_keep(const UnitAssignment *a, void *field, struct ParseContext *ctx, Diagnostics *d);
 int lifecycle_parse_command(const UnitAssignment *a, void *field, struct ParseContext *ctx, Diagnostics *d);
 int lifecycle_parse_copy(const UnitAssignment *a, void *field, struct ParseContext *ctx, Diagnostics *d);

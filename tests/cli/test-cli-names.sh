@@ -6,7 +6,7 @@
 # ARCH, --variant and --include, and cache keys, the same. Needs root (the commands run as root in
 # earnest); no network, no systemd.
 set -u
-CLI=$1 BOOTSTRAP=$2 REMOVE=$3 PREPARE=$4 CACHE=$5
+CLI=$1 BOOTSTRAP=$2 REMOVE=$3 PREPARE=$4 CACHE=$5 STARTED=$6
 . "$(dirname "$0")/../e2e/inside.sh"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
@@ -81,6 +81,7 @@ for n in "${names[@]}"; do
         refused "machinespawn-bootstrap $shown" 2 "Not a valid machine name" "$BOOTSTRAP" "$n"
         refused "machinespawn-remove $shown" 2 "Not a valid machine name" "$REMOVE" "$n"
         refused "machinespawn-prepare $shown" 2 "Not a valid machine name" "$PREPARE" "$n"
+        refused "machinespawn-started $shown" 2 "Not a valid machine name" "$STARTED" "$n"
 done
 # names that look like options: refused as usage errors too, whatever says so
 refused "run -x" 2 "invalid option" "$CLI" run -x

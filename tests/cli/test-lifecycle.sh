@@ -5,10 +5,12 @@
 # hook, installs a package added to Packages= (from the Debian mirror, in the machine's own apt), reports
 # a removed one, re-runs a changed hook, stops at a Release= change naming "machinespawn rebuild";
 # "rebuild" killed before and after its swap leaves a machine (old, then new) with the Keep= data;
-# "rollback" returns and returns again; a failing Run= on a first build leaves no machine. Needs root,
-# systemd-nspawn and the mirror; skips (77) otherwise.
+# "rollback" returns and returns again until machinespawn-started (the ExecStartPost= of the machine's unit)
+# drops the previous tree; a package taken out of Packages= is removed with RemoveUnlistedPackages=yes; a
+# failing Run= on a first build leaves no machine. Needs root, systemd-nspawn and the mirror; skips (77)
+# otherwise.
 set -u
-CLI=$1 BOOTSTRAP=$2
+CLI=$1 BOOTSTRAP=$2 STARTED=$3
 . "$(dirname "$0")/../e2e/inside.sh"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
@@ -120,6 +122,18 @@ check_status "it starts with the file put back" 0 "" "$BOOTSTRAP" lc
 check_status "rollback again returns to the rebuild" 0 "" "$CLI" rollback lc
 check "lc is trixie again" grep -q '^13' "$m/etc/debian_version"
 
+# --- "machinespawn boot" by hand, with a stand-in systemd-nspawn: a boot that fails keeps the previous
+# tree, one that ends with status 0 has started the machine and drops it
+mkdir -p "$tmp/fake-bin"
+printf '#!/bin/sh\nexit "${FAKE_NSPAWN_STATUS:-0}"\n' >"$tmp/fake-bin/systemd-nspawn"
+chmod +x "$tmp/fake-bin/systemd-nspawn"
+check_status "a boot that fails" 1 "" env FAKE_NSPAWN_STATUS=1 PATH="$tmp/fake-bin:$PATH" "$CLI" boot lc
+check "keeps the previous tree" grep -q '^12' "$tmp/machines/.lc.previous/etc/debian_version"
+check_status "a boot that ends well drops it" 0 "removed the one it replaced" \
+        env PATH="$tmp/fake-bin:$PATH" "$CLI" boot lc
+check "the previous tree is gone after the boot" test ! -e "$tmp/machines/.lc.previous"
+check "lc is still trixie" grep -q '^13' "$m/etc/debian_version"
+
 # --- RebuildOnChange=yes: the start rebuilds instead of stopping
 declare_lc bookworm 'RebuildOnChange=yes' 'Run=echo opted-in >/etc/hooked'
 check_status "with RebuildOnChange=yes a Release= change rebuilds at the start" 0 "Rebuilding lc: Release=" \
@@ -127,6 +141,25 @@ check_status "with RebuildOnChange=yes a Release= change rebuilds at the start" 
 check "lc is bookworm" grep -q '^12' "$m/etc/debian_version"
 check "Keep=/home carried over again" test "$(cat "$m/home/alice/notes" 2>&1)" = "alice's notes"
 check "the hook ran in the rebuilt tree" test "$(cat "$m/etc/hooked" 2>&1)" = opted-in
+
+# --- the machine ready: its unit's ExecStartPost= drops the previous tree, and rollback has nothing
+check "the rebuild at the start kept the previous tree" grep -q '^13' "$tmp/machines/.lc.previous/etc/debian_version"
+check_status "machinespawn-started drops it" 0 "removed the one it replaced" "$STARTED" lc
+check "the previous tree is gone" test ! -e "$tmp/machines/.lc.previous"
+check "and its record" test ! -e "$tmp/state/lc.origin.previous"
+check_status "rollback says there is nothing to return to" 1 "has no previous tree to return to" "$CLI" rollback lc
+check "lc is still bookworm" grep -q '^12' "$m/etc/debian_version"
+check_status "a second start of the same tree has nothing to drop" 0 "" "$STARTED" lc
+
+# --- RemoveUnlistedPackages=yes: a package taken out goes, by the machine's apt
+declare_lc bookworm 'RebuildOnChange=yes' 'Run=echo opted-in >/etc/hooked' 'Packages=hello'
+check_status "hello installed again" 0 "" "$BOOTSTRAP" lc
+check "hello is there" test -x "$m/usr/bin/hello"
+declare_lc bookworm 'RebuildOnChange=yes' 'Run=echo opted-in >/etc/hooked' 'RemoveUnlistedPackages=yes'
+check_status "the start removes it" 0 "Removing hello from lc" "$BOOTSTRAP" lc
+check "hello is gone" test ! -e "$m/usr/bin/hello"
+check "the base stays" test -x "$m/bin/systemctl"
+check "the record forgets it" bash -c '! grep -q "^unlisted=" "$1"' _ "$tmp/state/lc.origin"
 
 # --- refused: no machine, bad names (in test-cli-names.sh too), a running machine is checked by the lock file
 check_status "rebuild of an undeclared machine" 1 "'nothere'" "$CLI" rebuild nothere

@@ -3,7 +3,9 @@
 # A machine that follows its .mspawn on a real systemd: Packages= extended and a Run= hook added, then a
 # restart, and both are in the machine; Release= changed and the start stops with the message;
 # "machinespawn rebuild" moves it to trixie (bootstrapped from the Debian mirror) with its Keep= data;
-# "rollback" returns; a rebuild killed after its swap leaves a machine that starts.
+# "rollback" returns before the first start, and after it the previous tree is gone; a package taken out of
+# Packages= is kept, then removed with RemoveUnlistedPackages=yes; a rebuild killed after its swap leaves a
+# machine that starts.
 . "$(dirname "$0")/lib.sh"
 e2e_require
 

@@ -25,6 +25,7 @@ PROGRAMS = {
     "machinespawn-prepare": (set(LAYERS), DOWNLOAD_LIBS),
     "machinespawn-remove": (set(LAYERS), DOWNLOAD_LIBS),
     "machinespawn-enter": (set(LAYERS), DOWNLOAD_LIBS),
+    "machinespawn-started": (set(LAYERS), DOWNLOAD_LIBS),
 }
 
 MAX_FUNCTION_LINES = 100

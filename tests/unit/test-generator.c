@@ -58,6 +58,7 @@ static void test_dropin_content(void **state) {
                             "\n"
                             "[Service]\n"
                             "ExecStartPre=/usr/libexec/machinespawn/machinespawn-prepare bread\n"
+                            "ExecStartPost=-/usr/libexec/machinespawn/machinespawn-started bread\n"
                             "MemoryMax=1G\n");
         assert_string_equal(plan.items[1].path, "machines.target.wants/systemd-nspawn@bread.service");
         assert_null(plan.items[1].content);
