@@ -1009,13 +1009,15 @@ static int run(int argc, char *argv[]) {
                 printf("\n  %s\n\nSee machinespawn(1).\n", v->help);
                 return 0;
         }
+        /* not for enter: libcurl's TLS set-up would be a third of its time */
+        if (v->run != verb_enter)
+                curl_global_init(CURL_GLOBAL_DEFAULT);
         return verb_dispatch(v, argv + 2);
 }
 
 int main(int argc, char *argv[]) {
         int r;
 
-        curl_global_init(CURL_GLOBAL_DEFAULT);
         r = run(argc, argv);
         curl_global_cleanup();
         if (usage_failed)

@@ -81,8 +81,10 @@ int enter_pkexec_command_line(const char *machine, bool wait, char **command, ch
 
         if (!machine_name_is_valid(machine) || strv_length(command) == 0)
                 return -EINVAL;
-        /* pkexec takes no option after the program; an absolute path, which polkit's rule matches */
-        if (strv_extend_strv(&argv, (char *[]) { (char *) "pkexec", (char *) ENTER_HELPER, (char *) machine, NULL }) < 0 ||
+        /* pkexec takes no option after the program; an absolute path, which polkit's rule matches. Its own
+         * password prompt is never wanted: the rule allows or nothing does. */
+        if (strv_extend_strv(&argv, (char *[]) { (char *) "pkexec", (char *) "--disable-internal-agent",
+                                                 (char *) ENTER_HELPER, (char *) machine, NULL }) < 0 ||
             (wait && strv_extend(&argv, "--wait") < 0) || strv_extend(&argv, "--") < 0 ||
             strv_extend_strv(&argv, command) < 0)
                 return -ENOMEM;

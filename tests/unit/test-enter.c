@@ -79,10 +79,10 @@ static void test_pkexec_line(void **state) {
 
         assert_int_equal(enter_pkexec_command_line("desk", false, cmd, &argv), 0);
         _cleanup_free_ char *s = strv_join(argv, " ");
-        assert_string_equal(s, "pkexec " ENTER_HELPER " desk -- echo $HOME --wait");
+        assert_string_equal(s, "pkexec --disable-internal-agent " ENTER_HELPER " desk -- echo $HOME --wait");
         assert_int_equal(enter_pkexec_command_line("desk", true, cmd, &wait), 0);
         _cleanup_free_ char *w = strv_join(wait, " ");
-        assert_string_equal(w, "pkexec " ENTER_HELPER " desk --wait -- echo $HOME --wait");
+        assert_string_equal(w, "pkexec --disable-internal-agent " ENTER_HELPER " desk --wait -- echo $HOME --wait");
         assert_int_equal(enter_pkexec_command_line("desk", false, (char *[]) { NULL }, &none), -EINVAL);
         assert_int_equal(enter_pkexec_command_line("../x", false, cmd, &none), -EINVAL);
         assert_null(none);
