@@ -9,18 +9,13 @@
 . "$(dirname "$0")/lib.sh"
 e2e_require
 
-# The test host with pkexec, for the [User] user's commands (a tree of its own, so that the other scenarios'
-# stays as it is). bench/enter.sh: with podman and distrobox too, and a tree for distrobox's image (a minbase
-# tree with what distrobox-init would otherwise install at the first enter), measured beside enter in the
-# same boot.
-e2e_host_tree() {
-        e2e_tree desktop-host "$E2E_RELEASE" "$E2E_PACKAGES pkexec"
-}
+# bench/enter.sh: a test host with podman and distrobox too, and a tree for distrobox's image (a minbase tree
+# with what distrobox-init would otherwise install at the first enter), measured beside enter in the same boot.
 boot_args=()
 if [ -n "${MACHINESPAWN_E2E_DISTROBOX:-}" ]; then
         e2e_host_tree() {
                 e2e_tree bench-host "$E2E_RELEASE" \
-                        "$E2E_PACKAGES pkexec podman distrobox crun conmon golang-github-containers-common"
+                        "$E2E_PACKAGES podman distrobox crun conmon golang-github-containers-common"
         }
         box=$(e2e_root_tree bookworm bash bc curl diffutils findutils less lsof passwd pinentry-curses procps sudo \
                 time wget util-linux libnss-myhostname ncurses-base) || exit $?
