@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* enter_run_in_pty() on a terminal of the test's own: the command gets a terminal of its own, its output
+ * comes through, input reaches it, its exit status comes back; without a terminal, -ENOTTY. */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests.h"
+
+#include "enter.h"
+
+/* Runs enter_run_in_pty(argv) in a child whose stdin and stdout are the slave of a pseudo terminal;
+ * input is written to the master first. Returns what came out on the master; *ret_exit the child's exit
+ * status, which is the command's status as enter_run_in_pty() reported it. */
+static char *run_on_terminal(char **argv, const char *input, int *ret_exit) {
+        char name[64], buf[4096], *out = NULL;
+        size_t size = 0;
+        int master, slave, status;
+        pid_t pid;
+
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        assert_true(master >= 0);
+        assert_int_equal(unlockpt(master), 0);
+        assert_int_equal(ptsname_r(master, name, sizeof name), 0);
+        slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        assert_true(slave >= 0);
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int st = -1, r;
+                if (dup2(slave, STDIN_FILENO) < 0 || dup2(slave, STDOUT_FILENO) < 0)
+                        _exit(200);
+                r = enter_run_in_pty(argv, (uid_t) -1, &st);
+                _exit(r < 0 ? 201 : st);
+        }
+        close(slave);
+        if (input)
+                assert_int_equal(write(master, input, strlen(input)), (ssize_t) strlen(input));
+        /* everything until the child is gone and the terminal is closed */
+        for (;;) {
+                struct pollfd p = { .fd = master, .events = POLLIN };
+                ssize_t k;
+
+                if (poll(&p, 1, 10000) <= 0)
+                        break;
+                k = read(master, buf, sizeof buf);
+                if (k <= 0)
+                        break;
+                out = realloc(out, size + k + 1);
+                assert_non_null(out);
+                memcpy(out + size, buf, k);
+                size += k;
+                out[size] = 0;
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        *ret_exit = WEXITSTATUS(status);
+        close(master);
+        return out ?: strdup("");
+}
+
+static void test_status_and_output(void **state) {
+        _cleanup_free_ char *out = NULL;
+        int st;
+
+        /* a terminal of its own (not ours), the output through, the status back */
+        out = run_on_terminal((char *[]) { (char *) "sh", (char *) "-c",
+                                           (char *) "[ -t 0 ] && [ -t 1 ] && echo on-a-terminal; exit 7", NULL },
+                              NULL, &st);
+        print_message("out: %s\n", out);
+        assert_int_equal(st, 7);
+        assert_non_null(strstr(out, "on-a-terminal"));
+        out = mfree(out);
+
+        /* input reaches it */
+        out = run_on_terminal((char *[]) { (char *) "sh", (char *) "-c", (char *) "read l; echo got-$l", NULL },
+                              "word\n", &st);
+        print_message("out: %s\n", out);
+        assert_int_equal(st, 0);
+        assert_non_null(strstr(out, "got-word"));
+        out = mfree(out);
+
+        /* killed by a signal: 128 + its number */
+        out = run_on_terminal((char *[]) { (char *) "sh", (char *) "-c", (char *) "kill -TERM $$", NULL }, NULL,
+                              &st);
+        assert_int_equal(st, 128 + SIGTERM);
+        out = mfree(out);
+
+        /* a command that cannot be run */
+        out = run_on_terminal((char *[]) { (char *) "/nonexistent/command", NULL }, NULL, &st);
+        assert_int_equal(st, 127);
+}
+
+static void test_not_a_terminal(void **state) {
+        int fds[2], saved, st = -1;
+
+        /* stdin a pipe: nothing to hand over */
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        saved = dup(STDIN_FILENO);
+        assert_true(saved >= 0);
+        assert_true(dup2(fds[0], STDIN_FILENO) >= 0);
+        assert_int_equal(enter_run_in_pty((char *[]) { (char *) "true", NULL }, (uid_t) -1, &st), -ENOTTY);
+        assert_true(dup2(saved, STDIN_FILENO) >= 0);
+        close(saved);
+        close(fds[0]);
+        close(fds[1]);
+        assert_int_equal(st, -1);
+}
+
+static void test_host_uid_of_no_machine(void **state) {
+        uid_t u = 4242;
+
+        assert_int_equal(enter_machine_host_uid("no-such-machine-here", 1000, &u), -ESRCH);
+        assert_int_equal(u, 4242);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_status_and_output),
+                cmocka_unit_test(test_not_a_terminal),
+                cmocka_unit_test(test_host_uid_of_no_machine),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
