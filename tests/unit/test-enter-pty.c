@@ -13,8 +13,9 @@
 
 /* Runs enter_run_in_pty(argv) in a child whose stdin and stdout are the slave of a pseudo terminal;
  * input is written to the master first. Returns what came out on the master; *ret_exit the child's exit
- * status, which is the command's status as enter_run_in_pty() reported it. */
-static char *run_on_terminal(char **argv, const char *input, int *ret_exit) {
+ * status, which is the command's status as enter_run_in_pty() reported it. sig: sent to the child (after a
+ * SIGWINCH) once the command said "ready". */
+static char *run_on_terminal(char **argv, const char *input, int sig, int *ret_exit) {
         char name[64], buf[4096], *out = NULL;
         size_t size = 0;
         int master, slave, status;
@@ -27,6 +28,7 @@ static char *run_on_terminal(char **argv, const char *input, int *ret_exit) {
         slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
         assert_true(slave >= 0);
 
+        fflush(stdout);
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
@@ -34,7 +36,8 @@ static char *run_on_terminal(char **argv, const char *input, int *ret_exit) {
                 if (dup2(slave, STDIN_FILENO) < 0 || dup2(slave, STDOUT_FILENO) < 0)
                         _exit(200);
                 r = enter_run_in_pty(argv, (uid_t) -1, &st);
-                _exit(r < 0 ? 201 : st);
+                /* exit(), not _exit(): a coverage build writes its counts at exit */
+                exit(r < 0 ? 201 : st);
         }
         close(slave);
         if (input)
@@ -54,6 +57,11 @@ static char *run_on_terminal(char **argv, const char *input, int *ret_exit) {
                 memcpy(out + size, buf, k);
                 size += k;
                 out[size] = 0;
+                if (sig && strstr(out, "ready")) {
+                        assert_int_equal(kill(pid, SIGWINCH), 0);
+                        assert_int_equal(kill(pid, sig), 0);
+                        sig = 0;
+                }
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFEXITED(status));
@@ -69,7 +77,7 @@ static void test_status_and_output(void **state) {
         /* a terminal of its own (not ours), the output through, the status back */
         out = run_on_terminal((char *[]) { (char *) "sh", (char *) "-c",
                                            (char *) "[ -t 0 ] && [ -t 1 ] && echo on-a-terminal; exit 7", NULL },
-                              NULL, &st);
+                              NULL, 0, &st);
         print_message("out: %s\n", out);
         assert_int_equal(st, 7);
         assert_non_null(strstr(out, "on-a-terminal"));
@@ -77,7 +85,7 @@ static void test_status_and_output(void **state) {
 
         /* input reaches it */
         out = run_on_terminal((char *[]) { (char *) "sh", (char *) "-c", (char *) "read l; echo got-$l", NULL },
-                              "word\n", &st);
+                              "word\n", 0, &st);
         print_message("out: %s\n", out);
         assert_int_equal(st, 0);
         assert_non_null(strstr(out, "got-word"));
@@ -85,13 +93,19 @@ static void test_status_and_output(void **state) {
 
         /* killed by a signal: 128 + its number */
         out = run_on_terminal((char *[]) { (char *) "sh", (char *) "-c", (char *) "kill -TERM $$", NULL }, NULL,
-                              &st);
+                              0, &st);
         assert_int_equal(st, 128 + SIGTERM);
         out = mfree(out);
 
         /* a command that cannot be run */
-        out = run_on_terminal((char *[]) { (char *) "/nonexistent/command", NULL }, NULL, &st);
+        out = run_on_terminal((char *[]) { (char *) "/nonexistent/command", NULL }, NULL, 0, &st);
         assert_int_equal(st, 127);
+        out = mfree(out);
+
+        /* a signal sent to us goes on to the command; a window size change does not end it */
+        out = run_on_terminal((char *[]) { (char *) "sh", (char *) "-c", (char *) "echo ready; exec sleep 20", NULL },
+                              NULL, SIGTERM, &st);
+        assert_int_equal(st, 128 + SIGTERM);
 }
 
 static void test_not_a_terminal(void **state) {
