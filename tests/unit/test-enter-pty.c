@@ -4,12 +4,16 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests.h"
 
 #include "enter.h"
+#include "fileio.h"
 
 /* Runs enter_run_in_pty(argv) in a child whose stdin and stdout are the slave of a pseudo terminal;
  * input is written to the master first. Returns what came out on the master; *ret_exit the child's exit
@@ -131,11 +135,53 @@ static void test_host_uid_of_no_machine(void **state) {
         assert_int_equal(u, 4242);
 }
 
+/* machined's record of a machine, in a /run of the child's own (a private mount namespace, root only): its
+ * leader's uid_map gives the UID. The leader here is the test itself, mapped one to one. */
+static void host_uid_child(void) {
+        char rec[128];
+        uid_t u = 4242;
+
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount("tmpfs", "/run", "tmpfs", 0, "mode=0755,size=1m") < 0 || mkdir("/run/systemd", 0755) < 0 ||
+            mkdir("/run/systemd/machines", 0755) < 0)
+                exit(90);
+        snprintf(rec, sizeof rec, "# machined\nSCOPE=machine-m.scope\nLEADER=%d\nCLASS=container\n", (int) getpid());
+        if (write_file_atomic("/run/systemd/machines/m", rec, strlen(rec), 0644, 0) < 0 ||
+            write_file_atomic("/run/systemd/machines/one", "LEADER=1\n", 9, 0644, 0) < 0 ||
+            write_file_atomic("/run/systemd/machines/none", "SCOPE=x\n", 8, 0644, 0) < 0)
+                exit(91);
+        if (enter_machine_host_uid("m", 1000, &u) != 0 || u != 1000)
+                exit(92);
+        /* not the host's init, and a record without a leader */
+        if (enter_machine_host_uid("one", 1000, &u) != -ESRCH || enter_machine_host_uid("none", 1000, &u) != -ESRCH)
+                exit(93);
+        exit(0);
+}
+
+static void test_host_uid_from_record(void **state) {
+        int status;
+        pid_t pid;
+
+        if (geteuid() != 0) {
+                tests_skip_part("reading machined's record needs a /run of our own: root only");
+                return;
+        }
+        fflush(stdout);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                host_uid_child();
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_status_and_output),
                 cmocka_unit_test(test_not_a_terminal),
                 cmocka_unit_test(test_host_uid_of_no_machine),
+                cmocka_unit_test(test_host_uid_from_record),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
