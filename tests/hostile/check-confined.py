@@ -20,6 +20,8 @@ SCANNED = {
     "lib/build/export.c": None,
     "lib/build/converge.c": None,
     "lib/build/rebuild.c": None,
+    "lib/build/generations.c": None,
+    "lib/build/origin.c": None,
     "lib/pull/oci-layer.c": None,
 }
 
@@ -62,9 +64,12 @@ ALLOWED = {
     # converge.c and rebuild.c: a tree's top (machines_dir/NAME, .NAME.new, .NAME.previous) as a whole,
     # looked at with lstat() (never through a link), renamed, exchanged with renameat2() or removed with
     # tree_remove(); the records in state_dir. Nothing below a tree's top.
-    ("lib/build/converge.c", "origin_tree_id"): {"lstat"},
-    ("lib/build/converge.c", "origin_read"): {"read_full_file"},
-    ("lib/build/converge.c", "origin_write"): {"write_file_atomic"},
+    ("lib/build/origin.c", "origin_tree_id"): {"lstat"},
+    ("lib/build/origin.c", "origin_read"): {"read_full_file"},
+    ("lib/build/origin.c", "origin_write"): {"write_file_atomic"},
+    # generations.c: the kept and the half-built tree as a whole, and their records.
+    ("lib/build/generations.c", "machine_remove_generations"): {"tree_remove", "unlink"},
+    ("lib/build/generations.c", "machine_drop_previous"): {"lstat", "access", "unlink", "tree_remove"},
     ("lib/build/converge.c", "remove_fresh"): {"tree_remove", "rename", "unlink"},
     ("lib/build/converge.c", "converge_locked"): {"lstat"},
     # Copy=SOURCE: the host's file, named by the admin (a regular file only, read with a bound); the

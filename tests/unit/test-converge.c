@@ -496,8 +496,9 @@ static void test_converge_packages(void **state) {
                 assert_true(unlink(strjoin_a(e.tree, "/apt.log")) >= 0);
                 assert_int_equal(converge(&e, BOOKWORM "Packages=curl\n", false, &d), 0);
                 said_only(&d, LOG_WARNING,
-                          "Packages= no longer lists vim; m keeps them installed (remove them inside the machine "
-                          "with apt-get remove if they should go).");
+                          "Packages= no longer lists vim; m keeps them installed, since removing them could take "
+                          "along what was installed inside by hand (RemoveUnlistedPackages=yes removes them at the "
+                          "next start; or remove them inside with apt-get remove).");
                 assert_string_equal(d.items[0].file, "m.mspawn");
                 assert_false(present(e.tree, "apt.log"));
                 assert_int_equal(origin_read(strjoin_a(e.state, "/m.origin"), &o), 0);
@@ -966,7 +967,8 @@ static void test_rollback(void **state) {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(machine_rollback(&e.o, "m", &d), -ENOENT);
                 said_only(&d, LOG_ERR,
-                          "Machine m has no previous tree to return to (machinespawn rebuild keeps one).");
+                          "Machine m has no previous tree to return to: the tree a rebuild or rollback replaced "
+                          "is kept only until the machine has started once.");
         }
         run_child(do_rebuild, &e, NULL);
         hold_running(&e, &fd);
