@@ -77,7 +77,6 @@ int desktop_entry_rewrite(const char *text, size_t size, const char *launcher, c
         size_t out_size = 0;
         _cleanup_fclose_ FILE *f = NULL;
         bool in_kept = false, seen_group = false, is_main = false;
-        int r = 0;
 
         if (memchr(text, 0, size) || !utf8_is_valid_n(text, size))
                 return -EBADMSG;
@@ -170,7 +169,7 @@ int desktop_entry_rewrite(const char *text, size_t size, const char *launcher, c
         *ret = TAKE_PTR(out);
         if (ret_icon)
                 *ret_icon = TAKE_PTR(icon);
-        return r;
+        return 0;
 }
 
 /* ---- wrappers ---- */

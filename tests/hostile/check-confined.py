@@ -20,8 +20,9 @@ SCANNED = {
     "lib/build/export.c": None,
     "lib/build/converge.c": None,
     "lib/build/rebuild.c": None,
-    "lib/build/generations.c": None,
     "lib/build/origin.c": None,
+    "lib/build/origin-hooks.c": None,
+    "lib/build/generations.c": None,
     "lib/pull/oci-layer.c": None,
 }
 
@@ -67,9 +68,6 @@ ALLOWED = {
     ("lib/build/origin.c", "origin_tree_id"): {"lstat"},
     ("lib/build/origin.c", "origin_read"): {"read_full_file"},
     ("lib/build/origin.c", "origin_write"): {"write_file_atomic"},
-    # generations.c: the kept and the half-built tree as a whole, and their records.
-    ("lib/build/generations.c", "machine_remove_generations"): {"tree_remove", "unlink"},
-    ("lib/build/generations.c", "machine_drop_previous"): {"lstat", "access", "unlink", "tree_remove"},
     ("lib/build/converge.c", "remove_fresh"): {"tree_remove", "rename", "unlink"},
     ("lib/build/converge.c", "converge_locked"): {"lstat"},
     # Copy=SOURCE: the host's file, named by the admin (a regular file only, read with a bound); the
@@ -78,6 +76,10 @@ ALLOWED = {
     ("lib/build/rebuild.c", "exists"): {"lstat"},
     ("lib/build/rebuild.c", "exchange"): {"renameat2", "AT_FDCWD"},
     ("lib/build/rebuild.c", "machine_state_recover"): {"tree_remove", "rename", "unlink"},
+    # generations.c: the generations' tops (.NAME.new, .NAME.previous) removed whole with tree_remove(),
+    # and their records in state_dir.
+    ("lib/build/generations.c", "machine_remove_generations"): {"tree_remove", "unlink"},
+    ("lib/build/generations.c", "machine_drop_previous"): {"lstat", "access", "unlink", "tree_remove"},
     ("lib/build/rebuild.c", "machine_swap_in"): {"tree_remove", "unlink", "rename"},
     ("lib/build/rebuild.c", "abandon"): {"tree_remove", "unlink"},
     ("lib/build/rebuild.c", "machine_rebuild_locked"): {"lstat"},
