@@ -24,6 +24,7 @@
 #include "proxy.h"
 #include "strv.h"
 #include "valid.h"
+#include "verbs-enter.h"
 #include "verbs-lifecycle.h"
 
 /* Exit codes, see machinespawn(1): 0 success, 1 failure, 2 usage; "run" and "boot" pass on the command's. */
@@ -425,80 +426,16 @@ static int verb_disable(char **args) {
         return verb_systemctl("disable", args[0]);
 }
 
-/* ---- enter ---- */
-
-static bool machine_is_registered(const char *name) {
-        _cleanup_free_ char *p = strjoin("/run/systemd/machines/", name);
-        return p && access(p, F_OK) >= 0;
-}
-
-/* Started is not yet answering: without root, machined (polkit) is asked, as enter will. */
-static int wait_for_machine_as_user(const char *name, const char *user) {
-        _cleanup_free_ char *target = strjoin(user, "@", name);
-
-        if (!target)
-                return log_oom();
-        for (unsigned i = 0;; i++) {
-                /* its pty would put a line end on our output */
-                int r = spawn_wait((char *[]) { (char *) "sh", (char *) "-c",
-                                                (char *) "exec machinectl shell --quiet \"$1\" /bin/true "
-                                                         ">/dev/null 2>&1 </dev/null",
-                                                (char *) "sh", target, NULL },
-                                   (char *[]) { (char *) "SYSTEMD_LOG_LEVEL=emerg", NULL });
-                if (r == 0)
-                        return 0;
-                if (i >= 240)
-                        return log_error_errno(ETIMEDOUT, "Machine %s started but does not answer.", name);
-                (void) usleep(250 * 1000);
-        }
-}
+/* ---- enter (cli/verbs-enter.c) ---- */
 
 static int verb_enter(char **args) {
-        _cleanup_(machine_config_freep) MachineConfig *c = NULL;
-        _cleanup_(diagnostics_done) Diagnostics d = {};
-        _cleanup_strv_free_ char **argv = NULL;
-        const char *name = args[0], *user;
-        bool privileged, running;
-        BuildOptions o;
-        int r;
+        int status = -1, r;
 
-        /* the [User] of the machine by default, like distrobox's enter */
-        user = arg_user;
-        if (!user && mspawn_load_by_name(name, time(NULL), env_paths(), &c, &d) >= 0 && c && c->user.name)
-                user = c->user.name;
-        if (!user)
-                user = "root";
-
-        build_options_init(&o);
-        privileged = geteuid() == 0;
-        /* machined's record says it runs to anyone; the image lock only to root */
-        running = privileged ? machine_is_running(o.paths.machines_dir, name) > 0 : machine_is_registered(name);
-        if (!running) {
-                /* as the [User] user, polkit lets exactly this unit start (see polkit.h) */
-                r = machine_systemctl("start", name);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot start systemd-nspawn@%s.service.", name);
-                if (privileged) {
-                        r = machine_wait_answering(name, 60 * 1000);
-                        if (r < 0)
-                                return log_error_errno(r, "Machine %s started but does not answer.", name);
-                } else {
-                        r = wait_for_machine_as_user(name, user);
-                        if (r < 0)
-                                return r;
-                }
-        }
-
-        diagnostics_done(&d);
-        r = machine_enter_argv(o.paths.machines_dir, name, user, args + 1, isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
-                               &argv, &d);
-        diagnostics_log(&d);
+        r = verb_enter_machine(args[0], arg_user, args + 1, &status);
         if (r < 0)
-                return log_oom();
-        /* exec: the terminal, signals and the exit status are the entering command's own */
-        fflush(stdout);
-        execvp(argv[0], argv);
-        return log_error_errno(errno, "Cannot run %s: %m", argv[0]);
+                return r;
+        command_status = status;
+        return 0;
 }
 
 /* ---- remove, clean-cache, list-cache ---- */
@@ -754,6 +691,7 @@ static int verb_check(char **args) {
                 { { "mmdebstrap" }, "mmdebstrap", "Recommends", "faster first builds" },
                 { { "/etc/ssl/certs/ca-certificates.crt" }, "ca-certificates", "Recommends",
                   "https:// mirrors and URLs" },
+                { { "pkexec" }, "pkexec", "Recommends", "commands of the [User] user through enter" },
                 { { "/usr/share/keyrings/ubuntu-archive-keyring.gpg" }, "ubuntu-keyring", "Suggests",
                   "Ubuntu machines" },
                 { { "/usr/sbin/apt-cacher-ng" }, "apt-cacher-ng", "Suggests", "a cache for bootstraps" },
@@ -1071,13 +1009,15 @@ static int run(int argc, char *argv[]) {
                 printf("\n  %s\n\nSee machinespawn(1).\n", v->help);
                 return 0;
         }
+        /* not for enter: libcurl's TLS set-up would be a third of its time */
+        if (v->run != verb_enter)
+                curl_global_init(CURL_GLOBAL_DEFAULT);
         return verb_dispatch(v, argv + 2);
 }
 
 int main(int argc, char *argv[]) {
         int r;
 
-        curl_global_init(CURL_GLOBAL_DEFAULT);
         r = run(argc, argv);
         curl_global_cleanup();
         if (usage_failed)

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
+
 #include "enter.h"
 #include "strv.h"
+#include "valid.h"
 
 char *enter_escape_dollar(const char *s) {
         size_t n = strlen(s);
@@ -32,7 +35,7 @@ int enter_command_line(const EnterOptions *o, char ***ret) {
                 r = strv_extend_strv(&argv, (char *[]) { (char *) "systemd-run", machine, (char *) "--quiet",
                                                          (char *) "--wait", (char *) "--collect",
                                                          (char *) "--property=WorkingDirectory=-~",
-                                                         o->tty ? (char *) "--pty" : (char *) "--pipe", uid, NULL });
+                                                         (char *) "--pipe", uid, NULL });
         } else
                 r = strv_extend_strv(&argv, (char *[]) { (char *) "machinectl", (char *) "shell", (char *) "--quiet",
                                                          NULL });
@@ -55,6 +58,11 @@ int enter_command_line(const EnterOptions *o, char ***ret) {
             strv_extend_strv(&argv, (char *[]) { (char *) "/bin/sh", (char *) "-lc",
                                                  (char *) "exec /usr/bin/env -- \"$$@\"", (char *) "sh", NULL }) < 0)
                 return -ENOMEM;
+        if (cmd && o->privileged && o->tty && o->term) {
+                _cleanup_free_ char *term = strjoin("--setenv=TERM=", o->term);
+                if (!term || strv_extend(&argv, term) < 0)
+                        return -ENOMEM;
+        }
         if (cmd && o->privileged && (strv_extend(&argv, "/usr/bin/env") < 0 || strv_extend(&argv, "--") < 0))
                 return -ENOMEM;
         /* Both run the command as a transient unit's ExecStart=, where the service manager expands "$NAME"
@@ -65,5 +73,53 @@ int enter_command_line(const EnterOptions *o, char ***ret) {
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(argv);
+        return 0;
+}
+
+int enter_pkexec_command_line(const char *machine, bool wait, char **command, char ***ret) {
+        _cleanup_strv_free_ char **argv = NULL;
+
+        if (!machine_name_is_valid(machine) || strv_length(command) == 0)
+                return -EINVAL;
+        /* pkexec takes no option after the program; an absolute path, which polkit's rule matches. Its own
+         * password prompt is never wanted: the rule allows or nothing does. */
+        if (strv_extend_strv(&argv, (char *[]) { (char *) "pkexec", (char *) "--disable-internal-agent",
+                                                 (char *) ENTER_HELPER, (char *) machine, NULL }) < 0 ||
+            (wait && strv_extend(&argv, "--wait") < 0) || strv_extend(&argv, "--") < 0 ||
+            strv_extend_strv(&argv, command) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(argv);
+        return 0;
+}
+
+int enter_helper_parse(int argc, char **argv, EnterHelperArgs *ret) {
+        EnterHelperArgs a = {};
+        int i = 1;
+
+        if (argc < 4 || !machine_name_is_valid(argv[i]))
+                return -EINVAL;
+        a.machine = argv[i++];
+        if (streq(argv[i], "--wait")) {
+                a.wait = true;
+                i++;
+        }
+        if (i + 1 >= argc || !streq(argv[i], "--"))
+                return -EINVAL;
+        a.command = argv + i + 1;
+        *ret = a;
+        return 0;
+}
+
+int enter_caller_uid(const char *pkexec_uid, uid_t *ret) {
+        unsigned long v;
+        char *end;
+
+        if (!pkexec_uid || !(pkexec_uid[0] >= '0' && pkexec_uid[0] <= '9') || (pkexec_uid[0] == '0' && pkexec_uid[1]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(pkexec_uid, &end, 10);
+        if (errno != 0 || *end || v == 0 || v >= (unsigned long) UINT_MAX)
+                return -EINVAL;
+        *ret = (uid_t) v;
         return 0;
 }

@@ -252,6 +252,7 @@ int machine_enter_argv(const char *machines_dir, const char *name, const char *u
                 .env = env,
                 .privileged = privileged,
                 .tty = tty,
+                .term = tty ? getenv("TERM") : NULL,
         };
         return enter_command_line(&o, ret);
 }

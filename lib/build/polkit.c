@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "enter.h"
 #include "fileio.h"
 #include "polkit.h"
 #include "strv.h"
@@ -14,12 +15,19 @@ int polkit_rule_text(const char *machine, const char *user, char **ret) {
                 return -EINVAL;
         if (asprintf(ret,
                      RULE_HEADER " for machine %s; rewritten at each start from [User] Name=.\n"
-                     "// %s may open a shell as %s or a login prompt in machine %s, and start it. Nothing else.\n"
+                     "// %s may open a shell as %s or a login prompt in machine %s, run a command in it\n"
+                     "// as %s (machinespawn-enter through pkexec, which checks the user again), and start it.\n"
+                     "// Nothing else.\n"
                      "polkit.addRule(function(action, subject) {\n"
                      "        if (subject.user !== \"%s\")\n"
                      "                return polkit.Result.NOT_HANDLED;\n"
                      "        if (action.id === \"org.freedesktop.machine1.shell\" &&\n"
                      "            action.lookup(\"machine\") === \"%s\" && action.lookup(\"user\") === \"%s\")\n"
+                     "                return polkit.Result.YES;\n"
+                     "        var cl = action.lookup(\"command_line\");\n"
+                     "        if (action.id === \"org.machinespawn.enter\" && action.lookup(\"user\") === \"root\" &&\n"
+                     "            action.lookup(\"program\") === \"" ENTER_HELPER "\" &&\n"
+                     "            typeof cl === \"string\" && cl.indexOf(\"" ENTER_HELPER " %s \") === 0)\n"
                      "                return polkit.Result.YES;\n"
                      "        if (action.id === \"org.freedesktop.machine1.login\" &&\n"
                      "            action.lookup(\"machine\") === \"%s\")\n"
@@ -30,7 +38,7 @@ int polkit_rule_text(const char *machine, const char *user, char **ret) {
                      "                return polkit.Result.YES;\n"
                      "        return polkit.Result.NOT_HANDLED;\n"
                      "});\n",
-                     machine, user, user, machine, user, machine, user, machine, machine) < 0)
+                     machine, user, user, machine, user, user, machine, user, machine, machine, machine) < 0)
                 return -ENOMEM;
         return 0;
 }

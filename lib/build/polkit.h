@@ -4,7 +4,10 @@
 /* The [User] user enters their own machine without sudo: a polkit rule per machine that lets exactly that
  * user (the subject) open a shell as themselves (org.freedesktop.machine1.shell with the machine and user
  * in its details, what "machinectl shell USER@NAME" and "machinespawn enter NAME" ask for) or a login
- * prompt (org.freedesktop.machine1.login) in exactly that machine, and start it
+ * prompt (org.freedesktop.machine1.login) in exactly that machine, run a command in it as themselves
+ * (org.machinespawn.enter, pkexec(1) of ENTER_HELPER as root with the machine's name first: the details
+ * "program" and "command_line" that pkexec sets, which the user cannot forge; the helper checks the user
+ * against the .mspawn again, see enter.h), and start it
  * (org.freedesktop.systemd1.manage-units for verb start of systemd-nspawn@NAME.service only, so that enter
  * and exported apps start it when it is not running). Nothing else: not a shell as root or as anybody else
  * in it, not stopping it, not other machines, and nobody else gains anything.

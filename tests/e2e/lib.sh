@@ -18,7 +18,7 @@ E2E_SOURCE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # e2e_host_packages RELEASE: what a test host needs: systemd as PID 1, nested nspawn, the libraries our
 # binaries link (their package names changed with the 64-bit time_t transition and iniparser 4.2), bootstrap
 # tools, an X server and a sound server with their clients for [User] Display=/Audio= (machines copied
-# from such a tree have the clients too), nft to read port forwarding rules, polkit for unprivileged entering,
+# from such a tree have the clients too), nft to read port forwarding rules, polkit and pkexec for unprivileged entering,
 # and a registry server for Image=docker://.
 e2e_host_packages() {
         local libs
@@ -28,7 +28,7 @@ e2e_host_packages() {
         esac
         echo "systemd systemd-sysv dbus systemd-container iproute2 ca-certificates debootstrap \
 distro-info-data debian-archive-keyring $libs libsystemd0 zstd xz-utils \
-xvfb xauth x11-utils pulseaudio pulseaudio-utils sudo nftables polkitd docker-registry curl libjson-c5"
+xvfb xauth x11-utils pulseaudio pulseaudio-utils sudo nftables polkitd pkexec docker-registry curl libjson-c5"
 }
 E2E_PACKAGES=$(e2e_host_packages "$E2E_RELEASE")
 

@@ -92,6 +92,76 @@ check_not_output "alice cannot get a root shell in it" "status 0" \
 check "... nothing ran as root" in_desk test ! -e /tmp/root-by-alice
 check_not_output "alice cannot stop it" "status 0" \
         sh -c "runuser -u alice -- systemctl stop systemd-nspawn@desk </dev/null; echo status \$?"
+# a command as alice: pkexec runs machinespawn-enter, which runs it as the root's enter does
+helper=/usr/libexec/machinespawn/machinespawn-enter
+status_of() {
+        "$@" </dev/null >/dev/null 2>&1
+        echo "status $?"
+}
+check_equal "alice's enter -- false exits 1" "status 1" status_of runuser -u alice -- $ms enter desk -- false
+check_equal "alice's enter -- sh -c 'exit 7' exits 7" "status 7" \
+        status_of runuser -u alice -- $ms enter desk -- sh -c 'exit 7'
+check_equal "... a pipe stays a pipe (no terminal's line ends), stderr apart" "alice" \
+        sh -c "runuser -u alice -- $ms enter desk -- sh -c 'id -un; echo err >&2' 2>/dev/null"
+check_equal "... alice's HOME in the machine" "/home/alice" \
+        runuser -u alice -- $ms enter desk -- sh -c 'echo $HOME'
+check_equal "... '\$' as it is" "\$HOME \${X} \$(id)" runuser -u alice -- $ms enter desk -- echo '$HOME' '${X}' '$(id)'
+# in a terminal (script(1) gives one): systemd-run --pty, the status still the command's
+in_terminal() {
+        script -qec "$*" /dev/null </dev/null
+        echo "status $?"
+}
+check_output "... in a terminal: a terminal inside, the status the command's" "status 5" \
+        in_terminal "runuser -u alice -- $ms enter desk -- sh -c 'test -t 0 && test -t 1 && exit 5'"
+check_output "... (root in a terminal)" "status 5" in_terminal "$ms enter desk -- sh -c 'test -t 0 && test -t 1 && exit 5'"
+ctrl_c_in_terminal() {
+        (sleep 4; printf '\003'; sleep 4) | script -qec "$*" /dev/null
+        echo "status $?"
+}
+check_output "... ^C typed in her terminal reaches the command" "status 9" \
+        ctrl_c_in_terminal "runuser -u alice -- $ms enter desk -- sh -c 'trap \"exit 9\" INT; sleep 30 & wait'"
+check_equal "alice's enter -- true through pkexec" "status 0" status_of runuser -u alice -- $ms enter desk -- true
+# a TERM sent to alice's enter reaches the command's systemd-run (its real UID is alice's)
+rm -f /tmp/enter.pid
+runuser -u alice -- sh -c 'echo $$ >/tmp/enter.pid; exec "$0" enter desk -- sleep 60' $ms </dev/null >/dev/null 2>&1 &
+runuser_pid=$!
+sleep_in_desk() {
+        local p
+        for p in /proc/[0-9]*; do
+                [ "$(tr '\0' ' ' <$p/cmdline 2>/dev/null)" = "sleep 60 " ] && return 0
+        done
+        return 1
+}
+wait_for 20 sleep_in_desk
+enter_pid=$(cat /tmp/enter.pid)
+runuser -u alice -- bash -c "kill -TERM $enter_pid"
+ended=no
+for _ in $(seq 50); do
+        kill -0 $enter_pid 2>/dev/null || { ended=yes; break; }
+        sleep 0.1
+done
+check_equal "... a TERM alice sends to her enter ends it" "yes" echo $ended
+kill -KILL $runuser_pid 2>/dev/null
+wait $runuser_pid 2>/dev/null
+check_equal "bob cannot run the helper through pkexec (polkit says no)" "status 127" \
+        status_of runuser -u bob -- pkexec $helper desk -- touch /tmp/bob-pkexec
+check_equal "alice cannot run it for another machine (the rule names desk)" "status 127" \
+        status_of runuser -u alice -- pkexec $helper desk2 -- true
+check_equal "... nor with the name glued to more" "status 127" status_of runuser -u alice -- pkexec $helper desk2x -- true
+check_equal "alice cannot run the helper without pkexec" "status 1" status_of runuser -u alice -- $helper desk -- true
+# polkit told to let bob through: the helper still refuses anyone but the [User] user
+cat >/etc/polkit-1/rules.d/10-e2e-bob.rules <<'RULE'
+polkit.addRule(function(action, subject) {
+        if (action.id === "org.machinespawn.enter" && subject.user === "bob")
+                return polkit.Result.YES;
+});
+RULE
+sleep 1
+check_output "bob allowed by polkit: the helper refuses him" "Only alice" \
+        runuser -u bob -- pkexec $helper desk -- touch /tmp/bob-pkexec
+rm -f /etc/polkit-1/rules.d/10-e2e-bob.rules
+check "... his command did not run" in_desk test ! -e /tmp/bob-pkexec
+check_equal "root: enter -- sh -c 'exit 7' exits 7" "status 7" status_of $ms enter desk -- sh -c 'exit 7'
 check_output "enter passes '\$' through as it is (root)" "\$HOME \${X} \$(id)" $ms enter desk -- echo '$HOME' '${X}' '$(id)'
 check_output "enter -- false exits 1 (root)" "status 1" sh -c "$ms enter desk -- false; echo status \$?"
 
@@ -109,6 +179,34 @@ echo "     (bench: machinespawn enter desk -- true: median $(median $ms enter de
 echo "     (bench: systemd-run -M desk --wait --pipe true: median $(median systemd-run -M desk --wait -q --pipe true) ms of 20)"
 echo "     (bench: machinectl shell alice@desk /bin/true: median $(median machinectl shell -q alice@desk /bin/true) ms of 20)"
 echo "     (bench: machinespawn enter desk -- true as alice: median $(median runuser -u alice -- $ms enter desk -- true) ms of 20)"
+# distrobox beside it, bench/enter.sh only (podman and an image tree there): rootful podman, which distrobox
+# reaches through sudo (--root), vfs storage; no keyring (systemd-nspawn's seccomp filter refuses keyctl) and no
+# pids limit (this host's cgroups may have no controllers); the first enter starts the container and runs its
+# init. The systemd cgroup manager, or cgroupfs where that does not start it.
+if command -v distrobox >/dev/null && [ -d /e2e/box-tree ]; then
+        mkdir -p /etc/containers
+        printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' \
+                >/etc/containers/storage.conf
+        echo 'alice ALL=(root) NOPASSWD: /usr/bin/podman' >/etc/sudoers.d/e2e-podman
+        grep -q e2e-host /etc/hosts || echo "127.0.1.1 e2e-host" >>/etc/hosts
+        mount --make-rshared /
+        dbx() { runuser -u alice -- "$@"; }
+        check "distrobox: the image from a tree" sh -c 'tar -C /e2e/box-tree -c . | podman import -q - localhost/box:latest'
+        for manager in systemd cgroupfs; do
+                printf '[containers]\nkeyring = false\npids_limit = 0\n[engine]\ncgroup_manager = "%s"\nevents_logger = "file"\n' \
+                        $manager >/etc/containers/containers.conf
+                dbx distrobox create --root --yes --name box --image localhost/box:latest >/dev/null 2>&1
+                timeout 300 runuser -u alice -- distrobox enter --root box -- true </dev/null >/tmp/dbx-first.log 2>&1 && break
+                dbx distrobox rm --root --force box </dev/null >/dev/null 2>&1
+        done
+        echo "     (distrobox: cgroup manager $manager)"
+        check_output "distrobox enter (starts it, runs its init)" "alice" dbx distrobox enter --root box -- id -un
+        echo "     (bench: distrobox enter box -- true: median $(median dbx distrobox enter --root box -- true) ms of 20)"
+        check_equal "distrobox enter -- true succeeds (what was measured)" "status 0" \
+                status_of dbx distrobox enter --root box -- true
+        echo "     (bench: machinespawn enter desk -- true: median $(median $ms enter desk -- true) ms of 20, again)"
+        echo "     (bench: machinespawn enter desk -- true as alice: median $(median runuser -u alice -- $ms enter desk -- true) ms of 20, again)"
+fi
 
 # ---- alice starts her stopped machine by entering
 systemctl stop systemd-nspawn@desk

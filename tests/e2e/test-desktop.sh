@@ -9,6 +9,19 @@
 . "$(dirname "$0")/lib.sh"
 e2e_require
 
+# bench/enter.sh: a test host with podman and distrobox too, and a tree for distrobox's image (a minbase tree
+# with what distrobox-init would otherwise install at the first enter), measured beside enter in the same boot.
+boot_args=()
+if [ -n "${MACHINESPAWN_E2E_DISTROBOX:-}" ]; then
+        e2e_host_tree() {
+                e2e_tree bench-host "$E2E_RELEASE" \
+                        "$E2E_PACKAGES podman distrobox crun conmon golang-github-containers-common"
+        }
+        box=$(e2e_root_tree bookworm bash bc curl diffutils findutils less lsof passwd pinentry-curses procps sudo \
+                time wget util-linux libnss-myhostname ncurses-base) || exit $?
+        boot_args=(--bind-ro="$box:/e2e/box-tree")
+fi
+
 e2e_workdir
 e2e_prepare_host "$work"
 mkdir -p "$work/root/etc/machinespawn"
@@ -44,4 +57,4 @@ X-KDE-SubstituteUID=true
 ENTRY
 printf 'PNG' >"$tree/usr/share/icons/hicolor/48x48/apps/org.example.Hello.png"
 
-e2e_boot "$work" "$(dirname "$0")/scenario-desktop.sh"
+e2e_boot "$work" "$(dirname "$0")/scenario-desktop.sh" "${boot_args[@]}"

@@ -24,6 +24,7 @@ PROGRAMS = {
     "machinespawn-generator": ({"basic", "config"}, DOWNLOAD_LIBS),
     "machinespawn-prepare": (set(LAYERS), DOWNLOAD_LIBS),
     "machinespawn-remove": (set(LAYERS), DOWNLOAD_LIBS),
+    "machinespawn-enter": (set(LAYERS), DOWNLOAD_LIBS),
     "machinespawn-started": (set(LAYERS), DOWNLOAD_LIBS),
 }
 

@@ -3,6 +3,7 @@
 
 #include "tests.h"
 
+#include "enter.h"
 #include "fileio.h"
 #include "polkit.h"
 #include "strv.h"
@@ -21,11 +22,16 @@ static void test_rule_text(void **state) {
         /* starting this machine's unit, nothing else of systemd */
         assert_non_null(strstr(t, "action.lookup(\"unit\") === \"systemd-nspawn@desk.service\" &&\n"
                                   "            action.lookup(\"verb\") === \"start\")"));
-        /* three grants and no more */
+        /* a command through pkexec: our helper, as root, with this machine's name as its first argument (the
+         * space after it: not "desk2") */
+        assert_non_null(strstr(t, "action.id === \"org.machinespawn.enter\" && action.lookup(\"user\") === \"root\" &&\n"
+                                  "            action.lookup(\"program\") === \"" ENTER_HELPER "\" &&\n"
+                                  "            typeof cl === \"string\" && cl.indexOf(\"" ENTER_HELPER " desk \") === 0)"));
+        /* four grants and no more */
         size_t yes = 0;
         for (const char *p = t; (p = strstr(p, "polkit.Result.YES")); p++)
                 yes++;
-        assert_int_equal(yes, 3);
+        assert_int_equal(yes, 4);
         assert_null(strstr(t, "isInGroup"));
         assert_null(strstr(t, "manage-machines"));
 }
