@@ -967,7 +967,8 @@ static void test_rollback(void **state) {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(machine_rollback(&e.o, "m", &d), -ENOENT);
                 said_only(&d, LOG_ERR,
-                          "Machine m has no previous tree to return to: the tree a rebuild or rollback replaced is kept only until the machine has started once.");
+                          "Machine m has no previous tree to return to: the tree a rebuild or rollback replaced "
+                          "is kept only until the machine has started once.");
         }
         run_child(do_rebuild, &e, NULL);
         hold_running(&e, &fd);

@@ -356,8 +356,9 @@ static GlobalConfig *global(const char *root) {
         _cleanup_free_ char *text = NULL, *p = NULL;
         GlobalConfig *g = NULL;
 
-        /* dbus is a base package here (the vendor file's [Bootstrap] Packages=) */
-        assert_true(asprintf(&text, "[Cache]\nDirectory=%s/cache\n[Bootstrap]\nProxy=none\n"
+        /* dbus is a base package here (the vendor file's [Bootstrap] Packages=); the proxy is never
+         * contacted, only handed to the stand-in systemd-nspawn */
+        assert_true(asprintf(&text, "[Cache]\nDirectory=%s/cache\n[Bootstrap]\nProxy=http://127.0.0.1:9/\n"
                                     "[debian]\nKeyring=%s/keyring.gpg\n", root, root) > 0);
         tests_write(root, "etc.conf", text);
         p = strjoin(root, "/etc.conf");
@@ -453,6 +454,8 @@ static void test_remove_unlisted(void **state) {
         assert_int_equal(start(&e, "RemoveUnlistedPackages=yes\n", &d), 0);
         _cleanup_free_ char *nspawn = slurp(e.root, "nspawn-log");
         assert_non_null(strstr(nspawn, "set -- hello less old gone;"));
+        /* through the package proxy, as installs go */
+        assert_non_null(strstr(nspawn, "--setenv=http_proxy=http://127.0.0.1:9/ "));
         apt = mfree(apt);
         apt = slurp(e.root, "apt-log");
         assert_string_equal(apt, "-s remove hello\nremove -q -y hello\n");
