@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* machinespawn: the same machines as the generator path, by hand. Every verb is a thin front over lib/. */
+#include <dlfcn.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -668,8 +669,17 @@ static int verb_cat(char **args) {
 }
 
 static bool check_present(const char *what) {
-        /* an absolute path is a file that must be readable, anything else a program in $PATH */
-        return what[0] == '/' ? access(what, R_OK) >= 0 : find_executable(what);
+        /* an absolute path is a file that must be readable, a "libNAME.so.N" a library dlopen() finds (as
+         * the code that loads it at run time does), anything else a program in $PATH */
+        if (what[0] == '/')
+                return access(what, R_OK) >= 0;
+        if (startswith(what, "lib") && strstr(what, ".so.")) {
+                void *h = dlopen(what, RTLD_LAZY | RTLD_LOCAL);
+                if (h)
+                        dlclose(h);
+                return h;
+        }
+        return find_executable(what);
 }
 
 static int verb_check(char **args) {
@@ -692,6 +702,7 @@ static int verb_check(char **args) {
                 { { "/etc/ssl/certs/ca-certificates.crt" }, "ca-certificates", "Recommends",
                   "https:// mirrors and URLs" },
                 { { "pkexec" }, "pkexec", "Recommends", "commands of the [User] user through enter" },
+                { { "libisal.so.2" }, "libisal2", "Recommends", "faster gzip layers from registries" },
                 { { "/usr/share/keyrings/ubuntu-archive-keyring.gpg" }, "ubuntu-keyring", "Suggests",
                   "Ubuntu machines" },
                 { { "/usr/sbin/apt-cacher-ng" }, "apt-cacher-ng", "Suggests", "a cache for bootstraps" },

@@ -76,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (generator_plan_machine(c, &paths, &plan) < 0)
                 abort();
         read_back(plan.items[0].content, "Unit", 4, &c->unit); /* after SourcePath, Documentation, Requires, After */
-        /* after ExecStartPre, and GPU=yes's four DeviceAllow= lines */
-        read_back(plan.items[0].content, "Service", 1 + (c->user.gpu > 0 ? 4 : 0), &c->service);
+        /* after ExecStartPre, ExecStartPost, and GPU=yes's four DeviceAllow= lines */
+        read_back(plan.items[0].content, "Service", 2 + (c->user.gpu > 0 ? 4 : 0), &c->service);
 
         if (write_to_string(nspawn_writer, c, &nspawn) < 0)
                 abort();
