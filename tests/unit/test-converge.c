@@ -146,31 +146,6 @@ static MachineConfig *config(const char *text) {
         return c;
 }
 
-/* The file's content under root, or NULL if it is missing. */
-static char *slurp(const char *root, const char *rel) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        char *text = NULL;
-
-        if (read_full_file(p, &text, NULL) < 0)
-                return NULL;
-        return text;
-}
-
-static bool present(const char *root, const char *rel) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        struct stat st;
-        return lstat(p, &st) >= 0;
-}
-
-/* The only finding in d is message, at level. */
-static void said_only(const Diagnostics *d, int level, const char *message) {
-        for (size_t i = 0; i < d->n; i++)
-                print_message("said: %s\n", d->items[i].message);
-        assert_int_equal(d->n, 1);
-        assert_int_equal(d->items[0].level, level);
-        assert_string_equal(d->items[0].message, message);
-}
-
 static void build_machine(Env *e, const char *text) {
         _cleanup_(machine_config_freep) MachineConfig *c = config(text);
         _cleanup_(build_result_done) BuildResult res = {};
@@ -247,10 +222,10 @@ static void test_run_command(void **state) {
         tests_write(e.tree, "etc/hostname", "m\n");
         /* the command's exit status, the command run in the tree */
         assert_int_equal(tree_run_command(e.tree, "m", NULL, "echo in >here; exit 3"), 3);
-        log = slurp(e.tree, "here");
+        log = tests_read(e.tree, "here");
         assert_string_equal(log, "in\n");
         log = mfree(log);
-        log = slurp(e.root, "nspawn.log");
+        log = tests_read(e.root, "nspawn.log");
         assert_non_null(log);
         /* unregistered, in our unit, the tree and the name given, no proxy */
         assert_non_null(strstr(log, "--quiet --register=no --keep-unit --pipe -D "));
@@ -259,7 +234,7 @@ static void test_run_command(void **state) {
         log = mfree(log);
 
         assert_int_equal(tree_run_command(e.tree, "m", "http://127.0.0.1:9", "echo $http_proxy >proxy"), 0);
-        log = slurp(e.tree, "proxy");
+        log = tests_read(e.tree, "proxy");
         assert_string_equal(log, "http://127.0.0.1:9\n");
         log = mfree(log);
 
@@ -312,8 +287,8 @@ static void test_copy_in_refusals(void **state) {
                 assert_true(asprintf(&want, cases[i].message, spec, e.root) > 0);
 #pragma GCC diagnostic pop
                 assert_true(tree_copy_in(e.tree, spec, &d) < 0);
-                said_only(&d, LOG_ERR, want);
-                assert_false(present(e.tree, "etc/x"));
+                tests_said_only(&d, LOG_ERR, want);
+                assert_false(tests_exists(e.tree, "etc/x"));
         }
 
         /* a tree that is not there */
@@ -339,20 +314,20 @@ static void test_copy_in_refusals(void **state) {
                 spec = strjoin(src, ":/etc/motd");
                 assert_int_equal(tree_copy_in(e.tree, spec, &d), 0);
                 assert_int_equal(d.n, 0);
-                text = slurp(e.root, "host/secret");
+                text = tests_read(e.root, "host/secret");
                 assert_string_equal(text, "host secret\n");
                 text = mfree(text);
                 assert_int_equal(lstat(link, &st), 0);
                 assert_true(S_ISREG(st.st_mode));
                 assert_int_equal(st.st_mode & 07777, 0600);
-                text = slurp(e.tree, "etc/motd");
+                text = tests_read(e.tree, "etc/motd");
                 assert_string_equal(text, "motd\n");
                 text = mfree(text);
                 /* parents made as needed */
                 spec = mfree(spec);
                 spec = strjoin(src, ":/usr/local/share/motd");
                 assert_int_equal(tree_copy_in(e.tree, spec, &d), 0);
-                text = slurp(e.tree, "usr/local/share/motd");
+                text = tests_read(e.tree, "usr/local/share/motd");
                 assert_string_equal(text, "motd\n");
         }
         env_done(&e);
@@ -380,7 +355,7 @@ static void test_run_hooks(void **state) {
                 assert_int_equal(machine_run_hooks(c, e.tree, NULL, &o, opath, &d), 0);
                 assert_int_equal(d.n, 0);
                 /* the file was there when the command ran */
-                text = slurp(e.tree, "hooks.log");
+                text = tests_read(e.tree, "hooks.log");
                 assert_string_equal(text, "from the host\n");
                 text = mfree(text);
                 assert_int_equal(origin_read(opath, &back), 0);
@@ -393,7 +368,7 @@ static void test_run_hooks(void **state) {
 
                 /* done: nothing runs again */
                 assert_int_equal(machine_run_hooks(c, e.tree, NULL, &o, opath, &d), 0);
-                text = slurp(e.tree, "hooks.log");
+                text = tests_read(e.tree, "hooks.log");
                 assert_string_equal(text, "from the host\n");
                 text = mfree(text);
         }
@@ -417,7 +392,7 @@ static void test_run_hooks(void **state) {
                 _cleanup_(machine_config_freep) MachineConfig *c = config(conf);
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(machine_run_hooks(c, e.tree, NULL, &o, opath, &d), 0);
-                text = slurp(e.tree, "hooks.log");
+                text = tests_read(e.tree, "hooks.log");
                 assert_string_equal(text, "from the host\nfrom the host\n");
                 text = mfree(text);
                 assert_int_equal(origin_read(opath, &back), 0);
@@ -435,8 +410,9 @@ static void test_run_hooks(void **state) {
                                      "Run=echo never >>hooks.log\n") > 0);
                 c = config(failing);
                 assert_int_equal(machine_run_hooks(c, e.tree, NULL, &o, opath, &d), -EIO);
-                said_only(&d, LOG_ERR, "Run=exit 7 failed in m with exit status 7 (its output is above).");
-                text = slurp(e.tree, "hooks.log");
+                tests_said_only(&d, LOG_ERR,
+                                "Run=exit 7 failed in m with exit status 7 (its output is above).");
+                text = tests_read(e.tree, "hooks.log");
                 assert_string_equal(text, "from the host\nfrom the host\nok\n");
                 text = mfree(text);
                 assert_int_equal(origin_read(opath, &back), 0);
@@ -451,7 +427,8 @@ static void test_run_hooks(void **state) {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 setenv("PATH", "/nonexistent", 1);
                 assert_int_equal(machine_run_hooks(c, e.tree, NULL, &o, opath, &d), -ENOENT);
-                said_only(&d, LOG_ERR, "Run=true: cannot run systemd-nspawn: No such file or directory");
+                tests_said_only(&d, LOG_ERR,
+                                "Run=true: cannot run systemd-nspawn: No such file or directory");
         }
         env_done(&e);
 }
@@ -470,23 +447,23 @@ static void test_converge_packages(void **state) {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(converge(&e, BOOKWORM "Packages=vim\n", false, &d), 0);
                 assert_int_equal(d.n, 0);
-                assert_false(present(e.root, "nspawn.log"));
+                assert_false(tests_exists(e.root, "nspawn.log"));
         }
         {
                 /* added: installed through the machine's apt, then recorded */
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(converge(&e, BOOKWORM "Packages=vim curl\n", false, &d), 0);
                 assert_int_equal(d.n, 0);
-                text = slurp(e.tree, "apt.log");
+                text = tests_read(e.tree, "apt.log");
                 assert_string_equal(text, "apt-get update -q http_proxy=\n"
                                           "apt-get install -q -y --no-install-recommends curl http_proxy=\n");
                 text = mfree(text);
-                text = slurp(e.state, "m.origin");
+                text = tests_read(e.state, "m.origin");
                 assert_non_null(strstr(text, "\npackages=vim curl\n"));
                 text = mfree(text);
                 /* and not again */
                 assert_int_equal(converge(&e, BOOKWORM "Packages=vim curl\n", false, &d), 0);
-                text = slurp(e.tree, "apt.log");
+                text = tests_read(e.tree, "apt.log");
                 assert_null(strstr(strstr(text, "curl") + 1, "curl"));
                 text = mfree(text);
         }
@@ -495,12 +472,12 @@ static void test_converge_packages(void **state) {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_true(unlink(strjoin_a(e.tree, "/apt.log")) >= 0);
                 assert_int_equal(converge(&e, BOOKWORM "Packages=curl\n", false, &d), 0);
-                said_only(&d, LOG_WARNING,
+                tests_said_only(&d, LOG_WARNING,
                           "Packages= no longer lists vim; m keeps them installed, since removing them could take "
                           "along what was installed inside by hand (RemoveUnlistedPackages=yes removes them at the "
                           "next start; or remove them inside with apt-get remove).");
                 assert_string_equal(d.items[0].file, "m.mspawn");
-                assert_false(present(e.tree, "apt.log"));
+                assert_false(tests_exists(e.tree, "apt.log"));
                 assert_int_equal(origin_read(strjoin_a(e.state, "/m.origin"), &o), 0);
                 assert_int_equal(strv_length(o.packages), 1);
                 assert_string_equal(o.packages[0], "curl");
@@ -509,17 +486,17 @@ static void test_converge_packages(void **state) {
         {
                 /* apt fails: said so, the record unchanged so that the next start tries again */
                 _cleanup_(diagnostics_done) Diagnostics d = {};
-                before = slurp(e.state, "m.origin");
+                before = tests_read(e.state, "m.origin");
                 setenv("FAKE_APT_FAIL", "100", 1);
                 assert_int_equal(converge(&e, BOOKWORM "Packages=curl htop\n", false, &d), -EIO);
                 unsetenv("FAKE_APT_FAIL");
-                said_only(&d, LOG_ERR,
+                tests_said_only(&d, LOG_ERR,
                           "Installing htop (added to Packages=) in m failed with exit status 100 (apt's output is "
                           "above); the machine is left as it was.");
-                text = slurp(e.state, "m.origin");
+                text = tests_read(e.state, "m.origin");
                 assert_string_equal(text, before);
                 text = mfree(text);
-                assert_true(present(e.tree, "marker"));
+                assert_true(tests_exists(e.tree, "marker"));
         }
         {
                 /* through the configured proxy */
@@ -528,7 +505,7 @@ static void test_converge_packages(void **state) {
                 e.g = global(e.root, "http://127.0.0.1:9");
                 assert_true(unlink(strjoin_a(e.tree, "/apt.log")) >= 0);
                 assert_int_equal(converge(&e, BOOKWORM "Packages=curl htop\n", false, &d), 0);
-                text = slurp(e.tree, "apt.log");
+                text = tests_read(e.tree, "apt.log");
                 assert_string_equal(text,
                                     "apt-get update -q http_proxy=http://127.0.0.1:9\n"
                                     "apt-get install -q -y --no-install-recommends htop http_proxy=http://127.0.0.1:9\n");
@@ -563,7 +540,7 @@ static void test_converge_blocking(void **state) {
         build_machine(&e, BOOKWORM);
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
-                _cleanup_free_ char *before = slurp(e.state, "m.origin"), *after = NULL, *marker = NULL,
+                _cleanup_free_ char *before = tests_read(e.state, "m.origin"), *after = NULL, *marker = NULL,
                                     *suite = NULL;
 
                 print_message("%s", cases[i].mspawn);
@@ -572,14 +549,14 @@ static void test_converge_blocking(void **state) {
                 assert_int_equal(d.items[0].level, LOG_ERR);
                 assert_string_equal(d.items[0].message, cases[i].message);
                 assert_string_equal(d.items[0].file, "m.mspawn");
-                after = slurp(e.state, "m.origin");
+                after = tests_read(e.state, "m.origin");
                 assert_string_equal(before, after);
-                marker = slurp(e.tree, "marker");
+                marker = tests_read(e.tree, "marker");
                 assert_string_equal(marker, "first\n");
-                suite = slurp(e.tree, "etc/suite");
+                suite = tests_read(e.tree, "etc/suite");
                 assert_string_equal(suite, "bookworm\n");
-                assert_false(present(e.root, "nspawn.log"));
-                assert_false(present(e.machines, ".m.new"));
+                assert_false(tests_exists(e.root, "nspawn.log"));
+                assert_false(tests_exists(e.machines, ".m.new"));
         }
         env_done(&e);
 }
@@ -611,31 +588,31 @@ static void test_converge_rebuild_on_change(void **state) {
                 assert_int_equal(d.n, 0);
         }
         assert_true(strv_contains(lines, "Rebuilding m: Release= changed from bookworm to trixie"));
-        text = slurp(e.tree, "etc/suite");
+        text = tests_read(e.tree, "etc/suite");
         assert_string_equal(text, "trixie\n");
         text = mfree(text);
-        text = slurp(e.tree, "home/alice/notes");
+        text = tests_read(e.tree, "home/alice/notes");
         assert_string_equal(text, "kept\n");
         text = mfree(text);
         /* replaced by the old tree's /home, not merged with the new one's */
-        text = slurp(e.tree, "home/skel");
+        text = tests_read(e.tree, "home/skel");
         assert_string_equal(text, "bookworm\n");
         text = mfree(text);
-        assert_false(present(e.tree, "marker"));
+        assert_false(tests_exists(e.tree, "marker"));
         /* the hook ran once, in the new tree */
-        text = slurp(e.tree, "hooks.log");
+        text = tests_read(e.tree, "hooks.log");
         assert_string_equal(text, "hook\n");
         text = mfree(text);
-        text = slurp(e.machines, ".m.previous/marker");
+        text = tests_read(e.machines, ".m.previous/marker");
         assert_string_equal(text, "first\n");
         text = mfree(text);
         assert_int_equal(origin_read(strjoin_a(e.state, "/m.origin"), &o), 0);
         assert_string_equal(o.release, "trixie");
         assert_int_equal(origin_tree_id(e.tree, &id), 0);
         assert_string_equal(o.tree, id);
-        assert_false(present(e.machines, ".m.new"));
-        assert_false(present(e.state, "m.origin.new"));
-        assert_true(present(e.state, "m.origin.previous"));
+        assert_false(tests_exists(e.machines, ".m.new"));
+        assert_false(tests_exists(e.state, "m.origin.new"));
+        assert_true(tests_exists(e.state, "m.origin.previous"));
         env_done(&e);
 }
 
@@ -654,8 +631,8 @@ static void test_converge_adopt(void **state) {
                 assert_int_equal(converge(&e, BOOKWORM "Packages=vim\nRun=echo hook >>hooks.log\n", false, &d), 0);
                 assert_int_equal(d.n, 0);
         }
-        assert_false(present(e.tree, "hooks.log"));
-        assert_false(present(e.tree, "apt.log"));
+        assert_false(tests_exists(e.tree, "hooks.log"));
+        assert_false(tests_exists(e.tree, "apt.log"));
         assert_int_equal(origin_read(strjoin_a(e.state, "/m.origin"), &o), 0);
         assert_false(o.legacy);
         assert_string_equal(o.release, "bookworm");
@@ -683,8 +660,8 @@ static void test_converge_adopt(void **state) {
                 _cleanup_free_ char *want = NULL;
                 assert_int_equal(converge(&e, BOOKWORM "Run=echo hook >>hooks.log\n", false, &d), -EBADMSG);
                 assert_true(asprintf(&want, "Cannot read %s/m.origin: Bad message", e.state) > 0);
-                said_only(&d, LOG_ERR, want);
-                assert_false(present(e.tree, "hooks.log"));
+                tests_said_only(&d, LOG_ERR, want);
+                assert_false(tests_exists(e.tree, "hooks.log"));
         }
         env_done(&e);
 }
@@ -698,16 +675,17 @@ static void test_converge_fresh_failure(void **state) {
         {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(converge(&e, BOOKWORM "Run=exit 3\n", false, &d), -EIO);
-                said_only(&d, LOG_ERR, "Run=exit 3 failed in m with exit status 3 (its output is above).");
-                assert_true(present(e.tree, "marker"));
-                assert_true(present(e.state, "m.origin"));
+                tests_said_only(&d, LOG_ERR,
+                                "Run=exit 3 failed in m with exit status 3 (its output is above).");
+                assert_true(tests_exists(e.tree, "marker"));
+                assert_true(tests_exists(e.state, "m.origin"));
         }
         {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(converge(&e, BOOKWORM "Run=exit 3\n", true, &d), -EIO);
-                assert_false(present(e.machines, "m"));
-                assert_false(present(e.machines, ".#m.failed"));
-                assert_false(present(e.state, "m.origin"));
+                assert_false(tests_exists(e.machines, "m"));
+                assert_false(tests_exists(e.machines, ".#m.failed"));
+                assert_false(tests_exists(e.state, "m.origin"));
         }
         {
                 /* nothing there (or a .raw image): nothing to follow */
@@ -717,7 +695,7 @@ static void test_converge_fresh_failure(void **state) {
                 tests_write(e.machines, "m", "not a tree");
                 assert_int_equal(converge(&e, BOOKWORM "Run=exit 3\n", false, &d), 0);
                 assert_int_equal(d.n, 0);
-                assert_false(present(e.root, "nspawn.log"));
+                assert_false(tests_exists(e.root, "nspawn.log"));
         }
         env_done(&e);
 }
@@ -733,20 +711,22 @@ static void test_converge_run_on_start(void **state) {
                 assert_int_equal(converge(&e, BOOKWORM "RunOnStart=echo start >>start.log\n", false, &d), 0);
         }
         /* every start, not once */
-        text = slurp(e.tree, "start.log");
+        text = tests_read(e.tree, "start.log");
         assert_string_equal(text, "start\nstart\n");
         {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(converge(&e, BOOKWORM "RunOnStart=exit 4\nRunOnStart=echo no >>start.log\n", false,
                                           &d),
                                  -EIO);
-                said_only(&d, LOG_ERR, "RunOnStart=exit 4 failed in m with exit status 4 (its output is above).");
+                tests_said_only(&d, LOG_ERR,
+                                "RunOnStart=exit 4 failed in m with exit status 4 (its output is above).");
         }
         {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 setenv("PATH", "/nonexistent", 1);
                 assert_int_equal(converge(&e, BOOKWORM "RunOnStart=true\n", false, &d), -ENOENT);
-                said_only(&d, LOG_ERR, "RunOnStart=true: cannot run systemd-nspawn: No such file or directory");
+                tests_said_only(&d, LOG_ERR,
+                                "RunOnStart=true: cannot run systemd-nspawn: No such file or directory");
         }
         env_done(&e);
 }
@@ -769,7 +749,7 @@ static void test_converge_alias_moved(void **state) {
         {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(converge(&e, "[Machine]\nDistribution=debian\nRelease=stable\n", false, &d), 0);
-                said_only(&d, LOG_WARNING,
+                tests_said_only(&d, LOG_WARNING,
                           "Release=stable now means trixie; m stays on bookworm until \"machinespawn rebuild m\".");
                 assert_int_equal(d.items[0].line, 3);
         }
@@ -840,29 +820,29 @@ static void test_rebuild_killed(void **state) {
                 assert_int_equal(machine_state_recover(&e.o, "m", &d), 0);
                 assert_int_equal(d.n, 0);
 
-                text = slurp(e.tree, "marker");
-                notes = slurp(e.tree, "home/alice/notes");
-                hooks = slurp(e.tree, "hooks.log");
+                text = tests_read(e.tree, "marker");
+                notes = tests_read(e.tree, "home/alice/notes");
+                hooks = tests_read(e.tree, "hooks.log");
                 assert_string_equal(notes, "kept\n");
                 if (steps[i].new) {
                         assert_null(text);
                         assert_string_equal(hooks, "hook\n");
                         free(text);
-                        text = slurp(e.tree, "home/skel");
+                        text = tests_read(e.tree, "home/skel");
                         assert_string_equal(text, "bookworm\n");
                         free(text);
-                        text = slurp(e.machines, ".m.previous/marker");
+                        text = tests_read(e.machines, ".m.previous/marker");
                         assert_string_equal(text, "first\n");
                         assert_record_matches(strjoin_a(e.state, "/m.origin.previous"),
                                               strjoin_a(e.machines, "/.m.previous"));
                 } else {
                         assert_string_equal(text, "first\n");
                         assert_null(hooks);
-                        assert_false(present(e.machines, ".m.previous"));
+                        assert_false(tests_exists(e.machines, ".m.previous"));
                 }
                 assert_record_matches(strjoin_a(e.state, "/m.origin"), e.tree);
-                assert_false(present(e.machines, ".m.new"));
-                assert_false(present(e.state, "m.origin.new"));
+                assert_false(tests_exists(e.machines, ".m.new"));
+                assert_false(tests_exists(e.state, "m.origin.new"));
                 env_done(&e);
         }
 }
@@ -891,7 +871,7 @@ static void test_rebuild_failures(void **state) {
                 /* the old tree has a directory where the new one has a file */
                 assert_int_equal(unlink(strjoin_a(e.tree, "/etc/suite")), 0);
                 tests_write(e.tree, "etc/suite/x", "old\n");
-                before = slurp(e.state, "m.origin");
+                before = tests_read(e.state, "m.origin");
                 if (cases[i].fail)
                         setenv("FAKE_FAIL", cases[i].fail, 1);
                 assert_true(machine_rebuild(c, e.g, &e.o, &d) < 0);
@@ -899,13 +879,13 @@ static void test_rebuild_failures(void **state) {
                 assert_true(d.n >= 1);
                 if (cases[i].message)
                         assert_true(startswith(d.items[d.n - 1].message, cases[i].message));
-                after = slurp(e.state, "m.origin");
+                after = tests_read(e.state, "m.origin");
                 assert_string_equal(before, after);
-                text = slurp(e.tree, "marker");
+                text = tests_read(e.tree, "marker");
                 assert_string_equal(text, "first\n");
-                assert_false(present(e.machines, ".m.new"));
-                assert_false(present(e.state, "m.origin.new"));
-                assert_false(present(e.machines, ".m.previous"));
+                assert_false(tests_exists(e.machines, ".m.new"));
+                assert_false(tests_exists(e.state, "m.origin.new"));
+                assert_false(tests_exists(e.machines, ".m.previous"));
                 env_done(&e);
         }
 }
@@ -931,15 +911,15 @@ static void test_rebuild_refused(void **state) {
                 assert_int_equal(machine_rebuild(c, e.g, &e.o, &d), -ENOENT);
                 assert_true(asprintf(&want, "Machine m has no tree in %s to rebuild (its first start builds it).",
                                      e.machines) > 0);
-                said_only(&d, LOG_ERR, want);
+                tests_said_only(&d, LOG_ERR, want);
         }
         build_machine(&e, BOOKWORM);
         hold_running(&e, &fd);
         {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(machine_rebuild(c, e.g, &e.o, &d), -EBUSY);
-                said_only(&d, LOG_ERR, "Machine m is running; stop it first (machinectl stop m).");
-                assert_false(present(e.machines, ".m.new"));
+                tests_said_only(&d, LOG_ERR, "Machine m is running; stop it first (machinectl stop m).");
+                assert_false(tests_exists(e.machines, ".m.new"));
         }
         close(fd);
         env_done(&e);
@@ -960,13 +940,13 @@ static void test_rollback(void **state) {
         {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(machine_rollback(&e.o, "m", &d), -ENOENT);
-                said_only(&d, LOG_ERR, "Machine m does not exist.");
+                tests_said_only(&d, LOG_ERR, "Machine m does not exist.");
         }
         build_machine(&e, BOOKWORM);
         {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(machine_rollback(&e.o, "m", &d), -ENOENT);
-                said_only(&d, LOG_ERR,
+                tests_said_only(&d, LOG_ERR,
                           "Machine m has no previous tree to return to: the tree a rebuild or rollback replaced "
                           "is kept only until the machine has started once.");
         }
@@ -975,10 +955,10 @@ static void test_rollback(void **state) {
         {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(machine_rollback(&e.o, "m", &d), -EBUSY);
-                said_only(&d, LOG_ERR, "Machine m is running; stop it first (machinectl stop m).");
+                tests_said_only(&d, LOG_ERR, "Machine m is running; stop it first (machinectl stop m).");
         }
         close(fd);
-        text = slurp(e.tree, "hooks.log");
+        text = tests_read(e.tree, "hooks.log");
         assert_string_equal(text, "hook\n");
         text = mfree(text);
 
@@ -988,14 +968,14 @@ static void test_rollback(void **state) {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(machine_state_recover(&e.o, "m", &d), 0);
         }
-        text = slurp(e.tree, "marker");
+        text = tests_read(e.tree, "marker");
         assert_string_equal(text, "first\n");
         text = mfree(text);
         assert_record_matches(strjoin_a(e.state, "/m.origin"), e.tree);
         assert_record_matches(strjoin_a(e.state, "/m.origin.previous"), strjoin_a(e.machines, "/.m.previous"));
         /* and forth */
         run_child(do_rollback, &e, NULL);
-        assert_false(present(e.tree, "marker"));
+        assert_false(tests_exists(e.tree, "marker"));
         assert_record_matches(strjoin_a(e.state, "/m.origin"), e.tree);
         env_done(&e);
 }
@@ -1019,9 +999,9 @@ static void test_state_recover(void **state) {
                 tests_write(e.machines, ".m.new/etc/suite", "trixie\n");
                 tests_write(e.state, "m.origin.new", "base=x\nformat=2\ntree=1:1\n");
                 assert_int_equal(machine_state_recover(&e.o, "m", &d), 0);
-                assert_false(present(e.machines, ".m.new"));
-                assert_false(present(e.state, "m.origin.new"));
-                text = slurp(e.tree, "marker");
+                assert_false(tests_exists(e.machines, ".m.new"));
+                assert_false(tests_exists(e.state, "m.origin.new"));
+                text = tests_read(e.tree, "marker");
                 assert_string_equal(text, "first\n");
         }
         {
@@ -1031,23 +1011,23 @@ static void test_state_recover(void **state) {
                 _cleanup_free_ char *text = NULL, *newt = strjoin(e.machines, "/.m.new"), *oldorigin = NULL;
                 tests_write(newt, "marker", "second\n");
                 assert_int_equal(origin_read(strjoin_a(e.state, "/m.origin"), &o), 0);
-                oldorigin = slurp(e.state, "m.origin");
+                oldorigin = tests_read(e.state, "m.origin");
                 free(o.tree);
                 assert_int_equal(origin_tree_id(newt, &o.tree), 0);
                 assert_int_equal(origin_write(strjoin_a(e.state, "/m.origin.new"), &o), 0);
                 assert_int_equal(renameat2(AT_FDCWD, e.tree, AT_FDCWD, newt, RENAME_EXCHANGE), 0);
                 assert_int_equal(machine_state_recover(&e.o, "m", &d), 0);
-                text = slurp(e.tree, "marker");
+                text = tests_read(e.tree, "marker");
                 assert_string_equal(text, "second\n");
                 text = mfree(text);
-                text = slurp(e.machines, ".m.previous/marker");
+                text = tests_read(e.machines, ".m.previous/marker");
                 assert_string_equal(text, "first\n");
                 text = mfree(text);
-                text = slurp(e.state, "m.origin.previous");
+                text = tests_read(e.state, "m.origin.previous");
                 assert_string_equal(text, oldorigin);
                 assert_record_matches(strjoin_a(e.state, "/m.origin"), e.tree);
-                assert_false(present(e.state, "m.origin.new"));
-                assert_false(present(e.machines, ".m.new"));
+                assert_false(tests_exists(e.state, "m.origin.new"));
+                assert_false(tests_exists(e.machines, ".m.new"));
                 /* done: a second recovery changes nothing */
                 assert_int_equal(machine_state_recover(&e.o, "m", &d), 0);
                 assert_record_matches(strjoin_a(e.state, "/m.origin"), e.tree);
@@ -1062,7 +1042,7 @@ static void test_state_recover(void **state) {
                                            RENAME_EXCHANGE),
                                  0);
                 assert_int_equal(machine_state_recover(&e.o, "m", &d), 0);
-                text = slurp(e.tree, "marker");
+                text = tests_read(e.tree, "marker");
                 assert_string_equal(text, "first\n");
                 assert_record_matches(strjoin_a(e.state, "/m.origin"), e.tree);
                 assert_record_matches(strjoin_a(e.state, "/m.origin.previous"),
@@ -1101,7 +1081,8 @@ static void test_keep_hostile(void **state) {
                                                    &d),
                                  0);
                 /* /opt/secret resolves inside the old tree, where there is nothing */
-                said_only(&d, LOG_WARNING, "Keep=/opt/secret: the machine has nothing there, ignoring.");
+                tests_said_only(&d, LOG_WARNING,
+                                "Keep=/opt/secret: the machine has nothing there, ignoring.");
         }
         /* the link itself, its target never read */
         assert_int_equal(lstat(strjoin_a(new, "/data"), &st), 0);
@@ -1110,32 +1091,32 @@ static void test_keep_hostile(void **state) {
         assert_true(n > 0);
         buf[n] = 0;
         assert_string_equal(buf, victim);
-        assert_false(present(new, "opt"));
+        assert_false(tests_exists(new, "opt"));
         {
                 /* the new tree's /var leads out of it: inside, where it points there is nothing to make
                  * a parent in, so the copy is refused; the host directory stays untouched */
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 assert_int_equal(machine_keep_copy(old, new, STRV_MAKE("/var/lib/db"), &d), -ENOENT);
-                said_only(&d, LOG_ERR,
+                tests_said_only(&d, LOG_ERR,
                           "Keep=/var/lib/db: cannot make its parent in the new tree: No such file or directory");
-                assert_false(present(victim, "lib"));
-                assert_false(present(victim, "db"));
-                assert_false(present(victim, "rows"));
+                assert_false(tests_exists(victim, "lib"));
+                assert_false(tests_exists(victim, "db"));
+                assert_false(tests_exists(victim, "rows"));
                 assert_int_equal(lstat(strjoin_a(new, "/var"), &st), 0);
                 assert_true(S_ISLNK(st.st_mode));
         }
         /* the host file behind the new tree's link is untouched; the link replaced by the old file */
-        text = slurp(victim, "file");
+        text = tests_read(victim, "file");
         assert_string_equal(text, "host file\n");
         text = mfree(text);
         assert_int_equal(lstat(strjoin_a(new, "/etc/app.conf"), &st), 0);
         assert_true(S_ISREG(st.st_mode));
-        text = slurp(new, "etc/app.conf");
+        text = tests_read(new, "etc/app.conf");
         assert_string_equal(text, "old conf\n");
         text = mfree(text);
         /* a directory replaced, not merged */
-        assert_false(present(new, "srv/www/stale"));
-        assert_true(present(new, "srv/www/index"));
+        assert_false(tests_exists(new, "srv/www/stale"));
+        assert_true(tests_exists(new, "srv/www/index"));
 
         {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
@@ -1168,8 +1149,8 @@ static void test_build_without_record(void **state) {
         assert_true(asprintf(&want, "Cannot write the record of m in %s: Not a directory", e.state) > 0);
         assert_true(d.n >= 1);
         assert_string_equal(d.items[d.n - 1].message, want);
-        assert_false(present(e.machines, "m"));
-        assert_false(present(e.machines, ".#m.record"));
+        assert_false(tests_exists(e.machines, "m"));
+        assert_false(tests_exists(e.machines, ".#m.record"));
         env_done(&e);
 }
 

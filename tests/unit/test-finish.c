@@ -31,17 +31,8 @@ static BootstrapPlan *plan(const char *text) {
         return p;
 }
 
-static char *slurp(const char *root, const char *rel) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        char *text = NULL;
-
-        if (read_full_file(p, &text, NULL) < 0)
-                return NULL;
-        return text;
-}
-
 static void assert_file(const char *root, const char *rel, const char *content) {
-        _cleanup_free_ char *text = slurp(root, rel);
+        _cleanup_free_ char *text = tests_read(root, rel);
         _cleanup_free_ char *p = strjoin(root, "/", rel);
         struct stat st;
 
@@ -51,12 +42,6 @@ static void assert_file(const char *root, const char *rel, const char *content) 
         assert_int_equal(lstat(p, &st), 0);
         assert_true(S_ISREG(st.st_mode));
         assert_int_equal(st.st_nlink, 1);
-}
-
-static bool there(const char *root, const char *rel) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        struct stat st;
-        return lstat(p, &st) >= 0;
 }
 
 static const char bookworm[] = "[Machine]\nDistribution=debian\nRelease=bookworm\nHostname=bread\n";
@@ -74,23 +59,23 @@ static void test_finish_plain_tree(void **state) {
         assert_file(tree, "etc/machine-id", "");
         assert_file(tree, "etc/default/locale", "LANG=C.UTF-8\n");
         assert_file(tree, "etc/locale.conf", "LANG=C.UTF-8\n");
-        text = slurp(tree, "etc/hosts");
+        text = tests_read(tree, "etc/hosts");
         assert_non_null(text);
         assert_non_null(strstr(text, "127.0.1.1\tbread\n"));
         assert_non_null(strstr(text, "127.0.0.1\tlocalhost\n"));
         free(text);
-        text = slurp(tree, "etc/apt/sources.list");
+        text = tests_read(tree, "etc/apt/sources.list");
         assert_non_null(text);
         assert_non_null(strstr(text, "deb http://deb.debian.org/debian bookworm main"));
         assert_non_null(strstr(text, "bookworm-updates"));
         assert_non_null(strstr(text, "bookworm-security"));
         /* no proxy kept: an old proxy setting goes */
-        assert_false(there(tree, "etc/apt/apt.conf.d/01machinespawn-proxy"));
+        assert_false(tests_exists(tree, "etc/apt/apt.conf.d/01machinespawn-proxy"));
 
         /* a proxy to keep */
         assert_int_equal(machine_finish(tree, p, "http://10.0.0.1:3142", NULL), 0);
         free(text);
-        text = slurp(tree, "etc/apt/apt.conf.d/01machinespawn-proxy");
+        text = tests_read(tree, "etc/apt/apt.conf.d/01machinespawn-proxy");
         assert_non_null(text);
         assert_non_null(strstr(text, "Acquire::http::Proxy \"http://10.0.0.1:3142\";\n"));
         tests_rm_rf(root);
@@ -130,16 +115,16 @@ static void test_finish_hostile_tree(void **state) {
         assert_file(root, "victim/hostname", "host\n");
         assert_file(root, "victim/hosts", "hosts\n");
         assert_file(root, "victim/locale", "LANG=de_DE\n");
-        text = slurp(root, "victim/machine-id");
+        text = tests_read(root, "victim/machine-id");
         assert_string_equal(text, "host-id\n");
-        assert_false(there(root, "victim/default"));
-        assert_false(there(root, "victim/locale.conf"));
+        assert_false(tests_exists(root, "victim/default"));
+        assert_false(tests_exists(root, "victim/locale.conf"));
         /* the tree's own files are plain files now */
         assert_file(tree, "etc/hostname", "bread\n");
         assert_file(tree, "etc/machine-id", "");
         assert_file(tree, "etc/locale.conf", "LANG=C.UTF-8\n");
         free(text);
-        text = slurp(tree, "etc/hosts");
+        text = tests_read(tree, "etc/hosts");
         assert_non_null(strstr(text, "bread"));
         tests_rm_rf(root);
 }
@@ -171,10 +156,10 @@ static void test_finish_directory_links(void **state) {
         failed = NULL;
         assert_int_equal(machine_finish(tree, pl, NULL, &failed), -ENOENT);
         assert_string_equal(failed, "etc/default/locale");
-        assert_false(there(root, "outside/hostname"));
-        assert_false(there(root, "outside/machine-id"));
-        assert_false(there(root, "outside/locale"));
-        assert_false(there(root, "outside/apt"));
+        assert_false(tests_exists(root, "outside/hostname"));
+        assert_false(tests_exists(root, "outside/machine-id"));
+        assert_false(tests_exists(root, "outside/locale"));
+        assert_false(tests_exists(root, "outside/apt"));
 
         /* etc/default -> /usr/share/default-inside, which the tree has: followed, inside */
         assert_int_equal(unlink(q), 0);
@@ -202,7 +187,7 @@ static void test_finish_failures(void **state) {
         failed = NULL;
         assert_true(base_tidy(tree, &failed) < 0);
         assert_string_equal(failed, "etc/machine-id");
-        assert_false(there(tree, "var"));
+        assert_false(tests_exists(tree, "var"));
 
         /* etc/default is a file: everything before it is written, then the refusal */
         tests_rm_rf(tree);
@@ -211,7 +196,7 @@ static void test_finish_failures(void **state) {
         assert_true(machine_finish(tree, p, NULL, &failed) < 0);
         assert_string_equal(failed, "etc/default/locale");
         assert_file(tree, "etc/hostname", "bread\n");
-        assert_false(there(tree, "etc/locale.conf"));
+        assert_false(tests_exists(tree, "etc/locale.conf"));
 
         /* a proxy file that cannot be written or removed: a directory in its place */
         tests_rm_rf(tree);
@@ -280,8 +265,8 @@ static void test_finish_image(void **state) {
         assert_file(tree, "etc/machine-id", "");
         assert_file(root, "victim", "host-id\n");
         /* only the machine's own: no sources.list, no locale */
-        assert_false(there(tree, "etc/apt"));
-        assert_false(there(tree, "etc/default"));
+        assert_false(tests_exists(tree, "etc/apt"));
+        assert_false(tests_exists(tree, "etc/default"));
         tests_rm_rf(root);
 }
 

@@ -45,12 +45,6 @@ static void env_done(Env *e) {
         free(e->state);
 }
 
-static bool there(const char *dir, const char *rel) {
-        _cleanup_free_ char *p = strjoin(dir, "/", rel);
-        struct stat st;
-        return lstat(p, &st) >= 0;
-}
-
 static bool said(const Diagnostics *d, const char *needle) {
         for (size_t i = 0; i < d->n; i++)
                 if (strstr(d->items[i].message, needle))
@@ -101,10 +95,10 @@ static void test_rollback_until_started(void **state) {
 
         /* started: the previous tree and its record go, the machine stays */
         assert_int_equal(machine_started(&e.o, "m", NULL, &d), 1);
-        assert_false(there(e.machines, ".m.previous"));
-        assert_false(there(e.state, "m.origin.previous"));
-        assert_true(there(e.machines, "m/marker"));
-        assert_true(there(e.state, "m.origin"));
+        assert_false(tests_exists(e.machines, ".m.previous"));
+        assert_false(tests_exists(e.state, "m.origin.previous"));
+        assert_true(tests_exists(e.machines, "m/marker"));
+        assert_true(tests_exists(e.state, "m.origin"));
 
         /* rollback now says there is nothing, and why */
         diagnostics_done(&d);
@@ -114,7 +108,7 @@ static void test_rollback_until_started(void **state) {
 
         /* a second start has nothing to drop */
         assert_int_equal(machine_started(&e.o, "m", NULL, &d), 0);
-        assert_true(there(e.machines, "m/marker"));
+        assert_true(tests_exists(e.machines, "m/marker"));
         env_done(&e);
 }
 
@@ -152,14 +146,15 @@ static void test_started_waits_for_unfinished_swap(void **state) {
                 m = marker(&e, "m");
                 assert_string_equal(m, "new");
                 /* the old tree is still somewhere: as .m.new or .m.previous */
-                assert_true(there(e.machines, ".m.new/marker") || there(e.machines, ".m.previous/marker"));
+                assert_true(tests_exists(e.machines, ".m.new/marker")
+                            || tests_exists(e.machines, ".m.previous/marker"));
 
                 assert_int_equal(machine_state_recover(&e.o, "m", &d), 0);
                 prev = marker(&e, ".m.previous");
                 assert_string_equal(prev, "old");
                 assert_int_equal(machine_started(&e.o, "m", NULL, &d), 1);
-                assert_false(there(e.machines, ".m.previous"));
-                assert_false(there(e.machines, ".m.new"));
+                assert_false(tests_exists(e.machines, ".m.previous"));
+                assert_false(tests_exists(e.machines, ".m.new"));
                 env_done(&e);
         }
 }
@@ -182,8 +177,8 @@ static void test_started_waits_for_unfinished_rollback(void **state) {
         }
         assert_int_equal(waitpid(pid, NULL, 0), pid);
         assert_int_equal(machine_started(&e.o, "m", NULL, &d), 0);
-        assert_true(there(e.machines, ".m.previous/marker"));
-        assert_true(there(e.state, "m.origin.previous"));
+        assert_true(tests_exists(e.machines, ".m.previous/marker"));
+        assert_true(tests_exists(e.state, "m.origin.previous"));
         assert_int_equal(machine_state_recover(&e.o, "m", &d), 0);
         m = marker(&e, "m");
         assert_string_equal(m, "old");
@@ -201,13 +196,13 @@ static void test_started_other_tree(void **state) {
         tree = strjoin(e.machines, "/.m.previous");
         assert_int_equal(origin_tree_id(tree, &id), 0);
         assert_int_equal(machine_started(&e.o, "m", id, &d), 0);
-        assert_true(there(e.machines, ".m.previous/marker"));
+        assert_true(tests_exists(e.machines, ".m.previous/marker"));
         id = mfree(id);
         tree = mfree(tree);
         tree = strjoin(e.machines, "/m");
         assert_int_equal(origin_tree_id(tree, &id), 0);
         assert_int_equal(machine_started(&e.o, "m", id, &d), 1);
-        assert_false(there(e.machines, ".m.previous"));
+        assert_false(tests_exists(e.machines, ".m.previous"));
         env_done(&e);
 }
 
@@ -230,8 +225,8 @@ static void test_drop_killed(void **state) {
                         _exit(0);
                 }
                 assert_int_equal(waitpid(pid, NULL, 0), pid);
-                assert_true(there(e.machines, ".m.previous"));
-                assert_false(there(e.state, "m.origin.previous"));
+                assert_true(tests_exists(e.machines, ".m.previous"));
+                assert_false(tests_exists(e.state, "m.origin.previous"));
                 assert_int_equal(machine_rollback(&e.o, "m", &d), -ENOENT);
                 m = marker(&e, "m");
                 assert_string_equal(m, "new");
@@ -244,7 +239,7 @@ static void test_drop_killed(void **state) {
                         assert_string_equal(prev, "new");
                 } else {
                         assert_int_equal(machine_started(&e.o, "m", NULL, &d), 1);
-                        assert_false(there(e.machines, ".m.previous"));
+                        assert_false(tests_exists(e.machines, ".m.previous"));
                 }
                 env_done(&e);
         }
@@ -405,13 +400,13 @@ static void test_remove_unlisted(void **state) {
         assert_int_equal(start(&e, "Packages=hello dbus less old gone\n", &d), 0);
         _cleanup_free_ char *rec = slurp(e.state, "m.origin");
         assert_non_null(strstr(rec, "\npackages=hello dbus less old gone\n"));
-        assert_false(there(e.root, "nspawn-log"));
+        assert_false(tests_exists(e.root, "nspawn-log"));
 
         /* taken out, the key off: named in a warning with the reason and the key, kept, remembered */
         assert_int_equal(start(&e, "Packages=\n", &d), 0);
         assert_true(said(&d, "Packages= no longer lists hello dbus less old gone; m keeps them installed"));
         assert_true(said(&d, "RemoveUnlistedPackages=yes removes them"));
-        assert_false(there(e.root, "nspawn-log"));
+        assert_false(tests_exists(e.root, "nspawn-log"));
         rec = mfree(rec);
         rec = slurp(e.state, "m.origin");
         assert_non_null(strstr(rec, "\npackages=\nunlisted=hello dbus less old gone\n"));
@@ -422,7 +417,7 @@ static void test_remove_unlisted(void **state) {
 
         /* one listed again: still installed, so apt is not asked, and it is no longer unlisted */
         assert_int_equal(start(&e, "Packages=gone\n", &d), 0);
-        assert_false(there(e.root, "nspawn-log"));
+        assert_false(tests_exists(e.root, "nspawn-log"));
         rec = mfree(rec);
         rec = slurp(e.state, "m.origin");
         assert_non_null(strstr(rec, "\npackages=gone\nunlisted=hello dbus less old\n"));
@@ -466,7 +461,7 @@ static void test_remove_unlisted(void **state) {
 
         /* nothing left to remove: apt is not asked again */
         assert_int_equal(start(&e, "RemoveUnlistedPackages=yes\n", &d), 0);
-        assert_false(there(e.root, "nspawn-log"));
+        assert_false(tests_exists(e.root, "nspawn-log"));
 
         /* with the key on from the start, a package taken out goes at that start */
         assert_int_equal(start(&e, "RemoveUnlistedPackages=yes\nPackages=hello\n", &d), 0);

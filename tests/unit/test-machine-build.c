@@ -293,24 +293,8 @@ static void fake_tools_done(const char *root) {
         tests_rm_rf(root);
 }
 
-/* The file's content, or NULL if it is missing. */
-static char *slurp(const char *root, const char *rel) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        char *text = NULL;
-
-        if (read_full_file(p, &text, NULL) < 0)
-                return NULL;
-        return text;
-}
-
-static bool there(const char *root, const char *rel) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        struct stat st;
-        return lstat(p, &st) >= 0;
-}
-
 static unsigned runs(const char *root) {
-        _cleanup_free_ char *text = slurp(root, "runs");
+        _cleanup_free_ char *text = tests_read(root, "runs");
         unsigned n = 0;
 
         for (const char *s = text; s && *s; s++)
@@ -369,10 +353,10 @@ static void test_build_through_fake_debootstrap(void **state) {
         assert_non_null(strstr(ph.text, "|Finishing m|"));
 
         /* what the tool was given: the suite, a temporary of the cache as target, the mirror, options */
-        text = slurp(root, "machines/m/etc/suite-mirror");
+        text = tests_read(root, "machines/m/etc/suite-mirror");
         assert_string_equal(text, "bookworm http://deb.debian.org/debian\n");
         free(text);
-        text = slurp(root, "machines/m/etc/bootstrap-args");
+        text = tests_read(root, "machines/m/etc/bootstrap-args");
         assert_non_null(text);
         assert_non_null(strstr(text, "--components=main,contrib,non-free,non-free-firmware\n"));
         assert_non_null(strstr(text, "dbus"));
@@ -384,34 +368,34 @@ static void test_build_through_fake_debootstrap(void **state) {
         p = strjoin("\n", root, "/cache/.tmp-", key, "-");
         assert_non_null(strstr(text, p));
         free(text);
-        text = slurp(root, "machines/m/etc/bootstrap-env");
+        text = tests_read(root, "machines/m/etc/bootstrap-env");
         assert_string_equal(text, "http_proxy= DEBIAN_FRONTEND=noninteractive\n");
 
         /* finished for this machine */
         free(text);
-        text = slurp(root, "machines/m/etc/hostname");
+        text = tests_read(root, "machines/m/etc/hostname");
         assert_string_equal(text, "m\n");
         free(text);
-        text = slurp(root, "machines/m/etc/machine-id");
+        text = tests_read(root, "machines/m/etc/machine-id");
         assert_string_equal(text, "");
         free(text);
-        text = slurp(root, "machines/m/etc/apt/sources.list");
+        text = tests_read(root, "machines/m/etc/apt/sources.list");
         assert_non_null(text);
         assert_non_null(strstr(text, "bookworm-security"));
-        assert_false(there(root, "machines/m/etc/apt/apt.conf.d/01machinespawn-proxy"));
-        assert_false(there(root, "machines/m/etc/apt/apt.conf.d/" BOOTSTRAP_APT_CONF_ARCHIVE));
+        assert_false(tests_exists(root, "machines/m/etc/apt/apt.conf.d/01machinespawn-proxy"));
+        assert_false(tests_exists(root, "machines/m/etc/apt/apt.conf.d/" BOOTSTRAP_APT_CONF_ARCHIVE));
         free(p);
         p = strjoin(root, "/machines/m");
         assert_int_equal(stat(p, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0755);
         /* tidied as a base: nothing the build host downloaded */
-        assert_false(there(root, "machines/m/var/cache/apt/archives/dbus_1.14_amd64.deb"));
-        assert_false(there(root, "machines/m/var/lib/apt/lists/deb.debian.org_InRelease"));
-        assert_false(there(root, "machines/m/var/lib/dbus/machine-id"));
+        assert_false(tests_exists(root, "machines/m/var/cache/apt/archives/dbus_1.14_amd64.deb"));
+        assert_false(tests_exists(root, "machines/m/var/lib/apt/lists/deb.debian.org_InRelease"));
+        assert_false(tests_exists(root, "machines/m/var/lib/dbus/machine-id"));
 
         /* where it came from */
         free(text);
-        text = slurp(root, "state/m.origin");
+        text = tests_read(root, "state/m.origin");
         free(p);
         p = strjoin("base=", key, "\ncreated=");
         assert_non_null(text);
@@ -421,7 +405,7 @@ static void test_build_through_fake_debootstrap(void **state) {
         free(p);
         p = strjoin("cache/", key, ".info");
         free(text);
-        text = slurp(root, p);
+        text = tests_read(root, p);
         assert_non_null(text);
         assert_non_null(strstr(text, "\ntool=debootstrap\n"));
         assert_non_null(strstr(text, "\nrelease=bookworm\n"));
@@ -437,7 +421,7 @@ static void test_build_through_fake_debootstrap(void **state) {
         assert_string_equal(res2.cache_key, key);
         assert_int_equal(runs(root), 1);
         free(text);
-        text = slurp(root, "machines/two/etc/hostname");
+        text = tests_read(root, "machines/two/etc/hostname");
         assert_string_equal(text, "two\n");
         free(text);
         text = listing(root, "machines");
@@ -462,7 +446,7 @@ static void test_tool_failure_leaves_nothing(void **state) {
         text = listing(root, "cache");
         assert_non_null(endswith(text, ".lock"));
         assert_null(strchr(text, ' '));
-        assert_false(there(root, "state/m.origin"));
+        assert_false(tests_exists(root, "state/m.origin"));
         fake_tools_done(root);
 }
 
@@ -496,7 +480,7 @@ static void test_unfinishable_machine_leaves_no_machine(void **state) {
         assert_true(said(&d, "etc/default/locale"));
         text = listing(root, "machines");
         assert_string_equal(text, "");
-        assert_false(there(root, "state/m.origin"));
+        assert_false(tests_exists(root, "state/m.origin"));
         free(text);
         text = listing(root, "cache");
         assert_non_null(strstr(text, ".info"));
@@ -517,28 +501,28 @@ static void test_mmdebstrap_proxy_and_archive(void **state) {
         assert_true(res.base_built);
         assert_string_equal(res.proxy, "http://127.0.0.1:9/");
         assert_string_equal(res.proxy_how, "configured");
-        text = slurp(root, "runs");
+        text = tests_read(root, "runs");
         assert_non_null(startswith(text, "mmdebstrap --mode=root --variant=minbase "));
         assert_non_null(strstr(text, " --aptopt=Acquire::http::Proxy \"http://127.0.0.1:9/\" "));
         free(text);
-        text = slurp(root, "machines/m/etc/bootstrap-env");
+        text = tests_read(root, "machines/m/etc/bootstrap-env");
         assert_string_equal(text, "http_proxy=http://127.0.0.1:9/ DEBIAN_FRONTEND=noninteractive\n");
         /* mmdebstrap's own apt settings (the build host's proxy) are not in the base; the configured proxy
          * is in the machine, because KeepProxy=yes */
-        assert_false(there(root, "machines/m/etc/apt/apt.conf.d/99mmdebstrap"));
+        assert_false(tests_exists(root, "machines/m/etc/apt/apt.conf.d/99mmdebstrap"));
         free(text);
-        text = slurp(root, "machines/m/etc/apt/apt.conf.d/01machinespawn-proxy");
+        text = tests_read(root, "machines/m/etc/apt/apt.conf.d/01machinespawn-proxy");
         assert_non_null(text);
         assert_non_null(strstr(text, "Acquire::http::Proxy \"http://127.0.0.1:9/\";"));
         free(text);
-        text = slurp(root, "machines/m/etc/hostname");
+        text = tests_read(root, "machines/m/etc/hostname");
         assert_string_equal(text, "m\n");
         /* the base is an archive, not a tree */
         p = strjoin("cache/", res.cache_key, CACHE_ARCHIVE_SUFFIX);
-        assert_true(there(root, p));
+        assert_true(tests_exists(root, p));
         free(p);
         p = strjoin("cache/", res.cache_key);
-        assert_false(there(root, p));
+        assert_false(tests_exists(root, p));
 
         /* and a second machine is unpacked from it */
         assert_int_equal(build(root, "[Machine]\nDistribution=debian\nRelease=12\nPackages=less\n", extra, &res2,
@@ -606,10 +590,10 @@ static void test_archived_release(void **state) {
 
         assert_true(asprintf(&extra, "Bootstrapper=debootstrap\n[debian]\nArchiveKeyring=%s/keyring.gpg\n", root) > 0);
         assert_int_equal(build(root, "[Machine]\nDistribution=debian\nRelease=buster\n", extra, &res, &d), 0);
-        text = slurp(root, "machines/m/etc/suite-mirror");
+        text = tests_read(root, "machines/m/etc/suite-mirror");
         assert_string_equal(text, "buster http://archive.debian.org/debian\n");
         free(text);
-        text = slurp(root, "machines/m/etc/apt/apt.conf.d/" BOOTSTRAP_APT_CONF_ARCHIVE);
+        text = tests_read(root, "machines/m/etc/apt/apt.conf.d/" BOOTSTRAP_APT_CONF_ARCHIVE);
         assert_non_null(text);
         assert_non_null(strstr(text, "Valid-Until"));
         fake_tools_done(root);
@@ -758,12 +742,12 @@ static void test_list_and_uninstall(void **state) {
 
         assert_int_equal(machine_uninstall("m", &o, 0, &un, &d), 0);
         assert_non_null(un.config_removed);
-        assert_false(there(root, "machines/m"));
-        assert_false(there(root, "etc/m.mspawn"));
-        assert_false(there(root, "state/m.origin"));
+        assert_false(tests_exists(root, "machines/m"));
+        assert_false(tests_exists(root, "etc/m.mspawn"));
+        assert_false(tests_exists(root, "state/m.origin"));
         /* a machine with no tree: an error, and the hand-written declaration stays */
         assert_true(machine_uninstall("hand", &o, 0, &un2, &d) < 0);
-        assert_true(there(root, "etc/hand.mspawn"));
+        assert_true(tests_exists(root, "etc/hand.mspawn"));
         unsetenv("MACHINESPAWN_CONFIG_PATH");
         fake_tools_done(root);
 }
@@ -798,16 +782,16 @@ static void test_image_build(void **state) {
         assert_true(said(&d, "Verify=no: "));
         assert_non_null(strstr(ph.text, "Downloading file://"));
         assert_non_null(strstr(ph.text, "|Finishing m|"));
-        text = slurp(root, "machines/m/etc/hostname");
+        text = tests_read(root, "machines/m/etc/hostname");
         assert_string_equal(text, "box\n");
         free(text);
-        text = slurp(root, "machines/m/etc/machine-id");
+        text = tests_read(root, "machines/m/etc/machine-id");
         assert_string_equal(text, "");
         free(text);
-        text = slurp(root, "machines/m/usr/lib/os-release");
+        text = tests_read(root, "machines/m/usr/lib/os-release");
         assert_string_equal(text, "ID=debian\n");
         free(text);
-        text = slurp(root, "state/m.origin");
+        text = tests_read(root, "state/m.origin");
         assert_non_null(text);
         free(mspawn);
         mspawn = strjoin("image=", url, "\ncreated=");
@@ -830,7 +814,7 @@ static void test_image_unfinishable(void **state) {
         assert_true(said(&d, "Cannot finish m: etc/hostname"));
         text = listing(root, "machines");
         assert_string_equal(text, "");
-        assert_false(there(root, "state/m.origin"));
+        assert_false(tests_exists(root, "state/m.origin"));
         tests_rm_rf(root);
 }
 

@@ -85,29 +85,6 @@ static void env_done(Env *e) {
         free(e->cache);
 }
 
-static char *slurp(const char *root, const char *rel) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        char *text = NULL;
-
-        if (read_full_file(p, &text, NULL) < 0)
-                return NULL;
-        return text;
-}
-
-static bool present(const char *root, const char *rel) {
-        _cleanup_free_ char *p = strjoin(root, "/", rel);
-        struct stat st;
-        return lstat(p, &st) >= 0;
-}
-
-static void said_only(const Diagnostics *d, int level, const char *message) {
-        for (size_t i = 0; i < d->n; i++)
-                print_message("said: %s\n", d->items[i].message);
-        assert_int_equal(d->n, 1);
-        assert_int_equal(d->items[0].level, level);
-        assert_string_equal(d->items[0].message, message);
-}
-
 static int hold_running(Env *e, const char *name) {
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
         _cleanup_free_ char *lck = strjoin(e->machines, "/.#", name, ".lck");
@@ -124,7 +101,7 @@ static void test_systemctl(void **state) {
 
         env_init(&e);
         assert_int_equal(machine_systemctl("start", "web"), 0);
-        calls = slurp(e.root, "calls");
+        calls = tests_read(e.root, "calls");
         assert_string_equal(calls, "systemctl start systemd-nspawn@web.service\n");
         calls = mfree(calls);
         /* systemctl failing, and missing */
@@ -137,7 +114,7 @@ static void test_systemctl(void **state) {
         /* only where systemd runs */
         setenv("PATH", strjoin_a(e.root, "/bin"), 1);
         host_daemon_reload();
-        calls = slurp(e.root, "calls");
+        calls = tests_read(e.root, "calls");
         if (host_has_systemd())
                 assert_string_equal(calls, "systemctl start systemd-nspawn@web.service\n"
                                            "systemctl stop systemd-nspawn@web.service\n"
@@ -154,13 +131,13 @@ static void test_wait_answering(void **state) {
 
         env_init(&e);
         assert_int_equal(machine_wait_answering("web", 1000), 0);
-        calls = slurp(e.root, "calls");
+        calls = tests_read(e.root, "calls");
         assert_string_equal(calls, "systemd-run --machine web --quiet --wait true\n");
         calls = mfree(calls);
         /* never answers: tried once more after 250 ms, then given up */
         setenv("FAKE_STATUS", "1", 1);
         assert_int_equal(machine_wait_answering("web", 250), -ETIMEDOUT);
-        calls = slurp(e.root, "calls");
+        calls = tests_read(e.root, "calls");
         assert_string_equal(calls, "systemd-run --machine web --quiet --wait true\n"
                                    "systemd-run --machine web --quiet --wait true\n"
                                    "systemd-run --machine web --quiet --wait true\n");
@@ -185,7 +162,7 @@ static void test_uninstall(void **state) {
                 _cleanup_(diagnostics_done) Diagnostics d = {};
                 _cleanup_(machine_uninstall_result_done) MachineUninstallResult res = {};
                 assert_int_equal(machine_uninstall("m", &e.o, 0, &res, &d), -EBUSY);
-                said_only(&d, LOG_ERR, "Machine m is running; stop it first or use --force.");
+                tests_said_only(&d, LOG_ERR, "Machine m is running; stop it first or use --force.");
         }
         {
                 /* --force: through systemd where it runs (the stand-in fails to stop it), else refused */
@@ -196,19 +173,20 @@ static void test_uninstall(void **state) {
                 assert_int_equal(machine_uninstall("m", &e.o, MACHINE_UNINSTALL_STOP, &res, &d),
                                  host_has_systemd() ? -EIO : -EBUSY);
                 unsetenv("FAKE_STATUS");
-                calls = slurp(e.root, "calls");
+                calls = tests_read(e.root, "calls");
                 if (host_has_systemd()) {
-                        said_only(&d, LOG_ERR, "Cannot stop systemd-nspawn@m.service: Input/output error");
+                        tests_said_only(&d, LOG_ERR,
+                                        "Cannot stop systemd-nspawn@m.service: Input/output error");
                         assert_string_equal(calls, "systemctl stop systemd-nspawn@m.service\n");
                 } else {
-                        said_only(&d, LOG_ERR, "Machine m is running outside systemd; stop it first.");
+                        tests_said_only(&d, LOG_ERR, "Machine m is running outside systemd; stop it first.");
                         assert_null(calls);
                 }
         }
         close(fd);
-        assert_true(present(e.machines, "m/etc/hostname"));
-        assert_true(present(e.state, "m.origin"));
-        assert_true(present(e.etc, "m.mspawn"));
+        assert_true(tests_exists(e.machines, "m/etc/hostname"));
+        assert_true(tests_exists(e.state, "m.origin"));
+        assert_true(tests_exists(e.etc, "m.mspawn"));
 
         {
                 /* the machine, its record and the declaration "bootstrap" saved */
@@ -216,9 +194,9 @@ static void test_uninstall(void **state) {
                 _cleanup_(machine_uninstall_result_done) MachineUninstallResult res = {};
                 assert_int_equal(machine_uninstall("m", &e.o, 0, &res, &d), 0);
                 assert_int_equal(d.n, 0);
-                assert_false(present(e.machines, "m"));
-                assert_false(present(e.state, "m.origin"));
-                assert_false(present(e.etc, "m.mspawn"));
+                assert_false(tests_exists(e.machines, "m"));
+                assert_false(tests_exists(e.state, "m.origin"));
+                assert_false(tests_exists(e.etc, "m.mspawn"));
                 assert_true(asprintf(&want, "%s/m.mspawn", e.etc) > 0);
                 assert_string_equal(res.config_removed, want);
         }
@@ -229,8 +207,8 @@ static void test_uninstall(void **state) {
                 tests_write(e.machines, "m/etc/hostname", "m\n");
                 tests_write(e.etc, "m.mspawn", SAVED);
                 assert_int_equal(machine_uninstall("m", &e.o, MACHINE_UNINSTALL_KEEP_CONFIG, &res, &d), 0);
-                assert_false(present(e.machines, "m"));
-                assert_true(present(e.etc, "m.mspawn"));
+                assert_false(tests_exists(e.machines, "m"));
+                assert_true(tests_exists(e.etc, "m.mspawn"));
                 assert_null(res.config_removed);
         }
         {
@@ -240,8 +218,8 @@ static void test_uninstall(void **state) {
                 tests_write(e.machines, "m/etc/hostname", "m\n");
                 tests_write(e.etc, "m.mspawn", "[Machine]\nDistribution=debian\nRelease=12\n");
                 assert_int_equal(machine_uninstall("m", &e.o, 0, &res, &d), 0);
-                assert_false(present(e.machines, "m"));
-                assert_true(present(e.etc, "m.mspawn"));
+                assert_false(tests_exists(e.machines, "m"));
+                assert_true(tests_exists(e.etc, "m.mspawn"));
                 assert_null(res.config_removed);
         }
         {
@@ -251,7 +229,7 @@ static void test_uninstall(void **state) {
                 _cleanup_free_ char *msg = NULL;
                 assert_int_equal(machine_uninstall("none", &e.o, 0, &res, &d), -ENOENT);
                 assert_true(asprintf(&msg, "Machine none has no image in %s.", e.machines) > 0);
-                said_only(&d, LOG_ERR, msg);
+                tests_said_only(&d, LOG_ERR, msg);
         }
         env_done(&e);
 }

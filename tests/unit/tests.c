@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ftw.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "paths.h"
+#include "strv.h"
 #include "tests.h"
 
 char *tests_mkdtemp(void) {
@@ -46,6 +48,30 @@ int tests_result(int failed) {
                 return 77;
         }
         return failed;
+}
+
+char *tests_read(const char *dir, const char *rel) {
+        _cleanup_free_ char *p = strjoin(dir, "/", rel);
+        char *text = NULL;
+
+        if (read_full_file(p, &text, NULL) < 0)
+                return NULL;
+        return text;
+}
+
+bool tests_exists(const char *dir, const char *rel) {
+        _cleanup_free_ char *p = strjoin(dir, "/", rel);
+        struct stat st;
+
+        return lstat(p, &st) >= 0;
+}
+
+void tests_said_only(const Diagnostics *d, int level, const char *message) {
+        for (size_t i = 0; i < d->n; i++)
+                print_message("said: %s\n", d->items[i].message);
+        assert_int_equal(d->n, 1);
+        assert_int_equal(d->items[0].level, level);
+        assert_string_equal(d->items[0].message, message);
 }
 
 const Paths *tests_paths(void) {

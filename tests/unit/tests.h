@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "diag.h"
 #include "macro.h"
 #include "paths.h"
 
@@ -20,6 +21,12 @@ char *tests_mkdtemp(void);
 void tests_rm_rf(const char *path);
 /* Writes a file (making its parents); content NULL makes a symlink to /dev/null. */
 void tests_write(const char *dir, const char *rel, const char *content);
+/* The content of dir/rel, or NULL if it is missing. */
+char *tests_read(const char *dir, const char *rel);
+/* Whether dir/rel exists (a link counts, not followed). */
+bool tests_exists(const char *dir, const char *rel);
+/* The only finding in d is message, at level (every finding is printed first). */
+void tests_said_only(const Diagnostics *d, int level, const char *message);
 
 /* A skipped test never reads as a pass: skip() is remembered, and a program whose tests all passed but
  * some skipped exits 77, which meson reports as a skip (and tools/run-tests.sh --no-skip as a failure). */
