@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "oom.h"
 #include "tests.h"
 
 #include "converge.h"
@@ -30,88 +31,6 @@
 static char *join_buf(char *buf, const char *a, const char *b) {
         assert_true((size_t) snprintf(buf, PATH_MAX, "%s%s", a, b) < PATH_MAX);
         return buf;
-}
-
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void __libc_free(void *p);
-
-/* -1: no failures; else the number of allocations to let through before failing one */
-static long countdown = -1, arm_at = -1;
-static bool injected;
-
-static bool fail_now(void) {
-        if (countdown < 0 || countdown-- > 0)
-                return false;
-        injected = true;
-        return true;
-}
-
-void *malloc(size_t size) {
-        if (fail_now()) {
-                errno = ENOMEM;
-                return NULL;
-        }
-        return __libc_malloc(size);
-}
-
-void *calloc(size_t n, size_t size) {
-        if (fail_now()) {
-                errno = ENOMEM;
-                return NULL;
-        }
-        return __libc_calloc(n, size);
-}
-
-void *realloc(void *p, size_t size) {
-        if (fail_now()) {
-                errno = ENOMEM;
-                return NULL;
-        }
-        return __libc_realloc(p, size);
-}
-
-void free(void *p) {
-        __libc_free(p);
-}
-
-static void oom_begin(void) {
-        countdown = arm_at;
-}
-static void oom_end(void) {
-        countdown = -1;
-}
-
-typedef int (*Operation)(char **ret_text);
-
-static void check_operation(const char *name, Operation op) {
-        _cleanup_free_ char *want = NULL;
-        long n;
-
-        arm_at = -1;
-        assert_int_equal(op(&want), 0);
-        assert_non_null(want);
-        for (n = 0;; n++) {
-                _cleanup_free_ char *got = NULL;
-                int r;
-
-                arm_at = n;
-                injected = false;
-                r = op(&got);
-                countdown = -1;
-                if (!injected) {
-                        assert_int_equal(r, 0);
-                        assert_string_equal(got, want);
-                        break;
-                }
-                if (r < 0)
-                        continue;
-                if (!streq_ptr(got, want))
-                        fail_msg("%s: allocation %ld failed, reported success, but the result differs:\n%s\n---\n%s",
-                                 name, n, got ?: "(none)", want);
-        }
-        printf("%s: %ld allocations failed in turn\n", name, n);
 }
 
 /* Every file and link under root with its content, sorted: "PATH: CONTENT" or "PATH -> TARGET". */
@@ -489,19 +408,19 @@ static int op_export(char **ret) {
 }
 
 static void test_origin(void **state) {
-        check_operation("origin", op_origin);
+        oom_check_operation("origin", op_origin);
 }
 static void test_converge(void **state) {
-        check_operation("converge", op_converge);
+        oom_check_operation("converge", op_converge);
 }
 static void test_recover_list(void **state) {
-        check_operation("recover-list", op_recover_list);
+        oom_check_operation("recover-list", op_recover_list);
 }
 static void test_build(void **state) {
-        check_operation("build", op_build);
+        oom_check_operation("build", op_build);
 }
 static void test_export(void **state) {
-        check_operation("export", op_export);
+        oom_check_operation("export", op_export);
 }
 
 int main(void) {

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <stdio.h>
 
+#include "oom.h"
 #include "tests.h"
 
 #include "bootstrap.h"
@@ -30,94 +31,6 @@
 #include "tree.h"
 #include "unit-file.h"
 #include "user.h"
-
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void __libc_free(void *p);
-
-/* -1: no failures; else the number of allocations to let through before failing one */
-static long countdown = -1;
-static bool injected;
-
-static bool fail_now(void) {
-        if (countdown < 0)
-                return false;
-        if (countdown-- > 0)
-                return false;
-        injected = true;
-        return true;
-}
-
-void *malloc(size_t size) {
-        if (fail_now()) {
-                errno = ENOMEM;
-                return NULL;
-        }
-        return __libc_malloc(size);
-}
-
-void *calloc(size_t n, size_t size) {
-        if (fail_now()) {
-                errno = ENOMEM;
-                return NULL;
-        }
-        return __libc_calloc(n, size);
-}
-
-void *realloc(void *p, size_t size) {
-        if (fail_now()) {
-                errno = ENOMEM;
-                return NULL;
-        }
-        return __libc_realloc(p, size);
-}
-
-void free(void *p) {
-        __libc_free(p);
-}
-
-/* The operation under test arms the failure around its work and renders its result afterwards. */
-static long arm_at = -1;
-static void oom_begin(void) {
-        countdown = arm_at;
-}
-static void oom_end(void) {
-        countdown = -1;
-}
-
-typedef int (*Operation)(char **ret_text);
-
-static void check_operation(const char *name, Operation op) {
-        _cleanup_free_ char *want = NULL;
-        long n;
-
-        arm_at = -1;
-        assert_int_equal(op(&want), 0);
-        assert_non_null(want);
-        for (n = 0;; n++) {
-                _cleanup_free_ char *got = NULL;
-                int r;
-
-                arm_at = n;
-                injected = false;
-                r = op(&got);
-                countdown = -1;
-                if (!injected) {
-                        assert_int_equal(r, 0);
-                        assert_string_equal(got, want);
-                        break;
-                }
-                /* an error, even one that is not -ENOMEM (a parser may report the value it could not
-                 * store), is a failure reported */
-                if (r < 0)
-                        continue;
-                if (!streq_ptr(got, want))
-                        fail_msg("%s: allocation %ld failed, reported success, but the result differs:\n%s\n---\n%s",
-                                 name, n, got ?: "(none)", want);
-        }
-        printf("%s: %ld allocations failed in turn\n", name, n);
-}
 
 static const time_t NOW = 1795910400;
 static const char mspawn_text[] =
@@ -635,49 +548,49 @@ static int op_cache(char **ret) {
 }
 
 static void test_parse(void **state) {
-        check_operation("parse", op_parse);
+        oom_check_operation("parse", op_parse);
 }
 static void test_format(void **state) {
-        check_operation("format", op_format);
+        oom_check_operation("format", op_format);
 }
 static void test_generator(void **state) {
-        check_operation("generator", op_generator);
+        oom_check_operation("generator", op_generator);
 }
 static void test_bootstrap(void **state) {
-        check_operation("bootstrap", op_bootstrap);
+        oom_check_operation("bootstrap", op_bootstrap);
 }
 static void test_user(void **state) {
-        check_operation("user", op_user);
+        oom_check_operation("user", op_user);
 }
 static void test_strv(void **state) {
-        check_operation("strv", op_strv);
+        oom_check_operation("strv", op_strv);
 }
 static void test_hosts_and_sockets(void **state) {
-        check_operation("hosts-and-sockets", op_hosts_and_sockets);
+        oom_check_operation("hosts-and-sockets", op_hosts_and_sockets);
 }
 static void test_mspawn_load(void **state) {
-        check_operation("mspawn-load", op_mspawn_load);
+        oom_check_operation("mspawn-load", op_mspawn_load);
 }
 static void test_provision(void **state) {
-        check_operation("provision", op_provision);
+        oom_check_operation("provision", op_provision);
 }
 static void test_finish_tree(void **state) {
-        check_operation("finish", op_finish_tree);
+        oom_check_operation("finish", op_finish_tree);
 }
 static void test_session(void **state) {
-        check_operation("session", op_session);
+        oom_check_operation("session", op_session);
 }
 static void test_plan_write(void **state) {
-        check_operation("plan-write", op_plan_write);
+        oom_check_operation("plan-write", op_plan_write);
 }
 static void test_tree_remove(void **state) {
-        check_operation("tree-remove", op_tree_remove);
+        oom_check_operation("tree-remove", op_tree_remove);
 }
 static void test_cache(void **state) {
-        check_operation("cache", op_cache);
+        oom_check_operation("cache", op_cache);
 }
 static void test_distro_info(void **state) {
-        check_operation("distro-info", op_distro_info);
+        oom_check_operation("distro-info", op_distro_info);
 }
 
 int main(void) {
