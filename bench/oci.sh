@@ -6,8 +6,10 @@
 # same image against the first, and pull-oci's peak RSS.
 # Targets: pull-oci / skopeo+umoci <= 0.5, peak RSS <= 32 MiB, second machine / first <= 1/20.
 # Usage: bench/oci.sh [BUILD-DIR] [TREE]   (root; TREE defaults to the cached e2e test host tree)
-# BENCH_DIR: where the registry, the cache and the machines go (default /var/tmp): the second machine is a
-# reflink clone of the cached tree on a file system that has them (btrfs, xfs), else unpacked from an archive.
+# BENCH_DIR: where the registry, the cache and the machines go (default /var/tmp). BENCH_FS=btrfs (or xfs,
+# ext4) puts all of it on a fresh file system of that type in a loop-mounted image inside BENCH_DIR instead.
+# The second machine is a snapshot of the cached tree on btrfs, a reflink copy of it on xfs, and is unpacked
+# from the cache's archive elsewhere.
 set -eu
 build=$(realpath "${1:-build}")
 tree=${2:-$(ls -d /var/cache/machinespawn-e2e/host-bookworm-* 2>/dev/null | grep -v '\.log$' | head -n1)}
@@ -20,7 +22,13 @@ done
 
 tmp=$(mktemp -d -p "${BENCH_DIR:-/var/tmp}" mspawn-bench-oci-XXXXXX)
 registry=
-trap '[ -n "$registry" ] && kill $registry; rm -rf "$tmp"' EXIT
+trap '[ -n "$registry" ] && kill $registry; umount "$tmp" 2>/dev/null; rm -rf "$tmp" "$tmp.img"' EXIT
+if [ -n "${BENCH_FS:-}" ]; then
+        command -v "mkfs.$BENCH_FS" >/dev/null || { echo "bench/oci.sh: needs mkfs.$BENCH_FS" >&2; exit 1; }
+        truncate -s 16G "$tmp.img"
+        "mkfs.$BENCH_FS" -q "$tmp.img" >/dev/null
+        mount -o loop "$tmp.img" "$tmp"
+fi
 mkdir -p "$tmp/layout/blobs/sha256" "$tmp/etc" "$tmp/storage"
 
 # --- the image: four layers (usr/lib, usr/share, the rest of usr, everything else), written as an OCI layout

@@ -136,9 +136,13 @@ int cache_tmp_dir(const char *dir, const char *key, char **ret) {
                 return r;
         if (!mkdtemp(p))
                 return -errno;
-        /* a root file system's top directory is 0755, mkdtemp() makes 0700 */
-        if (chmod(p, 0755) < 0)
+        /* mkdtemp() reserved the name; the tree's top is made again as a subvolume where the cache is on
+         * btrfs, so that a machine from it is a snapshot. A root file system's top directory is 0755. */
+        if (rmdir(p) < 0)
                 return -errno;
+        r = tree_make_top(p, 0755);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(p);
         return 0;
 }

@@ -4,8 +4,11 @@
 #include <sys/sysmacros.h>
 #include <linux/stat.h>
 #include <spawn.h>
+#include <linux/btrfs.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,12 +41,93 @@ int spawn_wait(char **argv, char **env_extra) {
         return 128 + WTERMSIG(status);
 }
 
+/* The directory path's parent, open, and the last component (pointing into path). */
+static int open_parent(const char *path, const char **ret_name) {
+        _cleanup_free_ char *parent = NULL;
+        const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+        int fd;
+
+        if (!*name || streq(name, ".") || streq(name, "..") || strlen(name) > BTRFS_SUBVOL_NAME_MAX)
+                return -EINVAL;
+        parent = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
+        if (!parent)
+                return -ENOMEM;
+        fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        *ret_name = name;
+        return fd;
+}
+
+static bool fd_on_btrfs(int fd, struct statfs *ret) {
+        return fstatfs(fd, ret) >= 0 && (typeof(ret->f_type)) ret->f_type == (typeof(ret->f_type)) BTRFS_SUPER_MAGIC;
+}
+
+int tree_make_top(const char *path, mode_t mode) {
+        struct btrfs_ioctl_vol_args args = {};
+        _cleanup_close_ int pfd = -EBADF;
+        struct statfs sfs;
+        const char *name;
+
+        pfd = open_parent(path, &name);
+        if (pfd < 0)
+                return pfd;
+        if (fd_on_btrfs(pfd, &sfs)) {
+                strncpy(args.name, name, sizeof args.name - 1);
+                if (ioctl(pfd, BTRFS_IOC_SUBVOL_CREATE, &args) >= 0) {
+                        if (fchmodat(pfd, name, mode, 0) < 0)
+                                return -errno;
+                        return 1;
+                }
+                if (errno == EEXIST)
+                        return -EEXIST;
+                /* not allowed (a user namespace, a read-only snapshot above): a directory does as well */
+        }
+        if (mkdirat(pfd, name, mode) < 0)
+                return -errno;
+        /* mkdir() is subject to the umask; a root file system's top is exactly mode */
+        if (fchmodat(pfd, name, mode, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+/* dst as a writable btrfs snapshot of src, when src is a subvolume's top and dst's parent is on the same
+ * btrfs: constant time whatever the tree's size, and blocks shared until written. -EOPNOTSUPP when not. */
+static int snapshot(const char *src, const char *dst) {
+        struct btrfs_ioctl_vol_args_v2 args = {};
+        _cleanup_close_ int sfd = -EBADF, pfd = -EBADF;
+        struct statfs ss, ps;
+        struct stat st;
+        const char *name;
+
+        sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0)
+                return -errno;
+        /* a subvolume's top directory is always inode 256 (BTRFS_FIRST_FREE_OBJECTID) */
+        if (!fd_on_btrfs(sfd, &ss) || fstat(sfd, &st) < 0 || st.st_ino != 256)
+                return -EOPNOTSUPP;
+        pfd = open_parent(dst, &name);
+        if (pfd < 0)
+                return pfd;
+        /* f_fsid differs between subvolumes of one btrfs: another file system is the ioctl's EXDEV */
+        if (!fd_on_btrfs(pfd, &ps))
+                return -EOPNOTSUPP;
+        args.fd = sfd;
+        strncpy(args.name, name, sizeof args.name - 1);
+        if (ioctl(pfd, BTRFS_IOC_SNAP_CREATE_V2, &args) < 0)
+                return errno == EEXIST || errno == ENOSPC || errno == ENOMEM || errno == EDQUOT ? -errno : -EOPNOTSUPP;
+        return 0;
+}
+
 int tree_clone(const char *src, const char *dst) {
         _cleanup_free_ char *from = strjoin(src, "/.");
         int r;
 
         if (!from)
                 return -ENOMEM;
+        r = snapshot(src, dst);
+        if (r != -EOPNOTSUPP)
+                return r;
         if (mkdir(dst, 0755) < 0)
                 return -errno;
         /* cp -a keeps everything a root file system carries; --reflink=auto makes it a clone on btrfs and

@@ -8,10 +8,16 @@
  * adds to the environment; output goes where ours goes. */
 int spawn_wait(char **argv, char **env_extra);
 
-/* Copies the tree src to dst (which must not exist) as fast as the file system allows: reflinks where
- * supported, otherwise a full copy, keeping owners, modes, times, xattrs, ACLs, hard links and sparse
- * files (cp -a). */
+/* Copies the tree src to dst (which must not exist) as fast as the file system allows: a btrfs snapshot
+ * when src is a subvolume (see tree_make_top()) on the file system of dst, else reflinks where supported,
+ * otherwise a full copy, keeping owners, modes, times, xattrs, ACLs, hard links and sparse files (cp -a).
+ * A snapshot is not recursive: subvolumes below src come across as empty directories, so src should be a
+ * tree built by tree_make_top()'s caller, never a machine that ran. */
 int tree_clone(const char *src, const char *dst);
+
+/* Creates the top directory of a tree that will be cloned: a btrfs subvolume where path's parent is on
+ * btrfs (1), else a plain directory (0); mode exactly, whatever the umask. -EEXIST if path exists. */
+int tree_make_top(const char *path, mode_t mode);
 
 /* A tree as a zstd-compressed tar and back (GNU tar and zstd, two processes, so decompression and
  * writing run in parallel), keeping owners, modes, times, xattrs, ACLs, hard links and sparse files. */

@@ -20,6 +20,7 @@
 #include "tree.h"
 
 static const time_t NOW = 1795910400;
+static bool on_btrfs; /* --btrfs: everything below a btrfs of the test's own */
 static char data_dir[4096], vendor[4096];
 
 static MachineConfig *config(const char *name, const char *text) {
@@ -426,6 +427,19 @@ static void test_build_through_fake_debootstrap(void **state) {
         free(text);
         text = listing(root, "machines");
         assert_string_equal(text, "m two");
+
+        /* on btrfs the base is a subvolume and each machine a snapshot of it (a subvolume's top is inode 256) */
+        if (on_btrfs) {
+                free(p);
+                p = strjoin(root, "/cache/", key);
+                assert_int_equal(stat(p, &st), 0);
+                assert_int_equal(st.st_ino, 256);
+        }
+        free(p);
+        p = strjoin(root, "/machines/two");
+        assert_int_equal(stat(p, &st), 0);
+        assert_true(on_btrfs == (st.st_ino == 256));
+        assert_int_equal(st.st_mode & 07777, 0755);
         fake_tools_done(root);
 }
 
@@ -818,7 +832,7 @@ static void test_image_unfinishable(void **state) {
         tests_rm_rf(root);
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_existing_machine_is_left_alone),
                 cmocka_unit_test(test_missing_tool_names_package),
@@ -844,5 +858,16 @@ int main(void) {
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));
         setenv("MACHINESPAWN_DISTRO_INFO_DIR", data_dir, 1);
+        if (argc > 1 && streq(argv[1], "--btrfs")) {
+                _cleanup_free_ char *top = NULL;
+                int r;
+
+                if (tests_btrfs_tmpdir(&top) < 0)
+                        return 77;
+                on_btrfs = true;
+                r = cmocka_run_group_tests(tests, NULL, NULL);
+                tests_btrfs_done(TAKE_PTR(top));
+                return r;
+        }
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

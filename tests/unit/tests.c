@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ftw.h>
+#include <sched.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
@@ -13,6 +15,41 @@ char *tests_mkdtemp(void) {
         assert_true(asprintf(&p, "%s/mspawn-test-XXXXXX", getenv("TMPDIR") ?: "/tmp") > 0);
         assert_non_null(mkdtemp(p));
         return p;
+}
+
+int tests_btrfs_tmpdir(char **ret_top) {
+        _cleanup_free_ char *cmd = NULL, *mnt = NULL;
+        char *top;
+
+        if (geteuid() != 0)
+                return printf("SKIP: needs root to mount a btrfs\n"), -EPERM;
+        if (system("command -v mkfs.btrfs >/dev/null") != 0)
+                return printf("SKIP: needs mkfs.btrfs (apt-get install btrfs-progs)\n"), -ENOENT;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return printf("SKIP: cannot make a mount namespace: %m\n"), -errno;
+        top = tests_mkdtemp();
+        mnt = strjoin(top, "/btrfs");
+        /* sparse: a few MiB of it are ever written; mount -o loop frees the loop device with the mount */
+        cmd = strjoin("truncate -s 256M ", top, "/btrfs.img && mkfs.btrfs -q -f ", top, "/btrfs.img >/dev/null && "
+                      "mkdir ", mnt, " && mount -o loop ", top, "/btrfs.img ", mnt);
+        assert_true(cmd && mnt);
+        if (system(cmd) != 0) {
+                tests_rm_rf(top);
+                free(top);
+                return printf("SKIP: cannot make and mount a btrfs on a loop device\n"), -EIO;
+        }
+        assert_int_equal(setenv("TMPDIR", mnt, 1), 0);
+        *ret_top = top;
+        return 0;
+}
+
+void tests_btrfs_done(char *top) {
+        _cleanup_free_ char *mnt = strjoin(top, "/btrfs");
+
+        if (mnt)
+                (void) umount2(mnt, MNT_DETACH);
+        tests_rm_rf(top);
+        free(top);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {

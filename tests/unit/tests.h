@@ -19,6 +19,11 @@ const Paths *tests_paths(void);
 /* A fresh directory under $TMPDIR, removed again by tests_rm_rf(). */
 char *tests_mkdtemp(void);
 void tests_rm_rf(const char *path);
+/* A fresh btrfs on a loop device, mounted in a mount namespace of this process's own, made $TMPDIR (so that
+ * tests_mkdtemp() is on it). < 0 with the reason printed ("SKIP: ...") when it cannot be had here: not root,
+ * no mkfs.btrfs, no loop device. *ret_top: the directory with the image, for tests_btrfs_done(). */
+int tests_btrfs_tmpdir(char **ret_top);
+void tests_btrfs_done(char *top);
 /* Writes a file (making its parents); content NULL makes a symlink to /dev/null. */
 void tests_write(const char *dir, const char *rel, const char *content);
 /* The content of dir/rel, or NULL if it is missing. */
