@@ -14,6 +14,7 @@ import io
 import json
 import lzma
 import os
+import shutil
 import socket
 import ssl
 import stat
@@ -38,6 +39,19 @@ def check(ok, what, detail=""):
         print(f"FAIL {what}", flush=True)
         if detail:
             print("     | " + str(detail).strip().replace("\n", "\n     | "), flush=True)
+
+
+def cannot_run(root_for, tools):
+    """Whether this test must skip, saying why: it needs root (for root_for) and the commands of tools, a list
+    of (command, Debian package)."""
+    if os.geteuid() != 0:
+        print(f"SKIP: needs root ({root_for})")
+        return True
+    for tool, package in tools:
+        if not shutil.which(tool):
+            print(f"SKIP: needs {tool} (apt-get install {package})")
+            return True
+    return False
 
 
 def finish():

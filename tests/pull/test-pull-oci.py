@@ -19,8 +19,9 @@ import time
 
 sys.dont_write_bytecode = True
 from pull_fixtures import (DOCKER_LIST, DOCKER_MANIFEST, MANIFEST_TYPES, OCI_CONFIG, OCI_MANIFEST, Pki,
-                           QuietHandler, Sandbox, basic, build_image, check, descriptor, finish, image_manifest,
-                           layer, layer_type, oci_digest, serve, tar_bytes, ti, tree_state, write_auth)
+                           QuietHandler, Sandbox, basic, build_image, cannot_run, check, descriptor, finish,
+                           image_manifest, layer, layer_type, oci_digest, serve, tar_bytes, ti, tree_state,
+                           write_auth)
 
 CLI = sys.argv[1]
 VENDOR_CONF = sys.argv[2]
@@ -188,11 +189,7 @@ CONFIG = {"Env": ["PATH=/usr/bin:/bin", "GREETING=hello world"], "WorkingDir": "
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root (owners of unpacked files)")
-        return 77
-    if not shutil.which("zstd"):
-        print("SKIP: needs zstd to make a zstd layer")
+    if cannot_run("owners of unpacked files", [("zstd", "zstd")]):
         return 77
 
     sb = Sandbox("mspawn-pull-oci-", CLI, VENDOR_CONF)

@@ -12,8 +12,8 @@ import sys
 import tarfile
 
 sys.dont_write_bytecode = True
-from pull_fixtures import (Pki, QuietHandler, Sandbox, changes, check, file_sha256, finish, serve, sha256_hex,
-                           snapshot, ti, write_tar)
+from pull_fixtures import (Pki, QuietHandler, Sandbox, cannot_run, changes, check, file_sha256, finish,
+                           serve, sha256_hex, snapshot, ti, write_tar)
 
 CLI = sys.argv[1]
 VENDOR_CONF = sys.argv[2]
@@ -100,11 +100,7 @@ def rootfs_members():
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root (owners, device nodes)")
-        return 77
-    if not shutil.which("openssl"):
-        print("SKIP: needs openssl to make the test CA")
+    if cannot_run("owners, device nodes", [("openssl", "openssl"), ("zstd", "zstd")]):
         return 77
 
     sb = Sandbox("mspawn-pull-", CLI, VENDOR_CONF)

@@ -23,9 +23,9 @@ import urllib.parse
 # the stand-ins this test shares with the pull suite's
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pull"))
 sys.dont_write_bytecode = True
-from pull_fixtures import (OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Pki, QuietHandler, Sandbox, build_image, changes,
-                           check, descriptor, file_sha256, finish, free_port, serve, snapshot, ti, wait_port,
-                           write_auth)
+from pull_fixtures import (OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Pki, QuietHandler, Sandbox, build_image,
+                           cannot_run, changes, check, descriptor, file_sha256, finish, free_port, serve,
+                           snapshot, ti, wait_port, write_auth)
 
 CLI = sys.argv[1]
 VENDOR_CONF = sys.argv[2]
@@ -254,14 +254,10 @@ CONFIG = {"Env": ["PATH=/usr/bin:/bin", "OCITEST=from-the-image"], "WorkingDir":
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root (owners, file capabilities)")
+    if cannot_run("owners, file capabilities", [("docker-registry", "docker-registry"), ("skopeo", "skopeo"),
+                                                 ("openssl", "openssl"), ("htpasswd", "apache2-utils"),
+                                                 ("zstd", "zstd")]):
         return 77
-    for tool, pkg in (("docker-registry", "docker-registry"), ("skopeo", "skopeo"), ("openssl", "openssl"),
-                      ("htpasswd", "apache2-utils"), ("zstd", "zstd")):
-        if not shutil.which(tool):
-            print(f"SKIP: needs {tool} (apt-get install {pkg})")
-            return 77
 
     sb = Sandbox("mspawn-registry-", CLI, VENDOR_CONF)
     registries = []
