@@ -8,47 +8,26 @@ never see the credentials, and hostile cases: a blob whose digest or size does n
 manifest, a manifest that does not match the digest it was pulled by, whiteouts out of the tree or through
 a link. Needs root (owners); skips (77) otherwise."""
 
-import base64
 import gzip
-import hashlib
-import http.server
-import io
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 import tarfile
-import tempfile
-import threading
 import time
+
+sys.dont_write_bytecode = True
+from pull_fixtures import (DOCKER_LIST, DOCKER_MANIFEST, MANIFEST_TYPES, OCI_CONFIG, OCI_MANIFEST, Pki,
+                           QuietHandler, Sandbox, basic, build_image, cannot_run, check, descriptor, finish,
+                           image_manifest, layer, layer_type, oci_digest, serve, tar_bytes, ti, tree_state,
+                           write_auth)
 
 CLI = sys.argv[1]
 VENDOR_CONF = sys.argv[2]
 PREPARE = sys.argv[3] if len(sys.argv) > 3 else None
-passed = failed = 0
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}")
-    else:
-        failed += 1
-        print(f"FAIL {what}")
-        if detail:
-            print("     | " + str(detail).strip().replace("\n", "\n     | "))
-
-
-def sha(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+# what finishing a machine writes, left out when two machines' trees are compared
+FINISHED = ("etc/hostname", "etc/machine-id")
 
 
 class Store:
@@ -61,35 +40,35 @@ class Store:
         return self.repos.setdefault(name, {"manifests": {}, "blobs": {}})
 
     def blob(self, repo, data, digest=None):
-        digest = digest or sha(data)
+        digest = digest or oci_digest(data)
         self.repo(repo)["blobs"][digest] = data
         return digest
 
     def manifest(self, repo, ref, media_type, data):
         self.repo(repo)["manifests"][ref] = (media_type, data)
-        self.repo(repo)["manifests"][sha(data)] = (media_type, data)
-        return sha(data)
+        self.repo(repo)["manifests"][oci_digest(data)] = (media_type, data)
+        return oci_digest(data)
+
+    def put(self, repo, data, media_type):
+        """A blob, or a manifest by its digest if media_type is one; a dict is written as JSON (a manifest
+        indented). Returns its descriptor."""
+        if isinstance(data, dict):
+            data = json.dumps(data, indent=1 if media_type in MANIFEST_TYPES else None).encode()
+        if media_type in MANIFEST_TYPES:
+            self.repo(repo)["manifests"][oci_digest(data)] = (media_type, data)
+        else:
+            self.blob(repo, data)
+        return descriptor(data, media_type)
 
 
 USER, PASSWORD, TOKEN = "alice", "s3cret", "tok-123"
 
 
-class Registry(http.server.BaseHTTPRequestHandler):
+class Registry(QuietHandler):
     store = None
     cdn_base = None
     log = []  # (path, Authorization header)
     token_requests = []
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, code, body=b"", headers=()):
-        self.send_response(code)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def authorized(self, repo):
         auth = self.headers.get("Authorization")
@@ -101,7 +80,7 @@ class Registry(http.server.BaseHTTPRequestHandler):
                        f'Bearer realm="http://{host}/token",service="test,registry",scope="repository:{repo}:pull"')])
             return False
         if repo.startswith("basic/"):
-            want = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            want = "Basic " + basic(USER, PASSWORD)
             if auth == want:
                 return True
             self.reply(401, b"", [("WWW-Authenticate", 'Basic realm="test"')])
@@ -143,12 +122,9 @@ class Registry(http.server.BaseHTTPRequestHandler):
         self.reply(200, r["blobs"][ref])
 
 
-class Cdn(http.server.BaseHTTPRequestHandler):
+class Cdn(QuietHandler):
     store = None
     log = []
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         Cdn.log.append((self.path, self.headers.get("Authorization")))
@@ -163,60 +139,12 @@ class Cdn(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def serve(handler, host="127.0.0.1"):
-    server = http.server.ThreadingHTTPServer((host, 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def ti(name, type=tarfile.REGTYPE, data=b"", **kw):
-    i = tarfile.TarInfo(name)
-    i.type = type
-    i.size = len(data) if type == tarfile.REGTYPE else 0
-    i.mode = kw.get("mode", 0o644 if type == tarfile.REGTYPE else 0o755)
-    i.uid = kw.get("uid", 0)
-    i.gid = kw.get("gid", 0)
-    i.mtime = 1700000000
-    i.linkname = kw.get("linkname", "")
-    i.pax_headers = kw.get("pax", {})
-    return (i, data if type == tarfile.REGTYPE else None)
-
-
-def tar(members, compression="gzip"):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for info, data in members:
-            t.addfile(info, io.BytesIO(data) if data is not None else None)
-    raw = buf.getvalue()
-    if compression == "gzip":
-        return gzip.compress(raw, mtime=0), "gzip"
-    if compression == "zstd":
-        return subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True, check=True).stdout, "zstd"
-    return raw, None
-
-
-def layer_type(kind, comp):
-    if kind == "oci":
-        return "application/vnd.oci.image.layer.v1.tar" + ("+" + comp if comp else "")
-    return "application/vnd.docker.image.rootfs.diff.tar" + ("." + comp if comp else "")
-
-
 def image(store, repo, tag, layers, config, kind="oci", arch="amd64"):
     """layers: list of (members, compression). Returns (manifest digest, manifest bytes)."""
-    descs = []
-    for members, comp in layers:
-        data, c = tar(members, comp)
-        descs.append({"mediaType": layer_type(kind, c), "digest": store.blob(repo, data), "size": len(data)})
-    cfg = json.dumps({"architecture": arch, "os": "linux", "config": config,
-                      "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-    m = {"schemaVersion": 2,
-         "mediaType": OCI_MANIFEST if kind == "oci" else DOCKER_MANIFEST,
-         "config": {"mediaType": "application/vnd.oci.image.config.v1+json" if kind == "oci"
-                    else "application/vnd.docker.container.image.v1+json",
-                    "digest": store.blob(repo, cfg), "size": len(cfg)},
-         "layers": descs}
-    data = json.dumps(m, indent=1).encode()
-    return store.manifest(repo, tag, m["mediaType"], data), data
+    desc = build_image(lambda data, media_type: store.put(repo, data, media_type), layers, config, kind,
+                       arch)
+    media_type, data = store.repo(repo)["manifests"][desc["digest"]]
+    return store.manifest(repo, tag, media_type, data), data
 
 
 BASE = [
@@ -260,68 +188,25 @@ CONFIG = {"Env": ["PATH=/usr/bin:/bin", "GREETING=hello world"], "WorkingDir": "
           "User": "daemon", "Entrypoint": ["/usr/bin/tool", "--serve"], "Cmd": ["it's"]}
 
 
-def tree_state(top):
-    """path -> (type, mode, uid, gid, content or link target, links, xattrs), without what finishing a machine
-    writes (hostname, machine-id)"""
-    out = {}
-    for dirpath, dirs, files in os.walk(top):
-        for name in dirs + files:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, top)
-            if rel in ("etc/hostname", "etc/machine-id"):
-                continue
-            st = os.lstat(path)
-            kind = "dir" if os.path.isdir(path) and not os.path.islink(path) else \
-                "lnk" if os.path.islink(path) else "reg"
-            body = os.readlink(path) if kind == "lnk" else open(path, "rb").read() if kind == "reg" else None
-            xattrs = tuple(sorted((k, os.getxattr(path, k, follow_symlinks=False))
-                                  for k in os.listxattr(path, follow_symlinks=False)))
-            out[rel] = (kind, st.st_mode & 0o7777, st.st_uid, st.st_gid, body, st.st_nlink if kind == "reg" else 0,
-                        xattrs)
-    return out
-
-
 def main():
-    global failed
-    if os.geteuid() != 0:
-        print("SKIP: needs root (owners of unpacked files)")
-        return 77
-    if not shutil.which("zstd"):
-        print("SKIP: needs zstd to make a zstd layer")
+    if cannot_run("owners of unpacked files", [("zstd", "zstd")]):
         return 77
 
-    tmp = tempfile.mkdtemp(prefix="mspawn-pull-oci-")
-    machines = os.path.join(tmp, "machines")
-    cache = os.path.join(tmp, "cache")
-    os.makedirs(os.path.join(tmp, "etc"))
+    sb = Sandbox("mspawn-pull-oci-", CLI, VENDOR_CONF)
+    tmp, machines, cache, root, gone = sb.tmp, sb.machines, sb.cache, sb.tree, sb.no_leftovers
     store = Store()
     Registry.store = Cdn.store = store
     reg = serve(Registry)
     cdn = serve(Cdn, "127.0.0.2")
     Registry.cdn_base = f"http://127.0.0.2:{cdn.server_port}"
     host = f"127.0.0.1:{reg.server_port}"
-    with open(os.path.join(tmp, "etc", "machinespawn.conf"), "w") as f:
-        f.write(f"[Cache]\nDirectory={cache}\n\n[Registries]\nInsecure={host} 127.0.0.2:{cdn.server_port}\n")
-    auth_file = os.path.join(tmp, "auth.json")
-    with open(auth_file, "w") as f:
-        json.dump({"auths": {f"{host}/basic": {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()},
-                             f"{host}/private": {"auth": base64.b64encode(b"bob:tokenpw").decode()}}}, f)
-
-    env = dict(os.environ, MACHINESPAWN_MACHINES_DIR=machines, MACHINESPAWN_RUN_DIR=f"{tmp}/run",
-               MACHINESPAWN_STATE_DIR=f"{tmp}/state", MACHINESPAWN_SYSCONFDIR=f"{tmp}/etc",
-               MACHINESPAWN_VENDOR_CONF=VENDOR_CONF, REGISTRY_AUTH_FILE=auth_file, HOME=tmp)
-    env.pop("MACHINESPAWN_CA_BUNDLE", None)
+    sb.write_conf([host, f"127.0.0.2:{cdn.server_port}"])
+    env = sb.env
+    env["REGISTRY_AUTH_FILE"] = write_auth(sb.path("auth.json"), {f"{host}/basic": (USER, PASSWORD),
+                                                                  f"{host}/private": ("bob", "tokenpw")})
 
     def pull(ref, name, *extra, e=None):
-        return subprocess.run([CLI, "pull-oci", *extra, ref, name], env=e or env, capture_output=True, text=True,
-                              timeout=120)
-
-    def root(name):
-        return os.path.join(machines, name)
-
-    def gone(name):
-        entries = os.listdir(machines) if os.path.isdir(machines) else []
-        return name not in entries and not any(x.startswith(f".#{name}.") for x in entries)
+        return sb.run("pull-oci", *extra, ref, name, env=e)
 
     def blobs():
         d = os.path.join(cache, "oci/blobs/sha256")
@@ -369,7 +254,7 @@ def main():
     p = pull(f"docker://{host}/test/img:v1", "two")
     second = time.monotonic() - t0
     check(p.returncode == 0 and open(f"{root('two')}/usr/bin/tool").read() == "tool v2", "second machine", p.stderr)
-    check(p.returncode == 0 and tree_state(root("one")) == tree_state(root("two")) and
+    check(p.returncode == 0 and tree_state(root("one"), FINISHED) == tree_state(root("two"), FINISHED) and
           not os.path.lexists(f"{root('two')}/a/gone") and not os.path.lexists(f"{root('two')}/d/old1"),
           "second machine of an image with whiteouts: the same tree as the first", p.stderr)
     blob_gets = [x for x in Registry.log[n_requests:] if "/blobs/" in x[0]]
@@ -392,13 +277,13 @@ def main():
     e_archive = dict(env, MACHINESPAWN_CACHE_FORMAT="archive")
     p1 = pull(f"docker://{host}/test/copy", "copy1", e=e_archive)
     p2 = pull(f"docker://{host}/test/copy", "copy2", e=e_archive)
-    state = tree_state(root("copy1")) if p1.returncode == 0 else {}
+    state = tree_state(root("copy1"), FINISHED) if p1.returncode == 0 else {}
     check(p1.returncode == 0 and p2.returncode == 0 and "a copy of the cached image tree" in p2.stderr and
-          state == tree_state(root("copy2")) and state.get("c/sl", [None])[0] == "reg" and
+          state == tree_state(root("copy2"), FINISHED) and state.get("c/sl", [None])[0] == "reg" and
           state.get("c/rep", [None, None])[1] == 0o640 and state.get("c/dm", [None, None])[1] == 0o750 and
           state.get("c/h1", [None] * 6)[5] == 2 and state.get("c/cap", [None] * 7)[6],
           "an image that removes nothing: the archive written while unpacking gives the same tree",
-          p1.stderr + p2.stderr + str(set(state.items()) ^ set(tree_state(root("copy2")).items())))
+          p1.stderr + p2.stderr + str(set(state.items()) ^ set(tree_state(root("copy2"), FINISHED).items())))
 
     # --- markers applied in the one pass over a layer, wherever they come: an opaque marker as the tar's last
     # entry keeps what this layer wrote before it (also below it, and inside parents it never listed) and
@@ -427,7 +312,7 @@ def main():
               "a whiteout of a directory this layer wrote into hides only the lower contents")
 
     # --- several gzip members in one layer are one stream; a broken gzip trailer (CRC) is refused
-    raw, _ = tar([ti("m", tarfile.DIRTYPE), ti("m/one", data=b"1" * 3000), ti("m/two", data=b"2" * 3000)], None)
+    raw = tar_bytes([ti("m", tarfile.DIRTYPE), ti("m/one", data=b"1" * 3000), ti("m/two", data=b"2" * 3000)])
     half = len(raw) // 2
     multi = gzip.compress(raw[:half], mtime=0) + gzip.compress(raw[half:], mtime=0)
     crc = bytearray(gzip.compress(raw, mtime=0))
@@ -441,14 +326,10 @@ def main():
             # an image of its own for each: never a copy of a tree the other one left in the cache
             machine = f"gz{name}{'z' if prefix else ''}"
             cfg = json.dumps({"config": {}, "comment": machine}).encode()
-            m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                            "digest": store.blob(f"gz/{machine}", cfg), "size": len(cfg)},
-                 "layers": [{"mediaType": layer_type("oci", "gzip"), "digest": store.blob(f"gz/{machine}", blob),
-                             "size": len(blob)}]}
+            m = image_manifest(store.put(f"gz/{machine}", cfg, OCI_CONFIG),
+                               [store.put(f"gz/{machine}", blob, layer_type("oci", "gzip"))])
             store.manifest(f"gz/{machine}", "latest", OCI_MANIFEST, json.dumps(m).encode())
-            p = subprocess.run([*prefix, CLI, "pull-oci", f"docker://{host}/gz/{machine}", machine], env=env,
-                               capture_output=True, text=True, timeout=120)
+            p = sb.run("pull-oci", f"docker://{host}/gz/{machine}", machine, prefix=prefix)
             if ok:
                 check(p.returncode == 0 and open(f"{root(machine)}/m/two").read() == "2" * 3000,
                       f"a gzip layer of two members is read whole{how}", p.stderr)
@@ -460,7 +341,7 @@ def main():
     image(store, "test/shared", "latest", [(BASE, None), ([ti("shared-only", data=b"s")], "gzip")], CONFIG)
     n_requests = len(Registry.log)
     p = pull(f"docker://{host}/test/shared", "shared")
-    base_digest = sha(tar(BASE, None)[0])
+    base_digest = oci_digest(layer(BASE))
     base_gets = [x for x in Registry.log[n_requests:] if x[0].endswith(f"/blobs/{base_digest}")]
     check(p.returncode == 0 and open(f"{root('shared')}/etc/os-release").read() == "ID=ocitest\n" and
           os.path.exists(f"{root('shared')}/shared-only") and not base_gets,
@@ -510,7 +391,7 @@ def main():
           and "service=test%2Cregistry" in Registry.token_requests[0][0], "token request carries scope and service",
           Registry.token_requests)
     check(Registry.token_requests and Registry.token_requests[0][1] ==
-          "Basic " + base64.b64encode(b"bob:tokenpw").decode(), "auth file credentials sent to the token realm",
+          "Basic " + basic("bob", "tokenpw"), "auth file credentials sent to the token realm",
           Registry.token_requests)
     check(Cdn.log and all(a is None for _, a in Cdn.log), "the redirected blob host never sees the token", Cdn.log)
     check(any(a == f"Bearer {TOKEN}" for path, a in Registry.log if "/private/cdn/blobs/" in path),
@@ -525,32 +406,27 @@ def main():
     check(p.returncode != 0 and "credentials" in p.stderr and gone("nobasic"), "Basic without credentials refused",
           p.stderr)
     os.makedirs(os.path.join(tmp, ".docker"))
-    with open(os.path.join(tmp, ".docker", "config.json"), "w") as f:
-        json.dump({"auths": {host: {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}}}, f)
+    write_auth(os.path.join(tmp, ".docker", "config.json"), {host: (USER, PASSWORD)})
     p = pull(f"docker://{host}/basic/img", "dockercfg", e=e)
     check(p.returncode == 0, "credentials from ~/.docker/config.json", p.stderr)
 
     # --- plain HTTP only for registries named insecure
-    e = dict(env, MACHINESPAWN_SYSCONFDIR=os.path.join(tmp, "etc-secure"))
-    os.makedirs(e["MACHINESPAWN_SYSCONFDIR"])
-    with open(os.path.join(e["MACHINESPAWN_SYSCONFDIR"], "machinespawn.conf"), "w") as f:
-        f.write(f"[Cache]\nDirectory={cache}\n")
+    e = dict(env, MACHINESPAWN_SYSCONFDIR=sb.path("etc-secure"))
+    sb.write_conf(etc=e["MACHINESPAWN_SYSCONFDIR"])
     p = pull(f"docker://{host}/test/img:v1", "tls", e=e)
     check(p.returncode != 0 and gone("tls") and not any(x[0].startswith("/v2/") and False for x in Registry.log),
           "a registry not named insecure is spoken to over TLS only", p.stderr)
 
     # --- hostile blobs: digest mismatch, size mismatch; nothing cached, nothing built
-    good, _ = tar(BASE + [ti("evil-only", data=b"not in any other image")], "gzip")
+    good = layer(BASE + [ti("evil-only", data=b"not in any other image")], "gzip")
     bad = bytearray(good)
     bad[len(bad) // 2] ^= 0xFF
     repo = store.repo("evil/digest")
-    d_good = sha(good)
+    d_good = oci_digest(good)
     repo["blobs"][d_good] = bytes(bad)
     cfg = json.dumps({"config": {}}).encode()
-    m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": store.blob("evil/digest", cfg),
-                    "size": len(cfg)},
-         "layers": [{"mediaType": layer_type("oci", "gzip"), "digest": d_good, "size": len(good)}]}
+    m = image_manifest(store.put("evil/digest", cfg, OCI_CONFIG),
+                       [descriptor(good, layer_type("oci", "gzip"))])
     store.manifest("evil/digest", "latest", OCI_MANIFEST, json.dumps(m).encode())
     p = pull(f"docker://{host}/evil/digest", "evil1")
     check(p.returncode != 0 and "does not match its digest" in p.stderr and gone("evil1") and
@@ -560,14 +436,12 @@ def main():
     # a blob that is a whole, valid layer of the right size, but not the one the digest names: it is unpacked
     # as it arrives, then refused at its end; nothing of it stays, in the machines or the cache (tree or
     # archive), in either cache format
-    good_tar, _ = tar(BASE + [ti("stream-evil", data=b"AAAA")], None)
-    evil_tar, _ = tar(BASE + [ti("stream-evil", data=b"BBBB")], None)
+    good_tar = layer(BASE + [ti("stream-evil", data=b"AAAA")])
+    evil_tar = layer(BASE + [ti("stream-evil", data=b"BBBB")])
     assert len(good_tar) == len(evil_tar)
-    d_tar = store.blob("evil/stream", evil_tar, sha(good_tar))
-    m_tar = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-             "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                        "digest": store.blob("evil/stream", cfg), "size": len(cfg)},
-             "layers": [{"mediaType": layer_type("oci", None), "digest": d_tar, "size": len(good_tar)}]}
+    d_tar = store.blob("evil/stream", evil_tar, oci_digest(good_tar))
+    m_tar = image_manifest(store.put("evil/stream", cfg, OCI_CONFIG),
+                           [descriptor(good_tar, layer_type("oci", None))])
     key = store.manifest("evil/stream", "latest", OCI_MANIFEST, json.dumps(m_tar).encode()).removeprefix("sha256:")
     trees = os.path.join(cache, "oci/trees")
     for fmt in ("archive", "tree"):
@@ -616,44 +490,25 @@ def main():
 
     # --- TLS from a test CA, with Basic credentials; another CA fails; no redirect from TLS to plain HTTP
     if shutil.which("openssl"):
-        pki = os.path.join(tmp, "pki")
-        os.makedirs(pki)
-
-        def openssl(*a):
-            subprocess.run(["openssl", *a], cwd=pki, check=True, capture_output=True)
-        for ca in ("ca", "other"):
-            openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN=test {ca}",
-                    "-keyout", f"{ca}.key", "-out", f"{ca}.crt")
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "srv.key",
-                "-out", "srv.csr")
-        with open(os.path.join(pki, "ext"), "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1\n")
-        openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "2", "-extfile", "ext", "-out", "srv.crt")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(pki, "srv.crt"), os.path.join(pki, "srv.key"))
-        tls = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
-        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
-        threading.Thread(target=tls.serve_forever, daemon=True).start()
+        pki = Pki(sb.path("pki"))
+        pki.issue("srv", "127.0.0.1", "IP:127.0.0.1")
+        tls = serve(Registry, context=pki.context("srv"))
         thost = f"127.0.0.1:{tls.server_port}"
-        tls_auth = os.path.join(tmp, "tls-auth.json")
-        with open(tls_auth, "w") as f:
-            json.dump({"auths": {thost: {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}}}, f)
-        e = dict(env, REGISTRY_AUTH_FILE=tls_auth, MACHINESPAWN_CA_BUNDLE=os.path.join(pki, "ca.crt"))
+        tls_auth = write_auth(sb.path("tls-auth.json"), {thost: (USER, PASSWORD)})
+        e = dict(env, REGISTRY_AUTH_FILE=tls_auth, MACHINESPAWN_CA_BUNDLE=pki.file("ca.crt"))
         p = pull(f"docker://{thost}/basic/img", "tlsbasic", e=e)
         check(p.returncode == 0, "TLS with the test CA and Basic credentials", p.stderr)
-        e["MACHINESPAWN_CA_BUNDLE"] = os.path.join(pki, "other.crt")
+        e["MACHINESPAWN_CA_BUNDLE"] = pki.file("other.crt")
         p = pull(f"docker://{thost}/basic/img", "tlsother", e=e)
         check(p.returncode != 0 and gone("tlsother"), "TLS with a certificate of another CA is refused", p.stderr)
-        e["MACHINESPAWN_CA_BUNDLE"] = os.path.join(pki, "ca.crt")
+        e["MACHINESPAWN_CA_BUNDLE"] = pki.file("ca.crt")
         image(store, "cdn/img", "latest", [([ti("cdn-only", data=b"x")], "gzip")], {})
         p = pull(f"docker://{thost}/cdn/img", "tlsdown", e=e)
         check(p.returncode != 0 and "leaves TLS" in p.stderr and gone("tlsdown"),
               "a blob redirect from https to http is refused", p.stderr)
         tls.shutdown()
     else:
-        print("     (no openssl: TLS cases not run)")
-        failed += 1
+        check(False, "TLS cases run", "no openssl to make the test CA")
 
     # --- Image=docker:// in a .mspawn: machinespawn-prepare turns the config into .nspawn settings
     if PREPARE:
@@ -693,9 +548,8 @@ def main():
 
     reg.shutdown()
     cdn.shutdown()
-    shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    sb.remove()
+    return finish()
 
 
 if __name__ == "__main__":

@@ -5,43 +5,25 @@ ETag/304 support and a mode that drops the connection mid-transfer, TLS from a C
 archives this test builds: a small root file system in every compression, and hostile ones. Needs root
 (owners, device nodes) and openssl; skips (77) otherwise."""
 
-import hashlib
-import http.server
-import io
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 import tarfile
-import tempfile
-import threading
+
+sys.dont_write_bytecode = True
+from pull_fixtures import (Pki, QuietHandler, Sandbox, cannot_run, changes, check, file_sha256, finish,
+                           serve, sha256_hex, snapshot, ti, write_tar)
 
 CLI = sys.argv[1]
 VENDOR_CONF = sys.argv[2]
-passed = failed = 0
 
 
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}")
-    else:
-        failed += 1
-        print(f"FAIL {what}")
-        if detail:
-            print("     | " + detail.strip().replace("\n", "\n     | "))
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     root = None
     log = []
     drop_next = set()
     http_base = None
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         if self.path.startswith("/to-http/"):
@@ -67,7 +49,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         data = open(path, "rb").read()
-        etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        etag = '"' + sha256_hex(data)[:16] + '"'
         if self.path.startswith("/lm/"):
             # a server without ETag: Last-Modified and If-Modified-Since only
             last_modified = "Tue, 14 Nov 2023 22:13:20 GMT"
@@ -102,37 +84,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def serve(root, context=None):
-    Handler.root = root
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    if context:
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def tarball(path, members, mode="w"):
-    """members: list of (TarInfo, bytes or None)."""
-    with tarfile.open(path, mode, format=tarfile.PAX_FORMAT) as t:
-        for info, data in members:
-            t.addfile(info, io.BytesIO(data) if data is not None else None)
-
-
-def ti(name, type=tarfile.REGTYPE, data=b"", **kw):
-    i = tarfile.TarInfo(name)
-    i.type = type
-    i.size = len(data) if type == tarfile.REGTYPE else 0
-    i.mode = kw.get("mode", 0o644 if type == tarfile.REGTYPE else 0o755)
-    i.uid = kw.get("uid", 0)
-    i.gid = kw.get("gid", 0)
-    i.mtime = 1700000000
-    i.linkname = kw.get("linkname", "")
-    i.pax_headers = kw.get("pax", {})
-    if type == tarfile.CHRTYPE:
-        i.devmajor, i.devminor = 1, 3
-    return (i, data if type == tarfile.REGTYPE else None)
-
-
 def rootfs_members():
     return [
         ti("./", tarfile.DIRTYPE),
@@ -149,60 +100,43 @@ def rootfs_members():
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root (owners, device nodes)")
-        return 77
-    if not shutil.which("openssl"):
-        print("SKIP: needs openssl to make the test CA")
+    if cannot_run("owners, device nodes", [("openssl", "openssl"), ("zstd", "zstd")]):
         return 77
 
-    tmp = tempfile.mkdtemp(prefix="mspawn-pull-")
-    www = os.path.join(tmp, "www")
-    outside = os.path.join(tmp, "outside")
-    machines = os.path.join(tmp, "machines")
-    for d in (www, outside, os.path.join(tmp, "etc")):
+    sb = Sandbox("mspawn-pull-", CLI, VENDOR_CONF)
+    tmp, machines, no_leftovers = sb.tmp, sb.machines, sb.no_leftovers
+    www = sb.path("www")
+    outside = sb.path("outside")
+    for d in (www, outside):
         os.makedirs(d)
     with open(os.path.join(outside, "victim"), "w") as f:
         f.write("host file\n")
-    with open(os.path.join(tmp, "etc", "machinespawn.conf"), "w") as f:
-        f.write(f"[Cache]\nDirectory={tmp}/cache\n")
-
-    env = dict(os.environ, MACHINESPAWN_MACHINES_DIR=machines, MACHINESPAWN_RUN_DIR=f"{tmp}/run",
-               MACHINESPAWN_STATE_DIR=f"{tmp}/state", MACHINESPAWN_SYSCONFDIR=f"{tmp}/etc", MACHINESPAWN_VENDOR_CONF=VENDOR_CONF)
 
     def pull(url, name, *extra, ca=None):
-        e = dict(env)
-        if ca:
-            e["MACHINESPAWN_CA_BUNDLE"] = ca
-        return subprocess.run([CLI, "pull-tar", url, name, *extra], env=e, capture_output=True, text=True,
-                              timeout=120)
-
-    def no_leftovers(name):
-        entries = os.listdir(machines) if os.path.isdir(machines) else []
-        return name not in entries and not any(e.startswith(f".#{name}.") and len(e) == len(name) + 9
-                                               for e in entries)
+        return sb.run("pull-tar", url, name, *extra, **({"MACHINESPAWN_CA_BUNDLE": ca} if ca else {}))
 
     # --- the good root file system, in every compression, detected from content
     plain = os.path.join(www, "rootfs.tar")
-    tarball(plain, rootfs_members())
-    variants = {"gz": "w:gz", "xz": "w:xz", "bz2": "w:bz2"}
-    for ext, mode in variants.items():
-        tarball(os.path.join(www, f"rootfs.tar.{ext}"), rootfs_members(), mode)
+    write_tar(plain, rootfs_members())
+    variants = {"gz": "gzip", "xz": "xz", "bz2": "bzip2"}
+    for ext, how in variants.items():
+        write_tar(os.path.join(www, f"rootfs.tar.{ext}"), rootfs_members(), how)
     subprocess.run(["zstd", "-q", "-f", plain, "-o", os.path.join(www, "rootfs.tar.zst")], check=True)
     # an xz archive under a name that says gzip
     shutil.copy(os.path.join(www, "rootfs.tar.xz"), os.path.join(www, "misnamed.tar.gz"))
     with open(os.path.join(www, "SHA256SUMS"), "w") as f:
         for n in sorted(os.listdir(www)):
             if n != "SHA256SUMS":
-                f.write(hashlib.sha256(open(os.path.join(www, n), "rb").read()).hexdigest() + "  " + n + "\n")
+                f.write(file_sha256(os.path.join(www, n)) + "  " + n + "\n")
 
-    server = serve(www)
+    Handler.root = www
+    server = serve(Handler)
     base = f"http://127.0.0.1:{server.server_port}"
     Handler.http_base = base
-    cache_images = os.path.join(tmp, "cache", "images")
+    cache_images = os.path.join(sb.cache, "images")
 
     def cached_archive(url):
-        return os.path.join(cache_images, hashlib.sha256(url.encode()).hexdigest()[:16] + ".archive")
+        return os.path.join(cache_images, sha256_hex(url.encode())[:16] + ".archive")
 
     r = pull(f"{base}/rootfs.tar.zst", "good")
     check(r.returncode == 0, "pull-tar over http, verified against SHA256SUMS", r.stderr)
@@ -229,7 +163,7 @@ def main():
 
     # the cached copy is hashed again after a 304, not trusted on its recorded digest
     tampered = os.path.join(tmp, "tampered.tar")
-    tarball(tampered, [ti("etc", tarfile.DIRTYPE), ti("etc/os-release", data=b"ID=tampered\n")])
+    write_tar(tampered, [ti("etc", tarfile.DIRTYPE), ti("etc/os-release", data=b"ID=tampered\n")])
     shutil.copy(tampered, cached_archive(f"{base}/rootfs.tar.zst"))
     Handler.log.clear()
     r = pull(f"{base}/rootfs.tar.zst", "tampered")
@@ -260,7 +194,7 @@ def main():
     check(r.returncode == 0 and ("/redirect/rootfs.tar", 302) in Handler.log, "redirects are followed", r.stderr)
 
     # --- verification
-    good_hash = hashlib.sha256(open(plain, "rb").read()).hexdigest()
+    good_hash = file_sha256(plain)
     r = pull(f"{base}/rootfs.tar", "inline", f"--verify=sha256:{good_hash}")
     check(r.returncode == 0, "Verify=sha256:HEX", r.stderr)
     r = pull(f"{base}/rootfs.tar", "mismatch", "--verify=sha256:" + "0" * 64)
@@ -320,7 +254,7 @@ def main():
 
     # --- a server that drops the connection mid-transfer, then a retry
     big = os.path.join(www, "big.tar")
-    tarball(big, rootfs_members() + [ti("var/blob", data=os.urandom(8 << 20))])
+    write_tar(big, rootfs_members() + [ti("var/blob", data=os.urandom(8 << 20))])
     Handler.drop_next.add("/big.tar")
     r = pull(f"{base}/big.tar", "dropped", "--verify=no")
     check(r.returncode != 0 and no_leftovers("dropped"), "a dropped connection fails and leaves no machine",
@@ -330,72 +264,38 @@ def main():
           "the retry succeeds", r.stderr)
 
     # --- HTTPS with a CA made here: trusted works, another CA fails
-    pki = os.path.join(tmp, "pki")
-    os.makedirs(pki)
-
-    def openssl(*a):
-        subprocess.run(["openssl", *a], cwd=pki, check=True, capture_output=True)
-    for ca in ("ca", "other"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN=test {ca}",
-                "-keyout", f"{ca}.key", "-out", f"{ca}.crt")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "srv.key", "-out", "srv.csr")
-    with open(os.path.join(pki, "ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-extfile", "ext", "-out", "srv.crt")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(os.path.join(pki, "srv.crt"), os.path.join(pki, "srv.key"))
-    tls = serve(www, ctx)
+    pki = Pki(sb.path("pki"))
+    ca_crt = pki.file("ca.crt")
+    pki.issue("srv", "127.0.0.1", "IP:127.0.0.1")
+    tls = serve(Handler, context=pki.context("srv"))
     tbase = f"https://127.0.0.1:{tls.server_port}"
-    r = pull(f"{tbase}/rootfs.tar.gz", "tls", ca=os.path.join(pki, "ca.crt"))
+    r = pull(f"{tbase}/rootfs.tar.gz", "tls", ca=ca_crt)
     check(r.returncode == 0, "https with the trusted test CA", r.stderr)
-    r = pull(f"{tbase}/rootfs.tar.gz", "tls-wrong", "--verify=no", ca=os.path.join(pki, "other.crt"))
+    r = pull(f"{tbase}/rootfs.tar.gz", "tls-wrong", "--verify=no", ca=pki.file("other.crt"))
     check(r.returncode != 0 and no_leftovers("tls-wrong"), "https with a certificate of another CA fails, "
           "even with Verify=no", r.stderr)
     # a certificate from the trusted CA, for another name
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=other.invalid", "-keyout", "name.key",
-            "-out", "name.csr")
-    with open(os.path.join(pki, "ext-name"), "w") as f:
-        f.write("subjectAltName=DNS:other.invalid\n")
-    openssl("x509", "-req", "-in", "name.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-extfile", "ext-name", "-out", "name.crt")
-    nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    nctx.load_cert_chain(os.path.join(pki, "name.crt"), os.path.join(pki, "name.key"))
-    wrong_name = serve(www, nctx)
+    pki.issue("name", "other.invalid", "DNS:other.invalid")
+    wrong_name = serve(Handler, context=pki.context("name"))
     r = pull(f"https://127.0.0.1:{wrong_name.server_port}/rootfs.tar.gz", "tls-name", "--verify=no",
-             ca=os.path.join(pki, "ca.crt"))
+             ca=ca_crt)
     check(r.returncode != 0 and no_leftovers("tls-name"), "https with a trusted certificate for another host "
           "name fails", r.stderr)
     wrong_name.shutdown()
     Handler.log.clear()
-    r = pull(f"{tbase}/to-http/rootfs.tar?from-https", "tls-down", "--verify=no", ca=os.path.join(pki, "ca.crt"))
+    r = pull(f"{tbase}/to-http/rootfs.tar?from-https", "tls-down", "--verify=no", ca=ca_crt)
     check(r.returncode != 0 and ("/to-http/rootfs.tar?from-https", 302) in Handler.log
           and ("/rootfs.tar?from-https", 200) not in Handler.log and no_leftovers("tls-down"),
           "an https URL redirected to plain http is not followed", r.stderr + str(Handler.log))
-    r = pull(f"{tbase}/redirect/rootfs.tar", "tls-redirect", "--verify=no", ca=os.path.join(pki, "ca.crt"))
+    r = pull(f"{tbase}/redirect/rootfs.tar", "tls-redirect", "--verify=no", ca=ca_crt)
     check(r.returncode == 0, "... while https to https redirects are", r.stderr)
 
     # --- hostile archives. Each is unpacked into machines/.#NAME.XXXXXX, so "../" is machines/ and "../../"
     # the test's directory, where outside/ holds the victims. Checked: the pull fails, leaves nothing, the
     # victims are unchanged (watched by digest: all of the test's directory but the server's and the
     # cache's) and nothing exists where the escape would land.
-    def snapshot(tops=(outside, machines, os.path.join(tmp, "etc"))):
-        out = {}
-        for top in tops:
-            for dp, dn, fn in os.walk(top):
-                for n in dn + fn:
-                    p = os.path.join(dp, n)
-                    try:
-                        st = os.lstat(p)
-                        digest = None
-                        if os.path.islink(p):
-                            digest = os.readlink(p)
-                        elif os.path.isfile(p):
-                            digest = hashlib.sha256(open(p, "rb").read()).hexdigest()
-                        out[p] = (st.st_mode, st.st_nlink if not os.path.isdir(p) else 0, digest)
-                    except OSError as e:  # a name too long to reach, say: a change all the same
-                        out[p] = str(e)
-        return out
+    def watched():
+        return snapshot(outside, machines, sb.etc)
 
     deep = "/".join(["d" * 9] * 420) + "/file"  # 4200 characters in short components: longer than PATH_MAX
     hostile = {
@@ -418,11 +318,10 @@ def main():
     }
     for name, (members, landings) in hostile.items():
         path = os.path.join(www, f"hostile-{name}.tar")
-        tarball(path, members)
-        before = snapshot()
+        write_tar(path, members)
+        before = watched()
         r = pull(f"{base}/hostile-{name}.tar", f"h-{name}", "--verify=no")
-        after = snapshot()
-        changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+        changed = changes(before, watched())
         landed = [p for p in landings if os.path.lexists(p)]
         check(r.returncode != 0 and no_leftovers(f"h-{name}") and not changed and not landed,
               f"hostile archive refused, nothing written outside: {name}",
@@ -433,7 +332,7 @@ def main():
             os.unlink(p)
         with open(os.path.join(outside, "victim"), "w") as f:
             f.write("host file\n")
-    before = snapshot()
+    before = watched()
 
     # truncated and wrong compression
     with open(os.path.join(www, "rootfs.tar.gz"), "rb") as f:
@@ -442,28 +341,27 @@ def main():
         f.write(gz[: len(gz) // 2])
     with open(os.path.join(www, "hostile-garbage.tar.gz"), "wb") as f:
         f.write(b"\x1f\x8b\x08\x00" + os.urandom(4096))
-    tarball(os.path.join(www, "hostile-empty.tar"), [])
+    write_tar(os.path.join(www, "hostile-empty.tar"), [])
     r = pull(f"{base}/hostile-empty.tar", "h-empty", "--verify=no")
     check(r.returncode != 0 and "empty" in r.stderr and no_leftovers("h-empty"), "an empty archive fails",
           r.stderr)
     subprocess.run(["rm", "-rf", os.path.join(machines, "h-empty")])
     for name in ("truncated", "garbage"):
         r = pull(f"{base}/hostile-{name}.tar.gz", f"h-{name}", "--verify=no")
-        check(r.returncode != 0 and no_leftovers(f"h-{name}") and snapshot() == before,
+        check(r.returncode != 0 and no_leftovers(f"h-{name}") and watched() == before,
               f"{name} archive fails cleanly", r.stderr)
 
     # a device node: contained, skipped, the rest unpacked
-    outside_before = snapshot([outside])
-    tarball(os.path.join(www, "hostile-device.tar"), rootfs_members() + [ti("dev/evil", tarfile.CHRTYPE)])
+    outside_before = snapshot(outside)
+    write_tar(os.path.join(www, "hostile-device.tar"), rootfs_members() + [ti("dev/evil", tarfile.CHRTYPE)])
     r = pull(f"{base}/hostile-device.tar", "h-device", "--verify=no")
     check(r.returncode == 0 and not os.path.exists(os.path.join(machines, "h-device/dev/evil"))
-          and snapshot([outside]) == outside_before, "device nodes are skipped, nothing outside", r.stderr)
+          and snapshot(outside) == outside_before, "device nodes are skipped, nothing outside", r.stderr)
 
     server.shutdown()
     tls.shutdown()
-    subprocess.run(["rm", "-rf", tmp])
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    sb.remove()
+    return finish()
 
 
 if __name__ == "__main__":

@@ -8,104 +8,30 @@ fake registry serving an oversized manifest. Needs root, docker-registry, skopeo
 skips (77) otherwise."""
 
 import base64
-import gzip
-import hashlib
-import http.server
-import io
 import json
 import os
 import re
 import shlex
 import shutil
-import socket
-import ssl
 import struct
 import subprocess
 import sys
 import tarfile
-import tempfile
-import threading
 import time
 import urllib.parse
+
+# the stand-ins this test shares with the pull suite's
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pull"))
+sys.dont_write_bytecode = True
+from pull_fixtures import (OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Pki, QuietHandler, Sandbox, build_image,
+                           cannot_run, changes, check, descriptor, file_sha256, finish, free_port, serve,
+                           snapshot, ti, wait_port, write_auth)
 
 CLI = sys.argv[1]
 VENDOR_CONF = sys.argv[2]
 PREPARE = sys.argv[3]
-passed = failed = 0
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-LAYER_TYPES = {"gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
-               "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
-               "none": "application/vnd.oci.image.layer.v1.tar"}
 # security.capability, revision 2, effective: cap_net_raw (13) permitted
 CAPABILITY = struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {what}", flush=True)
-        if detail:
-            print("     | " + str(detail).strip().replace("\n", "\n     | "), flush=True)
-
-
-def sha256(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, seconds=20):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if proc is not None and proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
-# --- tar layers
-
-def ti(name, type=tarfile.REGTYPE, data=b"", **kw):
-    i = tarfile.TarInfo(name)
-    i.type = type
-    i.size = len(data) if type == tarfile.REGTYPE else 0
-    i.mode = kw.get("mode", 0o644 if type == tarfile.REGTYPE else 0o755)
-    i.uid = kw.get("uid", 0)
-    i.gid = kw.get("gid", 0)
-    i.mtime = 1700000000
-    i.linkname = kw.get("linkname", "")
-    i.pax_headers = kw.get("pax", {})
-    return (i, data if type == tarfile.REGTYPE else None)
-
-
-def tar_bytes(members):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for info, data in members:
-            t.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buf.getvalue()
-
-
-def compress(data, how):
-    if how == "gzip":
-        return gzip.compress(data, mtime=0)
-    if how == "zstd":
-        return subprocess.run(["zstd", "-q", "-c", "-3"], input=data, capture_output=True, check=True).stdout
-    return data
 
 
 class Layout:
@@ -121,25 +47,14 @@ class Layout:
     def blob(self, data, media_type, **extra):
         if isinstance(data, (dict, list)):
             data = json.dumps(data, sort_keys=True).encode()
-        digest = sha256(data)
-        with open(os.path.join(self.path, "blobs", "sha256", digest), "wb") as f:
+        desc = descriptor(data, media_type, **extra)
+        with open(os.path.join(self.path, "blobs", desc["digest"].replace(":", "/")), "wb") as f:
             f.write(data)
-        return dict(mediaType=media_type, digest="sha256:" + digest, size=len(data), **extra)
+        return desc
 
     def image(self, layers, config=None, arch="amd64", variant=None):
         """layers: list of (members, compression). Returns the manifest's descriptor."""
-        descs, diff_ids = [], []
-        for members, how in layers:
-            raw = tar_bytes(members)
-            diff_ids.append("sha256:" + sha256(raw))
-            descs.append(self.blob(compress(raw, how), LAYER_TYPES[how]))
-        cfg = {"architecture": arch, "os": "linux", "config": config or {},
-               "rootfs": {"type": "layers", "diff_ids": diff_ids}}
-        if variant:
-            cfg["variant"] = variant
-        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": self.blob(cfg, OCI_CONFIG),
-                    "layers": descs}
-        return self.blob(manifest, OCI_MANIFEST)
+        return build_image(self.blob, layers, config, arch=arch, variant=variant)
 
     def tag(self, desc, tag):
         self.refs.append(dict(desc, annotations={"org.opencontainers.image.ref.name": tag}))
@@ -196,15 +111,12 @@ class Registry:
         self.proc.wait()
 
 
-class TokenHandler(http.server.BaseHTTPRequestHandler):
+class TokenHandler(QuietHandler):
     """GET /token: Basic credentials (optional), ?service=&scope=...; grants pull on public/* to anyone,
     pull on everything to reader, pull and push on everything to pusher; wrong credentials get 401."""
     users = {"pusher": "push-secret", "reader": "read-secret"}
     key = cert_b64 = None
     log = []
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
@@ -244,11 +156,7 @@ class TokenHandler(http.server.BaseHTTPRequestHandler):
                   "exp": now + 600, "nbf": now - 10, "iat": now, "jti": os.urandom(8).hex(), "access": access}
         token = jwt_sign(claims, TokenHandler.key, TokenHandler.cert_b64)
         body = json.dumps({"token": token, "access_token": token, "expires_in": 600}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(200, body, [("Content-Type", "application/json")])
 
 
 def b64u(data):
@@ -263,20 +171,14 @@ def jwt_sign(claims, key, cert_b64):
     return signing_input + "." + b64u(sig)
 
 
-class FakeRegistry(http.server.BaseHTTPRequestHandler):
+class FakeRegistry(QuietHandler):
     """A hostile registry: /v2/ answers, every manifest is 64 MiB of JSON-looking bytes (no Content-Length
     for the "endless" repository)."""
     sent = {}
 
-    def log_message(self, *args):
-        pass
-
     def do_GET(self):
         if self.path == "/v2/":
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+            self.reply(200, b"{}")
             return
         if "/manifests/" not in self.path:
             self.send_error(404)
@@ -297,14 +199,6 @@ class FakeRegistry(http.server.BaseHTTPRequestHandler):
             pass
 
     do_HEAD = do_GET
-
-
-def serve(handler, context=None):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    if context:
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 # --- the test
@@ -360,56 +254,40 @@ CONFIG = {"Env": ["PATH=/usr/bin:/bin", "OCITEST=from-the-image"], "WorkingDir":
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root (owners, file capabilities)")
+    if cannot_run("owners, file capabilities", [("docker-registry", "docker-registry"), ("skopeo", "skopeo"),
+                                                 ("openssl", "openssl"), ("htpasswd", "apache2-utils"),
+                                                 ("zstd", "zstd")]):
         return 77
-    for tool, pkg in (("docker-registry", "docker-registry"), ("skopeo", "skopeo"), ("openssl", "openssl"),
-                      ("htpasswd", "apache2-utils"), ("zstd", "zstd")):
-        if not shutil.which(tool):
-            print(f"SKIP: needs {tool} (apt-get install {pkg})")
-            return 77
 
-    tmp = tempfile.mkdtemp(prefix="mspawn-registry-")
+    sb = Sandbox("mspawn-registry-", CLI, VENDOR_CONF)
     registries = []
     try:
-        return run(tmp, registries)
+        return run(sb, registries)
     finally:
         for reg in registries:
             reg.stop()
-        subprocess.run(["rm", "-rf", tmp])
+        sb.remove()
 
 
-def run(tmp, registries):
-    machines = os.path.join(tmp, "machines")
-    outside = os.path.join(tmp, "outside")
-    cache = os.path.join(tmp, "cache")
-    pki = os.path.join(tmp, "pki")
-    for d in (outside, os.path.join(tmp, "etc"), pki):
-        os.makedirs(d)
-    with open(os.path.join(outside, "victim"), "w") as f:
-        f.write("host file\n")
-    os.makedirs(os.path.join(outside, "dir"))
-    with open(os.path.join(outside, "dir", "victim2"), "w") as f:
-        f.write("host file 2\n")
+def run(sb, registries):
+    tmp, machines, cache = sb.tmp, sb.machines, sb.cache
+    no_leftovers, tree = sb.no_leftovers, sb.tree
+    outside = sb.path("outside")
+    victims = {os.path.join(outside, "victim"): b"host file\n",
+               os.path.join(outside, "dir", "victim2"): b"host file 2\n"}
+    for path, content in victims.items():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(content)
 
     # --- a test CA, a server certificate for 127.0.0.1, a token signing certificate
-    def openssl(*a):
-        subprocess.run(["openssl", *a], cwd=pki, check=True, capture_output=True)
-    for ca in ("ca", "other", "token"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN=test {ca}",
-                "-keyout", f"{ca}.key", "-out", f"{ca}.crt")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "srv.key", "-out",
-            "srv.csr")
-    with open(os.path.join(pki, "ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-            "-extfile", "ext", "-out", "srv.crt")
-    openssl("x509", "-in", "token.crt", "-outform", "DER", "-out", "token.der")
+    pki = Pki(sb.path("pki"), ("ca", "other", "token"))
+    tls_pair = pki.issue("srv", "127.0.0.1", "IP:127.0.0.1")
+    pki.openssl("x509", "-in", "token.crt", "-outform", "DER", "-out", "token.der")
     # skopeo reads CA certificates from a directory
-    os.makedirs(os.path.join(pki, "certs.d"))
-    shutil.copy(os.path.join(pki, "ca.crt"), os.path.join(pki, "certs.d", "ca.crt"))
-    ca_crt, other_crt = os.path.join(pki, "ca.crt"), os.path.join(pki, "other.crt")
-    tls_pair = (os.path.join(pki, "srv.crt"), os.path.join(pki, "srv.key"))
+    os.makedirs(pki.file("certs.d"))
+    shutil.copy(pki.file("ca.crt"), pki.file("certs.d/ca.crt"))
+    ca_crt, other_crt = pki.file("ca.crt"), pki.file("other.crt")
 
     htpasswd = os.path.join(tmp, "htpasswd")
     with open(htpasswd, "w") as f:
@@ -417,11 +295,9 @@ def run(tmp, registries):
             f.write(subprocess.run(["htpasswd", "-Bbn", user, pw], capture_output=True, text=True,
                                    check=True).stdout.strip() + "\n")
 
-    TokenHandler.key = os.path.join(pki, "token.key")
-    TokenHandler.cert_b64 = base64.b64encode(open(os.path.join(pki, "token.der"), "rb").read()).decode()
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(*tls_pair)
-    token_server = serve(TokenHandler, ctx)
+    TokenHandler.key = pki.file("token.key")
+    TokenHandler.cert_b64 = base64.b64encode(open(pki.file("token.der"), "rb").read()).decode()
+    token_server = serve(TokenHandler, context=pki.context("srv"))
 
     plain = Registry(tmp, "plain")
     registries.append(plain)
@@ -429,19 +305,16 @@ def run(tmp, registries):
     registries.append(tls)
     tokreg = Registry(tmp, "token", tls=tls_pair, auth={"token": {
         "realm": f"https://127.0.0.1:{token_server.server_port}/token", "service": "mspawn-registry",
-        "issuer": "mspawn-token-issuer", "rootcertbundle": os.path.join(pki, "token.crt")}})
+        "issuer": "mspawn-token-issuer", "rootcertbundle": pki.file("token.crt")}})
     registries.append(tokreg)
 
     def write_conf(*insecure):
-        with open(os.path.join(tmp, "etc", "machinespawn.conf"), "w") as f:
-            f.write(f"[Cache]\nDirectory={cache}\n\n[Registries]\nInsecure={' '.join(insecure)}\n")
+        sb.write_conf(list(insecure))
     write_conf(plain.host)
     policy = os.path.join(tmp, "policy.json")
     with open(policy, "w") as f:
         json.dump({"default": [{"type": "insecureAcceptAnything"}]}, f)
-    skopeo_auth = os.path.join(tmp, "skopeo-auth.json")
-    with open(skopeo_auth, "w") as f:
-        f.write('{"auths": {}}\n')
+    skopeo_auth = write_auth(os.path.join(tmp, "skopeo-auth.json"), {})
 
     def push(layout, tag, reg, name, *extra, all_images=False):
         """skopeo copy oci:LAYOUT:TAG docker://REG/NAME:TAG, as pusher where the registry wants credentials."""
@@ -451,7 +324,7 @@ def run(tmp, registries):
         if reg is plain:
             args.append("--dest-tls-verify=false")
         else:
-            args += ["--dest-cert-dir", os.path.join(pki, "certs.d"), "--dest-creds", "pusher:push-secret"]
+            args += ["--dest-cert-dir", pki.file("certs.d"), "--dest-creds", "pusher:push-secret"]
         if "--format" not in extra:
             args.append("--preserve-digests")
         args += [*extra, f"oci:{layout.path}:{tag}", f"docker://{reg.host}/{name}:{tag}"]
@@ -460,33 +333,20 @@ def run(tmp, registries):
         if r.returncode != 0:
             raise RuntimeError(f"{' '.join(args)}: {r.stderr}")
 
-    env = dict(os.environ, MACHINESPAWN_MACHINES_DIR=machines, MACHINESPAWN_RUN_DIR=f"{tmp}/run",
-               MACHINESPAWN_STATE_DIR=f"{tmp}/state", MACHINESPAWN_SYSCONFDIR=f"{tmp}/etc",
-               MACHINESPAWN_VENDOR_CONF=VENDOR_CONF)
-    env.pop("REGISTRY_AUTH_FILE", None)
+    env = sb.env
     auth_files = os.path.join(tmp, "auth")
     os.makedirs(auth_files)
 
     def auth_file(host, user, pw):
         path = os.path.join(auth_files, f"{host.replace(':', '_')}-{user}-{pw}.json")
-        with open(path, "w") as f:
-            json.dump({"auths": {host: {"auth": base64.b64encode(f"{user}:{pw}".encode()).decode()}}}, f)
-        return path
+        return write_auth(path, {host: (user, pw)})
+
+    # an empty one, so that nothing of this machine's root is read
+    no_auth = write_auth(os.path.join(auth_files, "none.json"), {})
 
     def pull(ref, name, *extra, ca=None, auth=None):
-        e = dict(env)
-        if ca:
-            e["MACHINESPAWN_CA_BUNDLE"] = ca
-        # an empty one, so that nothing of this machine's root is read
-        e["REGISTRY_AUTH_FILE"] = auth or os.path.join(auth_files, "none.json")
-        return subprocess.run([CLI, "pull-oci", *extra, ref, name], env=e, capture_output=True, text=True,
-                              timeout=300)
-    with open(os.path.join(auth_files, "none.json"), "w") as f:
-        f.write('{"auths": {}}\n')
-
-    def no_leftovers(name):
-        entries = os.listdir(machines) if os.path.isdir(machines) else []
-        return name not in entries and not any(e.startswith(f".#{name}") for e in entries)
+        return sb.run("pull-oci", *extra, ref, name, timeout=300, REGISTRY_AUTH_FILE=auth or no_auth,
+                      **({"MACHINESPAWN_CA_BUNDLE": ca} if ca else {}))
 
     def cache_sound():
         """Every cached blob (a file named by its digest) holds what its name says; no temporary is left."""
@@ -497,7 +357,7 @@ def run(tmp, registries):
                 if n.startswith("."):
                     bad.append(p)
                 elif re.fullmatch(r"[0-9a-f]{64}", n) and os.path.isfile(p) and not os.path.islink(p):
-                    if sha256(open(p, "rb").read()) != n:
+                    if file_sha256(p) != n:
                         bad.append(p)
         return bad
 
@@ -505,9 +365,6 @@ def run(tmp, registries):
         """Cache entries named by a digest (their lock files aside)."""
         return [os.path.join(dp, n) for dp, dn, fn in os.walk(cache) for n in dn + fn
                 if hexd in n and not n.endswith(".lock")]
-
-    def tree(name, *parts):
-        return os.path.join(machines, name, *parts)
 
     def read(path):
         try:
@@ -799,10 +656,9 @@ def run(tmp, registries):
     write_conf(plain.host, fake_host)
     for repo in ("big", "endless"):
         t0 = time.monotonic()
-        r = subprocess.run(["sh", "-c", 'ulimit -v 1048576; exec "$@"', "sh", CLI, "pull-oci",
-                            f"docker://{fake_host}/test/{repo}:latest", f"fake-{repo}"],
-                           env=dict(env, REGISTRY_AUTH_FILE=os.path.join(auth_files, "none.json")),
-                           capture_output=True, text=True, timeout=300)
+        r = sb.run("pull-oci", f"docker://{fake_host}/test/{repo}:latest", f"fake-{repo}",
+                   prefix=["sh", "-c", 'ulimit -v 1048576; exec "$@"', "sh"], timeout=300,
+                   REGISTRY_AUTH_FILE=no_auth)
         time.sleep(0.5)
         sent = FakeRegistry.sent.get(f"/v2/test/{repo}/manifests/latest", -1)
         # what the client read before it hung up, give or take the sockets' buffers
@@ -812,15 +668,6 @@ def run(tmp, registries):
     fake.shutdown()
 
     # --- hostile layers. Victims outside, checked by digest; nothing may land where an escape points.
-    def snapshot():
-        out = {}
-        for dp, dn, fn in os.walk(outside):
-            for n in dn + fn:
-                p = os.path.join(dp, n)
-                st = os.lstat(p)
-                out[p] = (st.st_mode, st.st_nlink, read(p) if os.path.isfile(p) and not os.path.islink(p) else None)
-        return out
-
     up = "../" * 30 + outside.lstrip("/")
     good_layer = ([ti("etc", tarfile.DIRTYPE), ti("etc/os-release", data=b"ID=ocitest\n")], "gzip")
     hostile = {
@@ -854,10 +701,9 @@ def run(tmp, registries):
         push(hl, name, plain, f"hostile/{name}")
         hostile_layer[name] = json.load(open(os.path.join(hl.path, "blobs/sha256", desc["digest"][7:])))["layers"][-1]["digest"]
     for name, (hlayers, must_fail, landings) in hostile.items():
-        before = snapshot()
+        before = snapshot(outside)
         r = pull(f"docker://{plain.host}/hostile/{name}:{name}", f"h-{name}")
-        after = snapshot()
-        changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+        changed = changes(before, snapshot(outside))
         landed = [p for p in landings if os.path.lexists(p)]
         # the last layer, the one that does the harm, was fetched: refused for what it holds, not before
         fetched = ("GET", f"/v2/hostile/{name}/blobs/{hostile_layer[name]}", 200) in plain.requests()
@@ -875,13 +721,12 @@ def run(tmp, registries):
                 os.makedirs(os.path.dirname(p), exist_ok=True)
                 if not os.path.isdir(p):
                     with open(p, "wb") as f:
-                        f.write(before[p][2] if p in before and before[p][2] is not None else b"")
+                        f.write(victims.get(p, b""))
     check(not cache_sound(), "after the hostile cases, every cached blob still matches its digest",
           str(cache_sound()))
 
     token_server.shutdown()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":
