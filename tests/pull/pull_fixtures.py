@@ -305,9 +305,9 @@ class Sandbox:
     etc/machinespawn.conf, and the environment that points machinespawn there (no CA bundle or auth file
     of the caller's, HOME inside)."""
 
-    def __init__(self, prefix, cli, vendor_conf):
+    def __init__(self, prefix, cli, vendor_conf, dir=None):
         self.cli = cli
-        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.tmp = tempfile.mkdtemp(prefix=prefix, dir=dir)
         self.machines = os.path.join(self.tmp, "machines")
         self.cache = os.path.join(self.tmp, "cache")
         self.state = os.path.join(self.tmp, "state")

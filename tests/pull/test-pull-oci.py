@@ -189,7 +189,8 @@ CONFIG = {"Env": ["PATH=/usr/bin:/bin", "GREETING=hello world"], "WorkingDir": "
 
 
 def main():
-    if cannot_run("owners of unpacked files", [("zstd", "zstd")]):
+    if cannot_run("owners of unpacked files, a btrfs on a loop device",
+                  [("zstd", "zstd"), ("mkfs.btrfs", "btrfs-progs"), ("btrfs", "btrfs-progs")]):
         return 77
 
     sb = Sandbox("mspawn-pull-oci-", CLI, VENDOR_CONF)
@@ -260,6 +261,50 @@ def main():
     blob_gets = [x for x in Registry.log[n_requests:] if "/blobs/" in x[0]]
     check(not blob_gets, "second machine fetches no blob", blob_gets)
     print(f"     first pull {first:.3f}s, second machine {second:.3f}s")
+
+    # --- on btrfs the cached tree is a subvolume and every machine of the image a snapshot of it
+    btrfs = sb.path("btrfs")
+    os.makedirs(btrfs)
+    made = subprocess.run(f"truncate -s 256M {btrfs}.img && mkfs.btrfs -q -f {btrfs}.img >/dev/null && "
+                          f"mount -o loop {btrfs}.img {btrfs}", shell=True, capture_output=True, text=True)
+    check(made.returncode == 0, "a btrfs on a loop device", made.stderr)
+    if made.returncode == 0:
+        try:
+            bt = Sandbox("mspawn-pull-oci-btrfs-", CLI, VENDOR_CONF, dir=btrfs)
+            bt.write_conf([host])
+            bt.env["REGISTRY_AUTH_FILE"] = env["REGISTRY_AUTH_FILE"]
+
+            def uuids(path):
+                show = subprocess.run(["btrfs", "subvolume", "show", path], capture_output=True, text=True).stdout
+                f = dict(line.strip().split(":", 1) for line in show.splitlines() if ":" in line)
+                return f.get("UUID", "").strip(), f.get("Parent UUID", "").strip()
+
+            p1 = bt.run("pull-oci", f"docker://{host}/test/img:v1", "b1")
+            p2 = bt.run("pull-oci", f"docker://{host}/test/img:v1", "b2")
+            cached = os.path.join(bt.cache, "oci/trees", digest.removeprefix("sha256:"))
+            base_uuid = uuids(cached)[0] if os.path.isdir(cached) else ""
+            check(p1.returncode == 0 and p2.returncode == 0 and os.stat(cached).st_ino == 256 and base_uuid and
+                  all(uuids(bt.tree(m))[1] == base_uuid for m in ("b1", "b2")),
+                  "btrfs: the cached image tree is a subvolume, both machines snapshots of it",
+                  p1.stderr + p2.stderr + str([uuids(bt.tree(m)) for m in ("b1", "b2")]) + base_uuid)
+            if p1.returncode == 0 and p2.returncode == 0:
+                # directories' link counts are always 1 on btrfs: compared without them against ext4's or tmpfs's
+                def no_dir_links(state):
+                    return {k: v[:5] + v[6:] if v[0] == "dir" else v for k, v in state.items()}
+                b1, b2 = tree_state(bt.tree("b1"), FINISHED), tree_state(bt.tree("b2"), FINISHED)
+                check(b1 == b2 and no_dir_links(b1) == no_dir_links(tree_state(root("one"), FINISHED)),
+                      "btrfs: the snapshots hold the image's tree",
+                      set(no_dir_links(b1).items()) ^ set(no_dir_links(tree_state(root("one"), FINISHED)).items()))
+                with open(bt.tree("b2", "etc/os-release"), "w") as f:
+                    f.write("ID=changed\n")
+                check(open(bt.tree("b1", "etc/os-release")).read() == "ID=ocitest\n" and
+                      open(os.path.join(cached, "etc/os-release")).read() == "ID=ocitest\n",
+                      "btrfs: a write in one machine is its own")
+            p = bt.run("remove", "b2")
+            check(p.returncode == 0 and bt.no_leftovers("b2") and os.path.isdir(bt.tree("b1", "etc")),
+                  "btrfs: a snapshot machine is removed, the others stay", p.stderr)
+        finally:
+            subprocess.run(["umount", "-l", btrfs])
 
     # --- an image whose layers remove nothing: the cache's archive is written while the layers are unpacked
     # (their entries in order); unpacked for a second machine it is the same tree as the first machine's:
