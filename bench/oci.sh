@@ -22,7 +22,12 @@ done
 
 tmp=$(mktemp -d -p "${BENCH_DIR:-/var/tmp}" mspawn-bench-oci-XXXXXX)
 registry=
-trap '[ -n "$registry" ] && kill $registry; umount "$tmp" 2>/dev/null; rm -rf "$tmp" "$tmp.img"' EXIT
+cleanup() {
+        [ -z "$registry" ] || { kill "$registry"; wait "$registry" 2>/dev/null || :; }
+        if mountpoint -q "$tmp"; then umount "$tmp" || umount -l "$tmp"; fi
+        rm -rf "$tmp" "$tmp.img"
+}
+trap cleanup EXIT
 if [ -n "${BENCH_FS:-}" ]; then
         command -v "mkfs.$BENCH_FS" >/dev/null || { echo "bench/oci.sh: needs mkfs.$BENCH_FS" >&2; exit 1; }
         truncate -s 16G "$tmp.img"

@@ -1154,7 +1154,7 @@ static void test_build_without_record(void **state) {
         env_done(&e);
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_origin_wanted),
                 cmocka_unit_test(test_run_command),
@@ -1175,9 +1175,17 @@ int main(void) {
                 cmocka_unit_test(test_keep_hostile),
                 cmocka_unit_test(test_build_without_record),
         };
+        char *top;
+        int r;
+
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));
         setenv("MACHINESPAWN_DISTRO_INFO_DIR", data_dir, 1);
         unsetenv("MACHINESPAWN_TEST_FAIL_AT");
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        r = tests_btrfs_from_args(argc, argv, &top);
+        if (r < 0)
+                return 77;
+        r = cmocka_run_group_tests(tests, NULL, NULL);
+        tests_btrfs_done(top);
+        return r;
 }

@@ -855,19 +855,17 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_image_build),
                 cmocka_unit_test(test_image_unfinishable),
         };
+        char *top;
+        int r;
+
         snprintf(data_dir, sizeof data_dir, "%s/distro-info", getenv("MACHINESPAWN_TEST_DATA"));
         snprintf(vendor, sizeof vendor, "%s/conf.d/machinespawn.conf", getenv("MACHINESPAWN_SOURCE_ROOT"));
         setenv("MACHINESPAWN_DISTRO_INFO_DIR", data_dir, 1);
-        if (argc > 1 && streq(argv[1], "--btrfs")) {
-                _cleanup_free_ char *top = NULL;
-                int r;
-
-                if (tests_btrfs_tmpdir(&top) < 0)
-                        return 77;
-                on_btrfs = true;
-                r = cmocka_run_group_tests(tests, NULL, NULL);
-                tests_btrfs_done(TAKE_PTR(top));
-                return r;
-        }
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        r = tests_btrfs_from_args(argc, argv, &top);
+        if (r < 0)
+                return 77;
+        on_btrfs = r > 0;
+        r = cmocka_run_group_tests(tests, NULL, NULL);
+        tests_btrfs_done(top);
+        return r;
 }

@@ -43,8 +43,19 @@ int tests_btrfs_tmpdir(char **ret_top) {
         return 0;
 }
 
+int tests_btrfs_from_args(int argc, char *argv[], char **ret_top) {
+        *ret_top = NULL;
+        if (argc < 2 || !streq(argv[1], "--btrfs"))
+                return 0;
+        return tests_btrfs_tmpdir(ret_top) < 0 ? -1 : 1;
+}
+
 void tests_btrfs_done(char *top) {
-        _cleanup_free_ char *mnt = strjoin(top, "/btrfs");
+        _cleanup_free_ char *mnt = NULL;
+
+        if (!top)
+                return;
+        mnt = strjoin(top, "/btrfs");
 
         if (mnt)
                 (void) umount2(mnt, MNT_DETACH);

@@ -23,6 +23,9 @@ void tests_rm_rf(const char *path);
  * tests_mkdtemp() is on it). < 0 with the reason printed ("SKIP: ...") when it cannot be had here: not root,
  * no mkfs.btrfs, no loop device. *ret_top: the directory with the image, for tests_btrfs_done(). */
 int tests_btrfs_tmpdir(char **ret_top);
+/* main()'s "--btrfs": tests_btrfs_tmpdir() (1), or 0 without it; -1 when it cannot be had (exit 77). */
+int tests_btrfs_from_args(int argc, char *argv[], char **ret_top);
+/* Unmounts and removes it; NULL: nothing. */
 void tests_btrfs_done(char *top);
 /* Writes a file (making its parents); content NULL makes a symlink to /dev/null. */
 void tests_write(const char *dir, const char *rel, const char *content);
