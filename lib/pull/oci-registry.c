@@ -20,6 +20,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all);
 
 #define MAX_REDIRECTS 10
 #define ERROR_BODY_MAX 4096U
+#define SINK_FLUSH (8U * 1024U * 1024U)
+/* curl's default 16 KiB pieces cost a write, a send and a wakeup of the layer's reader each */
+#define RECEIVE_BUFFER (256L * 1024L)
 
 void oci_registry_done(OciRegistry *r) {
         free(r->registry);
@@ -71,6 +74,7 @@ typedef struct Sink {
         int tee; /* also sent there as it arrives, or -EBADF */
         Sha256 hash;
         uint64_t limit;
+        uint64_t flushed; /* bytes of fd handed to writeback already */
         int error;
         uint64_t *counter;
 } Sink;
@@ -152,6 +156,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
                 if (s->error < 0)
                         return 0;
                 s->size += len;
+                /* the blob is fsync()ed before it gets its name: its pages go to disk while it streams, not
+                 * all in that one call, where the layer being unpacked waits for them */
+                if (s->size - s->flushed >= SINK_FLUSH) {
+                        (void) sync_file_range(s->fd, (off_t) s->flushed, (off_t) (s->size - s->flushed),
+                                               SYNC_FILE_RANGE_WRITE);
+                        s->flushed = s->size;
+                }
                 if (s->counter)
                         *s->counter += len;
                 return len;
@@ -187,6 +198,7 @@ static int easy_setup(OciRegistry *r, CURL *easy, const char *url) {
                 curl_easy_setopt(easy, CURLOPT_CAINFO, ca);
         curl_easy_setopt(easy, CURLOPT_USERAGENT, "machinespawn");
         curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, RECEIVE_BUFFER);
         return 0;
 }
 
