@@ -60,7 +60,8 @@ static int open_parent(const char *path, const char **ret_name) {
 }
 
 static bool fd_on_btrfs(int fd, struct statfs *ret) {
-        return fstatfs(fd, ret) >= 0 && (typeof(ret->f_type)) ret->f_type == (typeof(ret->f_type)) BTRFS_SUPER_MAGIC;
+        /* f_type is signed and as wide as long: the magic converted to it, as statfs(2) advises */
+        return fstatfs(fd, ret) >= 0 && ret->f_type == (typeof(ret->f_type)) BTRFS_SUPER_MAGIC;
 }
 
 int tree_make_top(const char *path, mode_t mode) {
