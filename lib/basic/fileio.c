@@ -6,34 +6,74 @@
 #include "alloc-util.h"
 #include "fileio.h"
 
-int mkdir_p_at(int dir_fd, const char *path, mode_t mode) {
+/* mkdir(), where a directory there already (or a link to one) does as well */
+static int mkdir_or_dir(const char *path, mode_t mode) {
+        struct stat st;
+
+        if (mkdir(path, mode) >= 0)
+                return 0;
+        if (errno != EEXIST)
+                return -errno;
+        if (stat(path, &st) < 0)
+                return errno == ENOENT ? -ENOTDIR : -errno; /* a link to nowhere */
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* A path of the host's (its admin may have linked a directory elsewhere): links followed, as mkdir -p does.
+ * Optimistic: the parent usually exists, so this is one mkdir() rather than one per component. */
+static int mkdir_p_follow(const char *path, mode_t mode) {
         _cleanup_free_ char *parent = NULL;
         char *slash;
         int r;
 
-        /* Optimistic: the parent usually exists, so this is one mkdir() rather than one per component. */
-        if (mkdirat(dir_fd, path, mode) >= 0 || errno == EEXIST)
-                return 0;
-        if (errno != ENOENT)
-                return -errno;
-
+        r = mkdir_or_dir(path, mode);
+        if (r != -ENOENT)
+                return r;
         parent = strdup(path);
         if (!parent)
                 return -ENOMEM;
         slash = strrchr(parent, '/');
         if (!slash || slash == parent)
-                return -ENOENT; /* relative to dir_fd and still missing: dir_fd itself is gone */
+                return -ENOENT;
         *slash = 0;
-        r = mkdir_p_at(dir_fd, parent, mode);
+        r = mkdir_p_follow(parent, mode);
         if (r < 0)
                 return r;
-        if (mkdirat(dir_fd, path, mode) < 0 && errno != EEXIST)
-                return -errno;
+        return mkdir_or_dir(path, mode);
+}
+
+int mkdir_p_at(int dir_fd, const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+        _cleanup_close_ int fd = -EBADF;
+        char *save = NULL;
+
+        if (!p)
+                return -ENOMEM;
+        /* one component at a time, each opened before the next is made in it: a link or a file on the way
+         * (or swapped in meanwhile) stops the walk, where mkdirat() with the whole path would follow it */
+        if (path[0] == '/') {
+                fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+        }
+        for (char *c = strtok_r(p, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                int next;
+
+                if (mkdirat(fd >= 0 ? fd : dir_fd, c, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                /* the kernel says ENOTDIR for a link here, as for a file */
+                next = openat(fd >= 0 ? fd : dir_fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return -errno;
+                if (fd >= 0)
+                        close(fd);
+                fd = next;
+        }
         return 0;
 }
 
 int mkdir_p(const char *path, mode_t mode) {
-        return mkdir_p_at(AT_FDCWD, path, mode);
+        return mkdir_p_follow(path, mode);
 }
 
 int mkdir_parents_at(int dir_fd, const char *path, mode_t mode) {
@@ -50,7 +90,16 @@ int mkdir_parents_at(int dir_fd, const char *path, mode_t mode) {
 }
 
 int mkdir_parents(const char *path, mode_t mode) {
-        return mkdir_parents_at(AT_FDCWD, path, mode);
+        _cleanup_free_ char *p = strdup(path);
+        char *slash;
+
+        if (!p)
+                return -ENOMEM;
+        slash = strrchr(p, '/');
+        if (!slash || slash == p)
+                return 0;
+        *slash = 0;
+        return mkdir_p_follow(p, mode);
 }
 
 static int tmp_name_for(const char *path, char **ret) {

@@ -7,10 +7,12 @@
 
 #include "macro.h"
 
-/* mkdir -p, every component with mode. */
+/* mkdir -p, every component made with mode; one there already must be a directory (-ENOTDIR). On paths of
+ * the host, so links are followed as mkdir -p follows them. */
 int mkdir_parents(const char *path, mode_t mode);
 int mkdir_p(const char *path, mode_t mode);
-/* The same relative to a directory fd: short paths are cheaper to resolve, a thousand times over. */
+/* The same below a directory fd, where no link is followed: a link on the way or at the end is no directory
+ * (-ENOTDIR), and nothing is made through it. */
 int mkdir_parents_at(int dir_fd, const char *path, mode_t mode);
 int mkdir_p_at(int dir_fd, const char *path, mode_t mode);
 

@@ -188,10 +188,17 @@ int enter_run_in_pty(char **argv, uid_t owner, int *ret_status) {
         r = forward(master, sfd, pid, &status);
         if (r >= 0)
                 drain(master);
-        else
+        else {
+                /* nobody serves its terminal any more: hang it up, as a terminal that goes away does, rather
+                 * than wait for a command that may wait for input (or for room for its output) for ever */
+                close(TAKE_FD(master));
+                (void) kill(pid, SIGHUP);
                 (void) waitpid(pid, &status, 0);
+        }
         (void) tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
         (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        if (r < 0)
+                return r;
         *ret_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
         return 0;
 }

@@ -39,7 +39,8 @@ int enter_command_line(const EnterOptions *o, char ***ret);
  * copying between it and ours (in raw mode, restored at the end) and passing the window size on, until
  * argv's process ends; SIGHUP, SIGINT, SIGQUIT, SIGTERM sent to us go on to it. owner (or (uid_t) -1): who
  * owns the terminal. *ret_status: its exit
- * status, or 128 + the signal that killed it. -ENOTTY: stdin is no terminal. */
+ * status, or 128 + the signal that killed it. -ENOTTY: stdin is no terminal. Should the copying fail, the
+ * command's terminal is hung up (SIGHUP), the command reaped, and the error returned. */
 int enter_run_in_pty(char **argv, uid_t owner, int *ret_status);
 /* The UID the host sees for uid inside the running machine (its private users); -ESRCH if not running or
  * not mapped. For enter_run_in_pty()'s owner: the terminal is the user's before systemd gives it to them. */

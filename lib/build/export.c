@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include "chase.h"
@@ -18,6 +19,10 @@
 #define EXPORTED_LIST_MAX (256U * 1024U)
 
 #define MARKER "# machinespawn-export machine="
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
 
 /* ---- desktop entries ---- */
 
@@ -320,6 +325,42 @@ static char *export_dir(const char *state_dir, const char *name) {
         return strjoin(state_dir, "/export/", name);
 }
 
+/* A temporary of machine name in export/: ".#NAME." and the six characters of mkdtemp(). The six make it
+ * name's alone: "desk.old" may be a machine too, but its temporaries are longer than desk's. */
+static bool is_temporary_of(const char *filename, const char *name) {
+        const char *s = startswith(filename, ".#");
+
+        s = s ? startswith(s, name) : NULL;
+        s = s ? startswith(s, ".") : NULL;
+        return s && strlen(s) == 6;
+}
+
+/* What an earlier sync of name left: a new tree it was killed building, or the old tree it could not
+ * remove. Syncs of one machine never overlap (they run as it starts), so all of them are stale; retried
+ * at each sync rather than only on the failure path, where whatever stopped the removal still holds. */
+static int remove_temporaries(const char *state_dir, const char *name) {
+        _cleanup_free_ char *p = strjoin(state_dir, "/export");
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        if (!p)
+                return -ENOMEM;
+        d = opendir(p);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d))) {
+                if (!is_temporary_of(de->d_name, name))
+                        continue;
+                _cleanup_free_ char *t = strjoin(p, "/", de->d_name);
+                int k = t ? tree_remove(t, NULL) : -ENOMEM;
+                if (k < 0 && k != -ENOENT && r == 0)
+                        r = k;
+        }
+        closedir(d);
+        return r;
+}
+
 static int exported_read(const char *dir, Exported *ret) {
         _cleanup_free_ char *p = strjoin(dir, "/exported"), *text = NULL;
         _cleanup_strv_free_ char **lines = NULL;
@@ -548,7 +589,7 @@ static int export_home(const ExportPaths *p, const char *name, int home_fd, cons
 
 int export_sync(const ExportPaths *p, const char *name, int root_fd, const ExportUser *user, char **apps,
                 char **bins, Diagnostics *d) {
-        _cleanup_free_ char *dir = export_dir(p->state_dir, name), *tmp = NULL, *old_tmp = NULL, *share = NULL;
+        _cleanup_free_ char *dir = export_dir(p->state_dir, name), *tmp = NULL, *share = NULL;
         _cleanup_(exported_done) Exported old = {}, now = {};
         _cleanup_close_ int home_fd = -EBADF, old_home_fd = -EBADF;
         struct stat st;
@@ -561,13 +602,14 @@ int export_sync(const ExportPaths *p, const char *name, int root_fd, const Expor
         r = exported_read(dir, &old);
         if (r < 0)
                 return r;
+        /* one that cannot go now is tried again at the next sync: no reason to leave the export stale */
+        (void) remove_temporaries(p->state_dir, name);
         if (!apps && !bins && lstat(dir, &st) < 0 && errno == ENOENT)
                 return 0; /* nothing now, nothing before */
 
         share = strjoin(dir, "/share");
         tmp = strjoin(p->state_dir, "/export/.#", name, ".XXXXXX");
-        old_tmp = strjoin(p->state_dir, "/export/.#", name, ".old.XXXXXX");
-        if (!share || !tmp || !old_tmp)
+        if (!share || !tmp)
                 return -ENOMEM;
         r = mkdir_p(dir, 0755);
         if (r < 0)
@@ -620,16 +662,13 @@ int export_sync(const ExportPaths *p, const char *name, int root_fd, const Expor
         r = write_exported(tmp, &now);
         if (r < 0)
                 goto fail;
-        /* swap: the old tree aside, the new one in, the old one removed */
-        if (!mkdtemp(old_tmp)) {
+        /* the new tree in, the old one out, in one step: the directory is never missing or half written, and
+         * the old tree takes the temporary's name, which the next sync removes if it cannot go now */
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) < 0) {
                 r = -errno;
                 goto fail;
         }
-        if (rename(dir, old_tmp) < 0 || rename(tmp, dir) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        (void) tree_remove(old_tmp, NULL);
+        (void) tree_remove(tmp, NULL);
         return 0;
 fail:
         (void) tree_remove(tmp, NULL);
@@ -656,5 +695,7 @@ int export_remove(const char *state_dir, const char *name, Diagnostics *d) {
                 }
         }
         r = tree_remove(dir, NULL);
-        return r == -ENOENT ? 0 : r;
+        if (r < 0 && r != -ENOENT)
+                return r;
+        return remove_temporaries(state_dir, name);
 }

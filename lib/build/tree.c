@@ -60,7 +60,8 @@ static int open_parent(const char *path, const char **ret_name) {
 }
 
 static bool fd_on_btrfs(int fd, struct statfs *ret) {
-        return fstatfs(fd, ret) >= 0 && (typeof(ret->f_type)) ret->f_type == (typeof(ret->f_type)) BTRFS_SUPER_MAGIC;
+        /* f_type is signed and as wide as long: the magic converted to it, as statfs(2) advises */
+        return fstatfs(fd, ret) >= 0 && ret->f_type == (typeof(ret->f_type)) BTRFS_SUPER_MAGIC;
 }
 
 int tree_make_top(const char *path, mode_t mode) {
@@ -561,6 +562,32 @@ static int detach_below(const char *top, const char *rel) {
         return umount2(full, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 0;
 }
 
+/* A tree that is a btrfs subvolume of its own (a snapshot machine, a cached base) goes at once, the
+ * kernel freeing its blocks in the background. Only when nothing below is another subvolume (ENOTEMPTY:
+ * the walk takes those) and the name still is the subvolume opened as top_fd. < 0: walk instead. */
+static int destroy_subvolume(const char *path, int top_fd) {
+        struct btrfs_ioctl_vol_args args = {};
+        _cleanup_close_ int pfd = -EBADF;
+        struct stat top, now;
+        struct statfs sfs;
+        const char *name;
+
+        if (!fd_on_btrfs(top_fd, &sfs) || fstat(top_fd, &top) < 0 || top.st_ino != 256)
+                return -EOPNOTSUPP;
+        pfd = open_parent(path, &name);
+        if (pfd < 0)
+                return pfd;
+        /* each subvolume has a device number of its own */
+        if (fstatat(pfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (now.st_dev != top.st_dev || now.st_ino != top.st_ino)
+                return -ESTALE;
+        strncpy(args.name, name, sizeof args.name - 1);
+        if (ioctl(pfd, BTRFS_IOC_SNAP_DESTROY, &args) < 0)
+                return -errno;
+        return 0;
+}
+
 int tree_remove(const char *path, RemoveStats *ret_stats) {
         _cleanup_strv_free_ char **mounts = NULL;
         RemoveStats stats = {};
@@ -580,6 +607,14 @@ int tree_remove(const char *path, RemoveStats *ret_stats) {
         fd = open_top(path, &mnt_id);
         if (fd < 0)
                 return fd;
+        r = destroy_subvolume(path, fd);
+        if (r >= 0) {
+                close(fd);
+                stats.dirs++;
+                if (ret_stats)
+                        *ret_stats = stats;
+                return 0;
+        }
         r = walk_tree(fd, mnt_id, true, &stats, NULL);
         if (r >= 0 && rmdir(path) < 0)
                 r = -errno;

@@ -35,7 +35,8 @@ typedef struct RemoveStats {
 /* Removes the tree at path. Never follows a symlink (links are removed as links) and never descends
  * into another mount: mount points below path are detached first (lazily, in this mount namespace), and
  * the walk refuses anything whose mount differs from the top's. Any depth, with at most 32 directories
- * open at once (deeper ones are reached again through "..", checked by device, inode and mount). */
+ * open at once (deeper ones are reached again through "..", checked by device, inode and mount). A btrfs
+ * subvolume with no subvolume below is deleted whole instead (ret_stats then counts only its top). */
 int tree_remove(const char *path, RemoveStats *ret_stats);
 
 /* The mount points strictly below path, deepest first, from /proc/self/mountinfo (or the given file). */

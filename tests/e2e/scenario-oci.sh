@@ -18,6 +18,29 @@ check_output "it is the tree from the image" "bookworm" systemd-run -M ocios --w
 check_output "it has its own host name" "ocios" systemd-run -M ocios --wait -q --pipe hostname
 check_output "its layer was fetched from the registry" "/v2/e2e/os/blobs/sha256:" \
         journalctl -b -o cat -u e2e-registry.service
+if [ -f /e2e/btrfs ]; then
+        # /var/lib/machines and the cache on one btrfs: the image tree a subvolume, each machine a snapshot
+        # (a subvolume's top directory is inode 256)
+        blobs=$(journalctl -b -o cat -u e2e-registry.service | grep -c '/v2/e2e/os/blobs/')
+        check_output "btrfs: the first machine is a snapshot of the cached image tree" "256" \
+                stat -c %i /var/lib/machines/ocios
+        check "btrfs: a second machine of the image starts" systemctl start systemd-nspawn@ocisnap
+        wait_for 120 systemd-run -M ocisnap --wait -q true
+        check_output "btrfs: ... booted, with its own host name" "ocisnap" \
+                systemd-run -M ocisnap --wait -q --pipe hostname
+        check_output "btrfs: ... a snapshot too" "256" stat -c %i /var/lib/machines/ocisnap
+        check "btrfs: ... with no blob fetched again" \
+                sh -c "[ \$(journalctl -b -o cat -u e2e-registry.service | grep -c '/v2/e2e/os/blobs/') = $blobs ]"
+        systemd-run -M ocisnap --wait -q sh -c 'echo only-here >/etc/e2e-mark'
+        check_output "btrfs: a machine writes into its snapshot" "only-here" \
+                systemd-run -M ocisnap --wait -q --pipe cat /etc/e2e-mark
+        check_not_output "btrfs: what one machine writes, the other does not see" "only-here" \
+                systemd-run -M ocios --wait -q --pipe sh -c 'cat /etc/e2e-mark 2>/dev/null; true'
+        systemctl stop systemd-nspawn@ocisnap
+        check "btrfs: the snapshot machine is removed" machinespawn remove ocisnap
+        check_not_output "btrfs: ... and gone" "ocisnap" ls /var/lib/machines
+        check_output "btrfs: ... the first machine still has its tree" "bookworm" cat /var/lib/machines/ocios/etc/os-release
+fi
 systemctl stop systemd-nspawn@ocios
 
 # an image without init: its entrypoint runs as the container's process, to completion

@@ -5,16 +5,24 @@
 # /sbin/init: it boots), and a tiny one without init (dash and its libraries) whose entrypoint writes a file
 # and prints a line. The storage is bound into the test host, which runs docker-registry on loopback (named
 # insecure in machinespawn.conf); "systemctl start systemd-nspawn@NAME" pulls, then boots or runs each.
+# On the trixie host /var/lib/machines and the cache are one btrfs (a loop device made here, bound in): the
+# image tree is cached as a subvolume, and a second machine of it is a snapshot that boots as well.
 . "$(dirname "$0")/lib.sh"
 e2e_require
 for t in docker-registry skopeo zstd; do
         command -v $t >/dev/null || e2e_skip "needs $t (apt-get install $t)"
 done
+on_btrfs=
+if [ "$E2E_RELEASE" = trixie ]; then
+        command -v mkfs.btrfs >/dev/null || e2e_skip "needs mkfs.btrfs (apt-get install btrfs-progs)"
+        on_btrfs=1
+fi
 
 e2e_workdir
 registry=
 cleanup() {
         [ -n "$registry" ] && kill "$registry" 2>/dev/null && wait "$registry" 2>/dev/null
+        if mountpoint -q "$work/btrfs"; then umount "$work/btrfs" || umount -l "$work/btrfs"; fi
         rm -rf "$work"
 }
 trap cleanup EXIT
@@ -115,4 +123,18 @@ for img in os tiny; do
                 >"$work/root/etc/machinespawn/oci$img.mspawn"
 done
 
-e2e_boot "$work" "$(dirname "$0")/scenario-oci.sh" --bind="$work/storage:/srv/e2e-registry"
+btrfs_binds=()
+if [ -n "$on_btrfs" ]; then
+        printf '[Machine]\nImage=docker://127.0.0.1:%s/e2e/os:latest\n' "$port" \
+                >"$work/root/etc/machinespawn/ocisnap.mspawn"
+        mkdir "$work/btrfs"
+        truncate -s 8G "$work/btrfs.img"
+        mkfs.btrfs -q "$work/btrfs.img" >/dev/null && mount -o loop "$work/btrfs.img" "$work/btrfs" ||
+                { echo "cannot make and mount a btrfs on a loop device" >&2; exit 1; }
+        mkdir -m 0700 "$work/btrfs/machines"
+        mkdir "$work/btrfs/cache"
+        btrfs_binds=(--bind="$work/btrfs/machines:/var/lib/machines" --bind="$work/btrfs/cache:/var/cache/machinespawn")
+        touch "$work/root/e2e/btrfs"
+fi
+
+e2e_boot "$work" "$(dirname "$0")/scenario-oci.sh" --bind="$work/storage:/srv/e2e-registry" "${btrfs_binds[@]}"

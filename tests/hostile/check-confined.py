@@ -52,14 +52,16 @@ ALLOWED = {
 
     # export.c reads the tree through chase_read_file() only. What it writes is the host's: the directory
     # state_dir/export/NAME with its list "exported" (opened O_NOFOLLOW) and the share/ tree it builds
-    # beside it in a fresh mkdtemp() directory (share_fd), swapped in by renaming the directory, and removed
-    # with tree_remove() (which never follows a link). The user's home goes through chase.h (home_open).
+    # beside it in a fresh mkdtemp() directory (share_fd), exchanged for the directory with renameat2(), and
+    # removed with tree_remove() (which never follows a link), as are the machine's temporaries left in
+    # state_dir/export (read by name only). The user's home goes through chase.h (home_open).
     ("lib/build/export.c", "exported_read"): {"open"},
     ("lib/build/export.c", "copy_icons"): {"mkdir_parents_at", "write_file_atomic_at"},
     ("lib/build/export.c", "copy_icon_path"): {"mkdir_parents_at", "write_file_atomic_at"},
     ("lib/build/export.c", "build_apps"): {"mkdir_p", "open", "mkdir_p_at", "write_file_atomic_at"},
     ("lib/build/export.c", "write_exported"): {"write_file_atomic"},
-    ("lib/build/export.c", "export_sync"): {"lstat", "mkdir_p", "chmod", "tree_remove", "rename"},
+    ("lib/build/export.c", "remove_temporaries"): {"opendir", "tree_remove"},
+    ("lib/build/export.c", "export_sync"): {"lstat", "mkdir_p", "chmod", "tree_remove", "renameat2", "AT_FDCWD"},
     ("lib/build/export.c", "export_remove"): {"tree_remove"},
 
     # converge.c and rebuild.c: a tree's top (machines_dir/NAME, .NAME.new, .NAME.previous) as a whole,

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -347,6 +351,112 @@ static void test_export_hostile(void **state) {
         env_free(e);
 }
 
+/* The names in the state directory's export/, sorted, space separated. */
+static char *export_listing(const Env *e) {
+        _cleanup_free_ char *p = at(e, "state/export");
+        _cleanup_strv_free_ char **names = NULL;
+        struct dirent *de;
+        DIR *dir = opendir(p);
+        char *text;
+
+        assert_non_null(dir);
+        while ((de = readdir(dir)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        assert_int_equal(strv_extend(&names, de->d_name), 0);
+        closedir(dir);
+        strv_sort(names);
+        text = names ? strv_join(names, " ") : strdup("");
+        assert_non_null(text);
+        return text;
+}
+
+/* Makes the file at path impossible to remove, or possible again: immutable as root (which no permission
+ * stops), else its directory read-only. false: this file system has no immutable flag. */
+static bool pin(const char *path, bool on) {
+        _cleanup_close_ int fd = -EBADF;
+        int flags;
+
+        if (geteuid() != 0) {
+                _cleanup_free_ char *dir = strdup(path);
+                assert_non_null(dir);
+                *strrchr(dir, '/') = 0;
+                assert_int_equal(chmod(dir, on ? 0555 : 0755), 0);
+                return true;
+        }
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        assert_true(fd >= 0);
+        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0) {
+                assert_true(errno == ENOTTY || errno == EOPNOTSUPP || errno == EINVAL);
+                return false;
+        }
+        flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+        if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0) {
+                assert_true(errno == ENOTTY || errno == EOPNOTSUPP || errno == EINVAL);
+                return false;
+        }
+        return true;
+}
+
+/* The old tree cannot be removed after the new one took its place: the export is the new one all the same,
+ * and what is left of the old one goes at the next sync. Temporaries of other machines stay. */
+static void test_export_old_tree_stuck(void **state) {
+        _cleanup_(diagnostics_done) Diagnostics d = {};
+        Env *e = env_new();
+        _cleanup_free_ char *entry = NULL, *names = NULL,
+                            *stuck = at(e, "state/export/desk/share/applications/org.example.Calc.desktop");
+        _cleanup_strv_free_ char **list = NULL;
+        char **apps = (char *[]) { (char *) "org.example.Calc", NULL };
+        int r;
+
+        assert_int_equal(sync_with(e, apps, NULL, &d), 0);
+        if (!pin(stuck, true)) {
+                tests_skip_part("no immutable flag on this file system: cannot make a removal fail");
+                env_free(e);
+                return;
+        }
+        /* a sync of ours killed half way, and the temporaries of machines "desk.old" and "desk2" (whose
+         * syncs may be running right now) */
+        tests_write(e->root, "state/export/.#desk.Ab12Cd/share/applications/x.desktop", "x");
+        tests_write(e->root, "state/export/.#desk.old.Ab12Cd/share/applications/x.desktop", "x");
+        tests_write(e->root, "state/export/.#desk2.Ab12Cd/exported", "x");
+
+        tests_write(e->root, "tree/usr/share/applications/org.example.Calc.desktop",
+                    "[Desktop Entry]\nType=Application\nName=Calc2\nExec=calc2\n");
+        r = sync_with(e, apps, NULL, &d);
+        /* the removal possible again (before any assertion, which would leave an immutable file behind):
+         * whatever of the old tree is left, wherever it is, goes at the next sync */
+        names = export_listing(e);
+        print_message("after the stuck sync: %s\n", names);
+        assert_int_equal(strv_split(&list, names, " "), 0);
+        STRV_FOREACH(n, list) {
+                _cleanup_free_ char *rel = strjoin("state/export/", *n, "/share/applications/org.example.Calc.desktop");
+                _cleanup_free_ char *p = at(e, rel);
+                if (!streq(*n, "desk") && exists(e, rel))
+                        assert_true(pin(p, false));
+        }
+        (void) pin(stuck, false);
+        names = mfree(names);
+        assert_int_equal(r, 0);
+        entry = slurp(e, "state/export/desk/share/applications/org.example.Calc.desktop");
+        assert_non_null(strstr(entry, "\nName=Calc2\n"));
+        assert_non_null(strstr(entry, "\nExec=" L " enter desk -- calc2\n"));
+
+        assert_int_equal(sync_with(e, apps, NULL, &d), 0);
+        names = export_listing(e);
+        assert_string_equal(names, ".#desk.old.Ab12Cd .#desk2.Ab12Cd desk");
+        entry = mfree(entry);
+        entry = slurp(e, "state/export/desk/share/applications/org.example.Calc.desktop");
+        assert_non_null(strstr(entry, "\nName=Calc2\n"));
+
+        /* and the machine removed: its own go, the others' stay */
+        tests_write(e->root, "state/export/.#desk.Zz99Yy/exported", "x");
+        assert_int_equal(export_remove(e->state, "desk", &d), 0);
+        names = mfree(names);
+        names = export_listing(e);
+        assert_string_equal(names, ".#desk.old.Ab12Cd .#desk2.Ab12Cd");
+        env_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_desktop_rewrite),
@@ -358,6 +468,7 @@ int main(void) {
                 cmocka_unit_test(test_export_sync_and_remove),
                 cmocka_unit_test(test_export_keys_removed),
                 cmocka_unit_test(test_export_hostile),
+                cmocka_unit_test(test_export_old_tree_stuck),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,6 +150,77 @@ static void test_write_refusals(void **state) {
         tests_rm_rf(root);
 }
 
+/* mkdir -p below a directory: what is there must be a directory, and a link is never followed; on a host
+ * path (mkdir_p()) links are followed, as mkdir -p does, but a file or a link to nowhere is no directory. */
+static void test_mkdir_refusals(void **state) {
+        _cleanup_free_ char *root = tests_mkdtemp(), *elsewhere = tests_mkdtemp(), *p = NULL, *names = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        struct stat st;
+        mode_t old_umask = umask(022);
+
+        tests_write(root, "file", "a file\n");
+        tests_write(root, "dir/file", "a file\n");
+        dir_fd = open(root, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        assert_true(dir_fd >= 0);
+        assert_int_equal(symlinkat(elsewhere, dir_fd, "link"), 0);
+        assert_int_equal(symlinkat("dir", dir_fd, "rel-link"), 0);
+        assert_int_equal(symlinkat("nowhere", dir_fd, "dangling"), 0);
+
+        /* made, and there already */
+        assert_int_equal(mkdir_p_at(dir_fd, "a/b/c", 0750), 0);
+        assert_int_equal(fstatat(dir_fd, "a/b/c", &st, AT_SYMLINK_NOFOLLOW), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0750);
+        assert_int_equal(mkdir_p_at(dir_fd, "a/b/c", 0755), 0);
+        assert_int_equal(mkdir_p_at(dir_fd, "a//b/c/", 0755), 0);
+        assert_int_equal(mkdir_parents_at(dir_fd, "a/b/d/file", 0755), 0);
+        assert_true(tests_exists(root, "a/b/d"));
+        assert_false(tests_exists(root, "a/b/d/file"));
+
+        /* a file where a directory should be: the last component, or one on the way */
+        assert_int_equal(mkdir_p_at(dir_fd, "file", 0755), -ENOTDIR);
+        assert_int_equal(mkdir_p_at(dir_fd, "dir/file", 0755), -ENOTDIR);
+        assert_int_equal(mkdir_p_at(dir_fd, "file/x/y", 0755), -ENOTDIR);
+        assert_int_equal(mkdir_parents_at(dir_fd, "file/z", 0755), -ENOTDIR);
+        assert_int_equal(mkdir_parents_at(dir_fd, "dir/file/z", 0755), -ENOTDIR);
+
+        /* a link, to a directory or to nothing, last or on the way: no directory, nothing made through it */
+        static const char *const linked[] = { "link", "link/x", "link/x/y", "rel-link", "rel-link/x",
+                                              "dangling", "dangling/x", "dir/../link/x" };
+        for (size_t i = 0; i < ELEMENTSOF(linked); i++) {
+                print_message("%s\n", linked[i]);
+                assert_int_equal(mkdir_p_at(dir_fd, linked[i], 0755), -ENOTDIR);
+        }
+        assert_int_equal(mkdir_parents_at(dir_fd, "link/x/file", 0755), -ENOTDIR);
+        names = listing(elsewhere);
+        assert_string_equal(names, "");
+        names = mfree(names);
+        names = listing(p = strjoin(root, "/dir"));
+        assert_string_equal(names, "file");
+        names = mfree(names);
+        p = mfree(p);
+        assert_int_equal(fstatat(dir_fd, "dangling", &st, AT_SYMLINK_NOFOLLOW), 0);
+        assert_true(S_ISLNK(st.st_mode));
+        assert_false(tests_exists(root, "nowhere"));
+
+        /* a host path: a file is no directory, a link is followed */
+        p = strjoin(root, "/file");
+        assert_int_equal(mkdir_p(p, 0755), -ENOTDIR);
+        p = mfree(p);
+        p = strjoin(root, "/file/x");
+        assert_int_equal(mkdir_parents(p, 0755), -ENOTDIR);
+        p = mfree(p);
+        p = strjoin(root, "/dangling/x");
+        assert_int_equal(mkdir_p(p, 0755), -ENOTDIR);
+        p = mfree(p);
+        p = strjoin(root, "/link/x/y");
+        assert_int_equal(mkdir_p(p, 0755), 0);
+        assert_true(tests_exists(elsewhere, "x/y"));
+        umask(old_umask);
+        tests_rm_rf(root);
+        tests_rm_rf(elsewhere);
+}
+
 static int writer_ok(const void *userdata, FILE *f) {
         fprintf(f, "%s=%i\n", (const char *) userdata, 1);
         return 0;
@@ -175,6 +246,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_regular_refusals),
                 cmocka_unit_test(test_write_refusals),
+                cmocka_unit_test(test_mkdir_refusals),
                 cmocka_unit_test(test_write_to_string),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,9 +42,9 @@ static int render_one(const char *path, const struct stat *st, int flag, struct 
         char target[PATH_MAX];
         ssize_t n;
 
-        /* export_sync()'s previous share/, set aside after the swap: when its removal is what fails, it
-         * stays behind as a temporary (nothing names it; not counted as a difference) */
-        if (strstr(path + render_skip, "/export/.#desk.old."))
+        /* export_sync()'s previous tree, exchanged for the new one: when its removal is what fails, it stays
+         * behind as a temporary until the next sync or export_remove() (nothing names it; not counted) */
+        if (strstr(path + render_skip, "/export/.#desk."))
                 return 0;
 
         if (S_ISLNK(st->st_mode)) {
@@ -400,6 +400,8 @@ static int op_export(char **ret) {
         }
         if (r >= 0) {
                 after_remove = render(root);
+                /* no temporary outlives the machine's export */
+                assert_int_equal(rmdir(strjoin_a(state, "/export")), 0);
 
                 assert_true(asprintf(ret, "%s\n----\n%s\n----\n%s", after_sync, after_less, after_remove) > 0);
         }

@@ -91,6 +91,7 @@ static void test_clone_is_snapshot(void **state) {
         _cleanup_free_ char *base = join(btrfs, "base"), *machine = join(btrfs, "machine");
         _cleanup_free_ char *text = NULL;
         struct btrfs_ioctl_get_subvol_info_args b, m;
+        RemoveStats stats = {};
 
         assert_int_equal(tree_make_top(base, 0755), 1);
         make_tree(base);
@@ -114,8 +115,11 @@ static void test_clone_is_snapshot(void **state) {
         text = tests_read(machine, "etc/os-release");
         assert_string_equal(text, "ID=changed\n");
 
-        assert_int_equal(tree_remove(machine, NULL), 0);
+        /* a subvolume with none below goes whole, not file by file */
+        assert_int_equal(tree_remove(machine, &stats), 0);
         assert_int_equal(access(machine, F_OK), -1);
+        assert_int_equal(stats.files, 0);
+        assert_int_equal(stats.dirs, 1);
         check_tree(base);
         assert_int_equal(tree_remove(base, NULL), 0);
 }
@@ -144,7 +148,7 @@ static void test_clone_falls_back_to_copy(void **state) {
 }
 
 /* A machine that ran may hold subvolumes of its own (systemd-tmpfiles makes /var/lib/machines one): its
- * removal takes them too, and leaves the base alone. */
+ * removal takes them too, walking the tree, and leaves the base alone. */
 static void test_remove_snapshot_with_subvolumes(void **state) {
         _cleanup_free_ char *base = join(btrfs, "base3"), *machine = join(btrfs, "machine3"),
                             *inner = join(machine, "var/lib/machines"), *deeper = join(inner, "nested");
