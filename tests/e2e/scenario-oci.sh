@@ -50,7 +50,9 @@ check_output "the entrypoint ran to completion, with the image's Env and Working
         "ran with from-the-image in /srv" cat /var/lib/machines/ocitiny/srv/ran
 check_output "its output is in the unit's journal" "oci-entrypoint-line-42" \
         journalctl -b -o cat -u systemd-nspawn@ocitiny.service
-# systemd says so when the main process exits 0 (a unit that never ran, or failed, does not)
+# systemd says so when the main process exits 0 (a unit that never ran, or failed, does not); the line
+# reaches the journal a moment after the unit is inactive
+wait_for 15 sh -c 'journalctl -b -o cat -u systemd-nspawn@ocitiny.service | grep -q "Deactivated successfully"'
 check_output "the unit ended as the entrypoint did: successfully" "Deactivated successfully" \
         journalctl -b -o cat -u systemd-nspawn@ocitiny.service
 systemctl stop e2e-registry.service
