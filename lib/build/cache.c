@@ -195,6 +195,17 @@ int cache_clean_tmp(const char *dir, const char *key) {
         return ret;
 }
 
+/* An archive's data (fsync), or a tree's (syncfs: one call for its many files, as systemd's importers do). */
+static int sync_entry(const char *path, bool is_file) {
+        _cleanup_close_ int fd = open(path, (is_file ? O_RDONLY : O_RDONLY | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        if ((is_file ? fsync(fd) : syncfs(fd)) < 0)
+                return -errno;
+        return 0;
+}
+
 int cache_publish(const char *dir, const char *key, const char *tmp, const char *info) {
         _cleanup_free_ char *tree = cache_path(dir, key, NULL), *archive = cache_path(dir, key, CACHE_ARCHIVE_SUFFIX),
                             *infop = cache_path(dir, key, ".info"), *old = strjoin(dir, "/.old-", key, "-XXXXXX");
@@ -206,6 +217,10 @@ int cache_publish(const char *dir, const char *key, const char *tmp, const char 
                 return -ENOMEM;
         if (stat(tmp, &st) < 0)
                 return -errno;
+        /* on disk before it has the name others copy from: after a crash an entry is whole or not there */
+        r = sync_entry(tmp, S_ISREG(st.st_mode));
+        if (r < 0)
+                return r;
 
         /* A crash between the renames and the info leaves a base with an old or no .info: it counts as
          * stale and is rebuilt, never used half-known. */
