@@ -170,11 +170,17 @@ static int pack(const char *tree, const char *archive) {
  * zstd each, 70000 of them for a root file system. */
 #define COPY_BLOCK (1024 * 1024)
 
+/* The archive is fsynced before it is published: its writeback is started every so much input, so that
+ * the fsync waits for the tail only. */
+#define COPY_WRITEBACK_EVERY (32 * 1024 * 1024)
+
 typedef struct TreeCopy {
         struct archive *a;
-        int fd; /* our end of zstd's input */
+        int fd;  /* our end of zstd's input */
+        int out; /* the archive zstd writes */
         pid_t pid;
         const char *path;
+        uint64_t unsynced;
 } TreeCopy;
 
 static la_ssize_t copy_write(struct archive *a, void *userdata, const void *buf, size_t size) {
@@ -182,8 +188,14 @@ static la_ssize_t copy_write(struct archive *a, void *userdata, const void *buf,
 
         for (;;) {
                 ssize_t n = send(c->fd, buf, size, MSG_NOSIGNAL);
-                if (n >= 0)
+                if (n >= 0) {
+                        c->unsynced += (uint64_t) n;
+                        if (c->unsynced >= COPY_WRITEBACK_EVERY) {
+                                (void) sync_file_range(c->out, 0, 0, SYNC_FILE_RANGE_WRITE);
+                                c->unsynced = 0;
+                        }
                         return n;
+                }
                 if (errno != EINTR) {
                         archive_set_error(a, errno, "Cannot write the image archive");
                         return -1;
@@ -198,6 +210,9 @@ static void copy_abort(TreeCopy *c) {
         if (c->fd >= 0)
                 close(c->fd);
         c->fd = -EBADF;
+        if (c->out >= 0)
+                close(c->out);
+        c->out = -EBADF;
         if (c->pid > 0) {
                 (void) kill(c->pid, SIGKILL);
                 (void) waitpid(c->pid, NULL, 0);
@@ -210,16 +225,25 @@ static void copy_abort(TreeCopy *c) {
  * last again, half as much CPU more for the same archive, and this runs beside the unpacking. */
 static int copy_begin(const char *path, TreeCopy *c) {
         char *argv[] = { (char *) "zstd", (char *) "-q", (char *) "--fast=3", (char *) "--single-thread",
-                         (char *) "-o", (char *) path, NULL };
+                         (char *) "-c", NULL };
         posix_spawn_file_actions_t fa;
         int pair[2], r;
 
-        *c = (TreeCopy) { .fd = -EBADF, .path = path };
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+        *c = (TreeCopy) { .fd = -EBADF, .out = -EBADF, .path = path };
+        c->out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (c->out < 0)
                 return -errno;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+                r = -errno;
+                (void) unlink(path);
+                copy_abort(c);
+                return r;
+        }
         r = posix_spawn_file_actions_init(&fa);
         if (r == 0) {
                 r = posix_spawn_file_actions_adddup2(&fa, pair[1], STDIN_FILENO);
+                if (r == 0)
+                        r = posix_spawn_file_actions_adddup2(&fa, c->out, STDOUT_FILENO);
                 if (r == 0)
                         r = posix_spawnp(&c->pid, argv[0], &fa, NULL, argv, environ);
                 posix_spawn_file_actions_destroy(&fa);
@@ -228,6 +252,7 @@ static int copy_begin(const char *path, TreeCopy *c) {
         c->fd = pair[0];
         if (r != 0) {
                 c->pid = 0;
+                (void) unlink(path);
                 copy_abort(c);
                 return -r;
         }
@@ -271,7 +296,7 @@ static int build_tree(OciRegistry *reg, const OciManifest *m, const char *refere
                       const BuildOptions *o, Diagnostics *d) {
         _cleanup_(oci_exec_done) OciExec exec = {};
         _cleanup_free_ char *tmp = NULL, *info = NULL, *record = NULL, *archive = NULL;
-        _cleanup_(copy_abort) TreeCopy copy = { .fd = -EBADF };
+        _cleanup_(copy_abort) TreeCopy copy = { .fd = -EBADF, .out = -EBADF };
         bool archives = cache_use_archives(trees, o->paths.cache_format);
         uint64_t replaced = 0;
         const char *tree;
