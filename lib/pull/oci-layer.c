@@ -348,25 +348,15 @@ static int replace_lower(Layer *l, const char *norm, bool is_dir) {
 /* Our checks on one entry, then the entry written (its whiteout applied) and recorded as this layer's. */
 static int apply_entry(Layer *l, struct archive *in, struct archive *out, struct archive_entry *e) {
         _cleanup_free_ char *norm = NULL;
-        const char *path = archive_entry_pathname(e), *link;
+        const char *path = archive_entry_pathname(e);
         Diagnostics *d = l->d;
         int k;
 
-        if (path && (streq(path, "./") || streq(path, ".")))
-                return 0;
         if (path && is_whiteout(path))
                 return apply_whiteout(l, path); /* checked there, named as a whiteout */
-        if (!path || !archive_path_is_safe(path))
-                return diag_error(d, NULL, 0, EPERM, "Refusing layer entry '%s': it would land outside the "
-                                  "machine.", strempty(path));
-        link = archive_entry_hardlink(e);
-        if (link && !archive_path_is_safe(link))
-                return diag_error(d, NULL, 0, EPERM, "Refusing hard link '%s' to '%s': it points outside the "
-                                  "machine.", path, link);
-        if (archive_entry_filetype(e) == AE_IFCHR || archive_entry_filetype(e) == AE_IFBLK) {
-                l->stats->skipped_devices++;
-                return 0;
-        }
+        k = extract_entry_check(e, "layer entry", &l->stats->skipped_devices, d);
+        if (k <= 0)
+                return k;
         norm = oci_layer_path_normalize(path);
         if (!norm)
                 return diag_error(d, NULL, 0, EPERM, "Refusing layer entry '%s': it would land outside the "

@@ -47,16 +47,15 @@ struct archive *extract_disk_writer_new(void) {
         return out;
 }
 
-/* Our checks on one header: 1 to unpack it, 0 to skip it, < 0 refused (reported). */
-static int entry_check(struct archive_entry *e, ExtractStats *stats, Diagnostics *d) {
+int extract_entry_check(struct archive_entry *e, const char *what, uint64_t *skipped_devices, Diagnostics *d) {
         const char *path = archive_entry_pathname(e), *link;
 
         if (!path || !archive_path_is_safe(path)) {
                 /* "./" alone is the top directory itself */
                 if (path && (streq(path, "./") || streq(path, ".")))
                         return 0;
-                return diag_error(d, NULL, 0, EPERM, "Refusing archive entry '%s': it would land outside the "
-                                  "machine.", strempty(path));
+                return diag_error(d, NULL, 0, EPERM, "Refusing %s '%s': it would land outside the machine.", what,
+                                  strempty(path));
         }
         link = archive_entry_hardlink(e);
         if (link && !archive_path_is_safe(link))
@@ -64,7 +63,7 @@ static int entry_check(struct archive_entry *e, ExtractStats *stats, Diagnostics
                                   "machine.", path, link);
         if (archive_entry_filetype(e) == AE_IFCHR || archive_entry_filetype(e) == AE_IFBLK) {
                 /* a root file system does not need them: /dev is nspawn's */
-                stats->skipped_devices++;
+                (*skipped_devices)++;
                 return 0;
         }
         return 1;
@@ -133,7 +132,7 @@ static int extract_entries(struct archive *in, struct archive *out, ExtractStats
                         break;
                 if (k < ARCHIVE_WARN)
                         return diag_error(d, NULL, 0, EBADMSG, "Broken archive: %s", archive_error_string(in));
-                r = entry_check(e, stats, d);
+                r = extract_entry_check(e, "archive entry", &stats->skipped_devices, d);
                 if (r < 0)
                         return r;
                 if (r == 0)

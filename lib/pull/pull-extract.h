@@ -26,9 +26,13 @@ struct archive *extract_reader_new(void);
  * keeping owners, modes, times, xattrs and ACLs. */
 struct archive *extract_disk_writer_new(void);
 
+/* Our checks on one header, what naming it in the message ("archive entry"): 1 to unpack it, 0 to skip it
+ * (the top directory; a device node, counted), < 0 refused (reported). */
+struct archive_entry;
+int extract_entry_check(struct archive_entry *e, const char *what, uint64_t *skipped_devices, Diagnostics *d);
+
 /* Writes the entry e that in just read (header, data, finish) through out, and to the archive copy as well
  * if not NULL (a stream: holes become zeros); failures are reported. */
-struct archive_entry;
 int extract_entry_copy(struct archive *in, struct archive *out, struct archive_entry *e, struct archive *copy,
                        Diagnostics *d);
 
