@@ -141,16 +141,24 @@ int tree_clone(const char *src, const char *dst) {
         return r == 0 ? 0 : -EIO;
 }
 
-int tree_pack(const char *tree, const char *archive) {
-        int r = spawn_wait((char *[]) { (char *) "tar", (char *) "--create", (char *) "--file", (char *) archive,
-                                        (char *) "--use-compress-program=zstd -T0 -3 -q", (char *) "--xattrs",
-                                        (char *) "--xattrs-include=*", (char *) "--acls", (char *) "--numeric-owner",
-                                        (char *) "--sparse", (char *) "--one-file-system", (char *) "-C",
-                                        (char *) tree, (char *) ".", NULL },
-                           NULL);
+int tree_pack_with(const char *tree, const char *archive, const char *zstd) {
+        _cleanup_free_ char *program = strjoin("--use-compress-program=", zstd);
+        int r;
+
+        if (!program)
+                return -ENOMEM;
+        r = spawn_wait((char *[]) { (char *) "tar", (char *) "--create", (char *) "--file", (char *) archive,
+                                    program, (char *) "--xattrs", (char *) "--xattrs-include=*", (char *) "--acls",
+                                    (char *) "--numeric-owner", (char *) "--sparse", (char *) "--one-file-system",
+                                    (char *) "-C", (char *) tree, (char *) ".", NULL },
+                       NULL);
         if (r < 0)
                 return r;
         return r == 0 ? 0 : -EIO;
+}
+
+int tree_pack(const char *tree, const char *archive) {
+        return tree_pack_with(tree, archive, "zstd -T0 -3 -q");
 }
 
 int tree_unpack(const char *archive, const char *dst) {

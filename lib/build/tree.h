@@ -22,6 +22,8 @@ int tree_make_top(const char *path, mode_t mode);
 /* A tree as a zstd-compressed tar and back (GNU tar and zstd, two processes, so decompression and
  * writing run in parallel), keeping owners, modes, times, xattrs, ACLs, hard links and sparse files. */
 int tree_pack(const char *tree, const char *archive);
+/* The same with another zstd command line ("zstd -T2 --fast=3 -q"). */
+int tree_pack_with(const char *tree, const char *archive, const char *zstd);
 int tree_unpack(const char *archive, const char *dst);
 
 /* Whether files in dir can be cloned (FICLONE: btrfs, xfs, bcachefs). */
