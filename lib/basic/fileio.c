@@ -76,30 +76,34 @@ int mkdir_p(const char *path, mode_t mode) {
         return mkdir_p_follow(path, mode);
 }
 
-int mkdir_parents_at(int dir_fd, const char *path, mode_t mode) {
+/* path without its last component in *ret, or NULL when it has no parent to make ("name", "/name"). */
+static int parent_of(const char *path, char **ret) {
         _cleanup_free_ char *p = strdup(path);
         char *slash;
 
         if (!p)
                 return -ENOMEM;
         slash = strrchr(p, '/');
-        if (!slash || slash == p)
-                return 0;
-        *slash = 0;
-        return mkdir_p_at(dir_fd, p, mode);
+        if (slash && slash != p) {
+                *slash = 0;
+                *ret = TAKE_PTR(p);
+        } else
+                *ret = NULL;
+        return 0;
+}
+
+int mkdir_parents_at(int dir_fd, const char *path, mode_t mode) {
+        _cleanup_free_ char *p = NULL;
+        int r = parent_of(path, &p);
+
+        return r < 0 || !p ? r : mkdir_p_at(dir_fd, p, mode);
 }
 
 int mkdir_parents(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-        char *slash;
+        _cleanup_free_ char *p = NULL;
+        int r = parent_of(path, &p);
 
-        if (!p)
-                return -ENOMEM;
-        slash = strrchr(p, '/');
-        if (!slash || slash == p)
-                return 0;
-        *slash = 0;
-        return mkdir_p_follow(p, mode);
+        return r < 0 || !p ? r : mkdir_p_follow(p, mode);
 }
 
 static int tmp_name_for(const char *path, char **ret) {
