@@ -92,20 +92,25 @@ int tree_make_top(const char *path, mode_t mode) {
         return 0;
 }
 
+/* Whether fd is the top directory of a btrfs subvolume: always inode 256 (BTRFS_FIRST_FREE_OBJECTID). */
+static bool fd_is_subvolume(int fd, struct stat *ret) {
+        struct statfs sfs;
+        return fd_on_btrfs(fd, &sfs) && fstat(fd, ret) >= 0 && ret->st_ino == 256;
+}
+
 /* dst as a writable btrfs snapshot of src, when src is a subvolume's top and dst's parent is on the same
  * btrfs: constant time whatever the tree's size, and blocks shared until written. -EOPNOTSUPP when not. */
 static int snapshot(const char *src, const char *dst) {
         struct btrfs_ioctl_vol_args_v2 args = {};
         _cleanup_close_ int sfd = -EBADF, pfd = -EBADF;
-        struct statfs ss, ps;
+        struct statfs ps;
         struct stat st;
         const char *name;
 
         sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sfd < 0)
                 return -errno;
-        /* a subvolume's top directory is always inode 256 (BTRFS_FIRST_FREE_OBJECTID) */
-        if (!fd_on_btrfs(sfd, &ss) || fstat(sfd, &st) < 0 || st.st_ino != 256)
+        if (!fd_is_subvolume(sfd, &st))
                 return -EOPNOTSUPP;
         pfd = open_parent(dst, &name);
         if (pfd < 0)
@@ -577,10 +582,9 @@ static int destroy_subvolume(const char *path, int top_fd) {
         struct btrfs_ioctl_vol_args args = {};
         _cleanup_close_ int pfd = -EBADF;
         struct stat top, now;
-        struct statfs sfs;
         const char *name;
 
-        if (!fd_on_btrfs(top_fd, &sfs) || fstat(top_fd, &top) < 0 || top.st_ino != 256)
+        if (!fd_is_subvolume(top_fd, &top))
                 return -EOPNOTSUPP;
         pfd = open_parent(path, &name);
         if (pfd < 0)
