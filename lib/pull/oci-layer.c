@@ -352,6 +352,9 @@ static int apply_entry(Layer *l, struct archive *in, struct archive *out, struct
         Diagnostics *d = l->d;
         int k;
 
+        /* the top directory: the machine's, whatever a layer says of it */
+        if (path && (streq(path, "./") || streq(path, ".")))
+                return 0;
         if (path && is_whiteout(path))
                 return apply_whiteout(l, path); /* checked there, named as a whiteout */
         k = extract_entry_check(e, "layer entry", &l->stats->skipped_devices, d);

@@ -85,8 +85,9 @@ static bool diag_says(const Diagnostics *d, const char *what) {
         return false;
 }
 
+/* "./" first, as "tar -C DIR ." writes it: the top directory, skipped */
 static const Entry lower[] = {
-        { "etc/", 'd', NULL },         { "etc/keep", 'f', "k" },   { "etc/gone", 'f', "g" },
+        { "./", 'd', NULL },           { "etc/", 'd', NULL },         { "etc/keep", 'f', "k" },   { "etc/gone", 'f', "g" },
         { "etc/gonedir/", 'd', NULL }, { "etc/gonedir/x", 'f', "x" }, { "opq/", 'd', NULL },
         { "opq/old", 'f', "o" },       { "opq/sub/", 'd', NULL },  { "opq/sub/deep", 'f', "d" },
         { "keepdir/", 'd', NULL },     { "keepdir/a", 'f', "a" },
